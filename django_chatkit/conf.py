@@ -1,0 +1,132 @@
+"""Settings for django_chatkit, read live from ``settings.CHATKIT``.
+
+Every key has a default in :data:`DEFAULTS`; a site overrides only what it needs::
+
+    CHATKIT = {
+        "SERVER_CLASS": "myapp.chat.MyServer",
+        "AUTH_POLICY": "authenticated",
+    }
+
+Values are read on every access (no import-time caching), so ``override_settings``
+works in tests without any cache to reset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+AUTH_AUTHENTICATED = "authenticated"
+AUTH_ANONYMOUS_SESSION = "anonymous_session"
+AUTH_POLICIES = (AUTH_AUTHENTICATED, AUTH_ANONYMOUS_SESSION)
+
+DEFAULTS: dict[str, Any] = {
+    # The ChatKitServer subclass that answers requests (import string).
+    "SERVER_CLASS": "django_chatkit.offline.OfflineChatKitServer",
+    # Callable (request) -> RequestContext, sync or async (import string).
+    "CONTEXT_BUILDER": "django_chatkit.context.build_request_context",
+    # Callable (context) -> owner string used to scope every stored row (import string).
+    "OWNER_RESOLVER": "django_chatkit.context.owner_from_context",
+    # "authenticated": Django users only; "anonymous_session": a session key owns the data.
+    "AUTH_POLICY": AUTH_AUTHENTICATED,
+    # Largest request body the endpoint accepts, in bytes (413 above it).
+    "MAX_REQUEST_BYTES": 1024 * 1024,
+    # Attachments: largest upload in bytes, allowed MIME types (fnmatch patterns), storage prefix.
+    "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
+    "ATTACHMENT_ALLOWED_MIME_TYPES": ["image/*", "text/plain", "application/pdf"],
+    "ATTACHMENT_UPLOAD_TO": "chatkit/attachments/",
+    # Storage alias in settings.STORAGES used for attachment files.
+    "ATTACHMENT_STORAGE": "default",
+    # Callable (AudioInput, context) -> TranscriptionResult (import string); None disables dictation.
+    "TRANSCRIBER": None,
+    # Seconds between the words of the offline server's reply.
+    "OFFLINE_REPLY_DELAY": 0.05,
+}
+
+
+class ChatKitConfigurationError(ImproperlyConfigured):
+    """A ``CHATKIT`` setting is missing or wrong; the message names the key and an example."""
+
+    def __init__(self, key: str, problem: str, example: str) -> None:
+        super().__init__(
+            f"CHATKIT[{key!r}] {problem}. Example: CHATKIT = {{{key!r}: {example}}}"
+        )
+        self.key = key
+
+
+class ChatKitSettings:
+    """Typed, live accessor for the ``CHATKIT`` settings dict."""
+
+    def _get(self, key: str) -> Any:
+        user = getattr(settings, "CHATKIT", None) or {}
+        if not isinstance(user, dict):
+            raise ImproperlyConfigured("settings.CHATKIT must be a dict.")
+        return user.get(key, DEFAULTS[key])
+
+    def _import(self, key: str, example: str) -> Any:
+        path = self._get(key)
+        if not isinstance(path, str):
+            return path
+        try:
+            return import_string(path)
+        except ImportError as exc:
+            raise ChatKitConfigurationError(
+                key, f"cannot import {path!r} ({exc})", example
+            ) from exc
+
+    @property
+    def SERVER_CLASS(self) -> type:
+        return self._import("SERVER_CLASS", '"myapp.chat.MyChatKitServer"')
+
+    @property
+    def CONTEXT_BUILDER(self) -> Any:
+        return self._import("CONTEXT_BUILDER", '"myapp.chat.build_context"')
+
+    @property
+    def OWNER_RESOLVER(self) -> Any:
+        return self._import("OWNER_RESOLVER", '"myapp.chat.owner_of"')
+
+    @property
+    def AUTH_POLICY(self) -> str:
+        policy = self._get("AUTH_POLICY")
+        if policy not in AUTH_POLICIES:
+            raise ChatKitConfigurationError(
+                "AUTH_POLICY", f"must be one of {AUTH_POLICIES}, not {policy!r}", '"authenticated"'
+            )
+        return policy
+
+    @property
+    def MAX_REQUEST_BYTES(self) -> int:
+        return int(self._get("MAX_REQUEST_BYTES"))
+
+    @property
+    def ATTACHMENT_MAX_BYTES(self) -> int:
+        return int(self._get("ATTACHMENT_MAX_BYTES"))
+
+    @property
+    def ATTACHMENT_ALLOWED_MIME_TYPES(self) -> list[str]:
+        return list(self._get("ATTACHMENT_ALLOWED_MIME_TYPES"))
+
+    @property
+    def ATTACHMENT_UPLOAD_TO(self) -> str:
+        return str(self._get("ATTACHMENT_UPLOAD_TO"))
+
+    @property
+    def ATTACHMENT_STORAGE(self) -> str:
+        return str(self._get("ATTACHMENT_STORAGE"))
+
+    @property
+    def TRANSCRIBER(self) -> Any:
+        if self._get("TRANSCRIBER") is None:
+            return None
+        return self._import("TRANSCRIBER", '"myapp.speech.transcribe"')
+
+    @property
+    def OFFLINE_REPLY_DELAY(self) -> float:
+        return float(self._get("OFFLINE_REPLY_DELAY"))
+
+
+chatkit_settings = ChatKitSettings()

@@ -1,0 +1,319 @@
+"""The SDK's ``Store`` and ``AttachmentStore`` on Django models, with the async ORM.
+
+Every query is scoped to the owner derived from the request context (by default
+``context.user_id``), so one user's rows are never visible to another: a foreign
+thread, item or attachment looks exactly like a missing one (``NotFoundError``).
+
+Pages are keyset-paginated on ``(created_at_us, seq)``: the cost of a page does not
+grow with the thread, and rows created in the same microsecond keep insertion order.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from asgiref.sync import sync_to_async
+from chatkit.store import AttachmentStore, NotFoundError, Store, StoreItemType
+from chatkit.types import (
+    Attachment,
+    AttachmentCreateParams,
+    AttachmentUploadDescriptor,
+    FileAttachment,
+    ImageAttachment,
+    Page,
+    ThreadItem,
+    ThreadMetadata,
+)
+from django.core.files.storage import storages
+from django.db import IntegrityError, transaction
+from django.db.models import Model, OuterRef, Q, Subquery
+from django.urls import reverse
+from pydantic import TypeAdapter
+
+from . import models
+from .conf import chatkit_settings
+from .exceptions import BadRequest
+from .ids import new_id
+
+__all__ = ["DjangoStore", "DjangoAttachmentStore", "NotFoundError"]
+
+_EPOCH = datetime(1970, 1, 1)
+_ONE_US = timedelta(microseconds=1)
+_ITEM_ADAPTER: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
+_ATTACHMENT_ADAPTER: TypeAdapter[Attachment] = TypeAdapter(Attachment)
+
+_ID_PREFIXES: dict[str, str] = {
+    "thread": "thr",
+    "message": "msg",
+    "tool_call": "tc",
+    "workflow": "wf",
+    "task": "tsk",
+    "attachment": "atc",
+    "sdk_hidden_context": "shcx",
+}
+
+OwnerResolver = Callable[[Any], str]
+
+
+def to_microseconds(moment: datetime) -> int:
+    """Sort key of an SDK timestamp: microseconds since 1970 of the naive wall-clock time."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone().replace(tzinfo=None)
+    return (moment - _EPOCH) // _ONE_US
+
+
+def _thread_data(thread: ThreadMetadata) -> dict[str, Any]:
+    # A ``Thread`` carries its items; only the metadata is stored on the thread row.
+    return ThreadMetadata.model_validate(thread, from_attributes=True).model_dump(mode="json")
+
+
+@sync_to_async
+def _insert(model: type[Model], **fields: Any) -> bool:
+    """Insert a row; False when a unique constraint refuses it (in a savepoint, so an
+    enclosing transaction stays usable)."""
+    try:
+        with transaction.atomic():
+            model.objects.create(**fields)
+    except IntegrityError:
+        return False
+    return True
+
+
+class _OwnedStore:
+    """Owner resolution shared by both stores."""
+
+    def __init__(self, owner_resolver: OwnerResolver | None = None) -> None:
+        self._owner_resolver = owner_resolver
+
+    def owner_of(self, context: Any) -> str:
+        """The owner string that scopes every row this context may see."""
+        resolver = self._owner_resolver or chatkit_settings.OWNER_RESOLVER
+        return resolver(context)
+
+
+class DjangoStore(_OwnedStore, Store[Any]):
+    """``chatkit.store.Store`` backed by :mod:`django_chatkit.models`."""
+
+    # -- ids -------------------------------------------------------------------------
+
+    def generate_thread_id(self, context: Any) -> str:
+        return new_id("thr")
+
+    def generate_item_id(self, item_type: StoreItemType, thread: ThreadMetadata, context: Any) -> str:
+        return new_id(_ID_PREFIXES.get(item_type, str(item_type)))
+
+    # -- threads ---------------------------------------------------------------------
+
+    async def load_thread(self, thread_id: str, context: Any) -> ThreadMetadata:
+        data = await (
+            models.Thread.objects.filter(thread_id=thread_id, owner=self.owner_of(context))
+            .values_list("data", flat=True)
+            .afirst()
+        )
+        if data is None:
+            raise NotFoundError(f"Thread {thread_id} not found")
+        return ThreadMetadata.model_validate(data)
+
+    async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
+        owner = self.owner_of(context)
+        fields = {
+            "title": thread.title,
+            "created_at_us": to_microseconds(thread.created_at),
+            "data": _thread_data(thread),
+        }
+        rows = models.Thread.objects.filter(thread_id=thread.id, owner=owner)
+        if await rows.aupdate(**fields):
+            return
+        if await _insert(models.Thread, thread_id=thread.id, owner=owner, **fields):
+            return
+        # Either another request created it a moment ago (ours: update it) or it is foreign.
+        if not await rows.aupdate(**fields):
+            raise NotFoundError(f"Thread {thread.id} not found")
+
+    async def load_threads(
+        self, limit: int, after: str | None, order: str, context: Any
+    ) -> Page[ThreadMetadata]:
+        owner = self.owner_of(context)
+        rows = models.Thread.objects.filter(owner=owner)
+        anchor = models.Thread.objects.filter(owner=owner, thread_id=after)
+        page = await self._page(rows, anchor, "thread_id", after, limit, order)
+        return Page(
+            data=[ThreadMetadata.model_validate(data) for _, data in page.data],
+            has_more=page.has_more,
+            after=page.after,
+        )
+
+    async def delete_thread(self, thread_id: str, context: Any) -> None:
+        owner = self.owner_of(context)
+        deleted, _ = await models.Thread.objects.filter(thread_id=thread_id, owner=owner).adelete()
+        if not deleted:
+            raise NotFoundError(f"Thread {thread_id} not found")
+
+    # -- items -----------------------------------------------------------------------
+
+    async def load_thread_items(
+        self, thread_id: str, after: str | None, limit: int, order: str, context: Any
+    ) -> Page[ThreadItem]:
+        owner = self.owner_of(context)
+        rows = models.ThreadItem.objects.filter(thread_id=thread_id, owner=owner)
+        anchor = rows.filter(item_id=after)
+        page = await self._page(rows, anchor, "item_id", after, limit, order)
+        if not page.data and not await models.Thread.objects.filter(
+            thread_id=thread_id, owner=owner
+        ).aexists():
+            raise NotFoundError(f"Thread {thread_id} not found")
+        return Page(
+            data=[_ITEM_ADAPTER.validate_python(data) for _, data in page.data],
+            has_more=page.has_more,
+            after=page.after,
+        )
+
+    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
+        # The agents helper re-adds items it already added, so adding is an upsert too.
+        await self.save_item(thread_id, item, context)
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
+        owner = self.owner_of(context)
+        fields = {
+            "type": item.type,
+            "created_at_us": to_microseconds(item.created_at),
+            "data": item.model_dump(mode="json"),
+        }
+        rows = models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item.id, owner=owner)
+        if await rows.aupdate(**fields):
+            return
+        thread_is_ours = models.Thread.objects.filter(thread_id=thread_id, owner=owner)
+        if not await thread_is_ours.aexists():
+            raise NotFoundError(f"Thread {thread_id} not found")
+        if not await _insert(models.ThreadItem, thread_id=thread_id, item_id=item.id, owner=owner, **fields):
+            await rows.aupdate(**fields)  # a concurrent save won the insert; ours is newer
+
+    async def load_item(self, thread_id: str, item_id: str, context: Any) -> ThreadItem:
+        data = await (
+            models.ThreadItem.objects.filter(
+                thread_id=thread_id, item_id=item_id, owner=self.owner_of(context)
+            )
+            .values_list("data", flat=True)
+            .afirst()
+        )
+        if data is None:
+            raise NotFoundError(f"Item {item_id} not found in thread {thread_id}")
+        return _ITEM_ADAPTER.validate_python(data)
+
+    async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
+        await models.ThreadItem.objects.filter(
+            thread_id=thread_id, item_id=item_id, owner=self.owner_of(context)
+        ).adelete()
+
+    # -- attachment metadata -----------------------------------------------------------
+
+    async def save_attachment(self, attachment: Attachment, context: Any) -> None:
+        owner = self.owner_of(context)
+        fields = {
+            "thread_id": attachment.thread_id,
+            "name": attachment.name,
+            "mime_type": attachment.mime_type,
+            "data": attachment.model_dump(mode="json"),
+        }
+        rows = models.Attachment.objects.filter(attachment_id=attachment.id, owner=owner)
+        if await rows.aupdate(**fields):
+            return
+        if await _insert(models.Attachment, attachment_id=attachment.id, owner=owner, **fields):
+            return
+        if not await rows.aupdate(**fields):
+            raise NotFoundError(f"Attachment {attachment.id} not found")
+
+    async def load_attachment(self, attachment_id: str, context: Any) -> Attachment:
+        data = await (
+            models.Attachment.objects.filter(attachment_id=attachment_id, owner=self.owner_of(context))
+            .values_list("data", flat=True)
+            .afirst()
+        )
+        if data is None:
+            raise NotFoundError(f"Attachment {attachment_id} not found")
+        return _ATTACHMENT_ADAPTER.validate_python(data)
+
+    async def delete_attachment(self, attachment_id: str, context: Any) -> None:
+        await models.Attachment.objects.filter(
+            attachment_id=attachment_id, owner=self.owner_of(context)
+        ).adelete()
+
+    # -- paging ----------------------------------------------------------------------
+
+    @staticmethod
+    async def _page(rows, anchor, id_field: str, after: str | None, limit: int, order: str) -> Page:
+        """One keyset query: rows strictly after ``after`` in ``order``, ``limit`` + 1 to see more."""
+        descending = order == "desc"
+        if after is not None:
+            anchor_us = Subquery(anchor.values("created_at_us")[:1])
+            anchor_seq = Subquery(anchor.values("seq")[:1])
+            if descending:
+                rows = rows.filter(Q(created_at_us__lt=anchor_us) | Q(created_at_us=anchor_us, seq__lt=anchor_seq))
+            else:
+                rows = rows.filter(Q(created_at_us__gt=anchor_us) | Q(created_at_us=anchor_us, seq__gt=anchor_seq))
+        ordering = ("-created_at_us", "-seq") if descending else ("created_at_us", "seq")
+        limit = max(int(limit), 1)
+        found = [row async for row in rows.order_by(*ordering).values_list(id_field, "data")[: limit + 1]]
+        has_more = len(found) > limit
+        found = found[:limit]
+        return Page(data=found, has_more=has_more, after=found[-1][0] if has_more else None)
+
+
+class DjangoAttachmentStore(_OwnedStore, AttachmentStore[Any]):
+    """Two-phase uploads: ``attachments.create`` answers with an upload URL of this app,
+    whose view stores the bytes through Django's storage API."""
+
+    def generate_attachment_id(self, mime_type: str, context: Any) -> str:
+        return new_id("atc")
+
+    async def create_attachment(self, input: AttachmentCreateParams, context: Any) -> Attachment:
+        check_attachment_allowed(input.mime_type, input.size)
+        attachment_id = self.generate_attachment_id(input.mime_type, context)
+        upload = AttachmentUploadDescriptor(
+            url=_absolute_url(context, "django_chatkit:attachment-upload", attachment_id),
+            method="POST",
+            headers={},
+        )
+        common = {
+            "id": attachment_id,
+            "name": input.name,
+            "mime_type": input.mime_type,
+            "upload_descriptor": upload,
+        }
+        if input.mime_type.startswith("image/"):
+            preview = _absolute_url(context, "django_chatkit:attachment-preview", attachment_id)
+            return ImageAttachment(preview_url=preview, **common)
+        return FileAttachment(**common)
+
+    async def delete_attachment(self, attachment_id: str, context: Any) -> None:
+        name = await (
+            models.Attachment.objects.filter(attachment_id=attachment_id, owner=self.owner_of(context))
+            .values_list("file", flat=True)
+            .afirst()
+        )
+        if name:
+            await sync_to_async(attachment_storage().delete)(name)
+
+
+def attachment_storage():
+    return storages[chatkit_settings.ATTACHMENT_STORAGE]
+
+
+def check_attachment_allowed(mime_type: str, size: int) -> None:
+    """Refuse a file the settings do not allow, with a message that says why."""
+    limit = chatkit_settings.ATTACHMENT_MAX_BYTES
+    if size > limit:
+        raise BadRequest(f"Attachment is {size} bytes; the limit is {limit} bytes.")
+    allowed = chatkit_settings.ATTACHMENT_ALLOWED_MIME_TYPES
+    if not any(fnmatch.fnmatch(mime_type, pattern) for pattern in allowed):
+        raise BadRequest(f"Attachments of type {mime_type!r} are not allowed (allowed: {', '.join(allowed)}).")
+
+
+def _absolute_url(context: Any, name: str, attachment_id: str) -> str:
+    path = reverse(name, kwargs={"attachment_id": attachment_id})
+    request = getattr(context, "request", None)
+    if request is not None:
+        return request.build_absolute_uri(path)
+    return f"http://localhost{path}"

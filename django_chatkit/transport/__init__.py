@@ -1,0 +1,1 @@
+"""How a ChatKit request reaches the app: a Channels consumer or a plain async view."""

@@ -1,0 +1,274 @@
+"""The request core both transports share: checks, context, SDK call, error mapping.
+
+A transport (the Channels consumer or the async view) hands over the Django request
+and its body and gets back a :class:`ChatKitResponse`: either a complete JSON body or
+an :class:`EventStream`. The two transports differ only in how bytes reach the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatkit.server import NonStreamingResult
+from chatkit.store import NotFoundError
+from chatkit.types import (
+    ChatKitReq,
+    ThreadsCustomActionReq,
+    ThreadsRetryAfterItemReq,
+    ThreadsSyncCustomActionReq,
+    UserMessageItem,
+    WidgetItem,
+)
+from django.conf import settings
+from django.http import HttpRequest
+from django.middleware.csrf import CsrfViewMiddleware
+from pydantic import TypeAdapter, ValidationError
+
+from ..conf import chatkit_settings
+from ..exceptions import BadRequest, ChatKitRequestError, PayloadTooLarge, PermissionDenied
+from ..server import get_chatkit_server
+
+logger = logging.getLogger("django_chatkit")
+
+_REQUEST_ADAPTER: TypeAdapter[Any] = TypeAdapter(ChatKitReq)
+_END = object()
+
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache, no-transform",
+    # nginx and most proxies buffer responses unless told not to.
+    "X-Accel-Buffering": "no",
+}
+JSON_CONTENT_TYPE = "application/json"
+
+
+@dataclass
+class ChatKitResponse:
+    status: int
+    body: bytes = b""
+    stream: EventStream | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def error(cls, exc: ChatKitRequestError) -> ChatKitResponse:
+        return cls.json_error(exc.status, exc.code, exc.message)
+
+    @classmethod
+    def json_error(cls, status: int, code: str, message: str) -> ChatKitResponse:
+        body = json.dumps({"error": {"code": code, "message": message}}).encode()
+        return cls(status=status, body=body, headers={"Content-Type": JSON_CONTENT_TYPE})
+
+
+def error_event(message: str, *, code: str = "custom", allow_retry: bool = False) -> bytes:
+    """An SSE ``error`` event, as the SDK would serialize it."""
+    payload = {"type": "error", "code": code, "message": message, "allow_retry": allow_retry}
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+class EventStream:
+    """Runs the SDK's event stream in its own task and hands the transport batches.
+
+    The producer task puts each SSE chunk on a queue as soon as the SDK yields it; the
+    transport awaits the next chunk and takes every other chunk already queued with it,
+    so events produced back to back share one socket write while the first event (and
+    any event after a pause) goes out at once. A client disconnect cancels the task
+    while it is inside the SDK, so the SDK's ``handle_stream_cancelled`` persists the
+    partial answer.
+    """
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._started = False
+        self._head: bytes | None = None
+        self.startup_error: BaseException | None = None
+        self._task = asyncio.create_task(self._produce())
+
+    async def _produce(self) -> None:
+        try:
+            async for chunk in self._chunks:
+                self._started = True
+                self._queue.put_nowait(chunk)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not self._started:
+                self.startup_error = exc
+            else:
+                logger.exception("ChatKit stream failed after it started")
+                self._queue.put_nowait(error_event(_describe(exc), code="stream.error"))
+        finally:
+            self._queue.put_nowait(_END)
+
+    async def first(self) -> bytes | None:
+        """Wait for the first chunk (kept for :meth:`batches`); None if the stream
+        ended, or failed, before producing anything."""
+        chunk = await self._queue.get()
+        if chunk is _END:
+            self._queue.put_nowait(_END)
+            return None
+        self._head = chunk
+        return chunk
+
+    async def batches(self) -> AsyncIterator[bytes]:
+        """Yield the stream's bytes, joining chunks that are already waiting."""
+        queue = self._queue
+        parts = [self._head] if self._head is not None else []
+        self._head = None
+        while True:
+            if not parts:
+                chunk = await queue.get()
+                if chunk is _END:
+                    return
+                parts.append(chunk)
+            ended = False
+            while not queue.empty():
+                chunk = queue.get_nowait()
+                if chunk is _END:
+                    ended = True
+                    break
+                parts.append(chunk)
+            yield b"".join(parts) if len(parts) > 1 else parts[0]
+            if ended:
+                return
+            parts = []
+
+    async def stop(self) -> None:
+        """The client went away: cancel the SDK's processing and wait for its cleanup."""
+        if not self._task.done():
+            self._task.cancel()
+        try:
+            await asyncio.shield(self._task)
+        except asyncio.CancelledError:
+            if not self._task.done():
+                raise
+        except Exception:  # already logged by the producer
+            pass
+
+    @property
+    def done(self) -> bool:
+        return self._task.done()
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    def _reject(self, request: HttpRequest, reason: str) -> str:  # type: ignore[override]
+        return reason
+
+
+def csrf_failure(request: HttpRequest) -> str | None:
+    """The CSRF failure reason for a cookie-authenticated request, else None."""
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return None  # not authenticated by cookie: nothing for a forged request to ride on
+    check = _CsrfCheck(lambda r: None)  # type: ignore[arg-type]
+    check.process_request(request)
+    return check.process_view(request, None, (), {})  # type: ignore[return-value]
+
+
+async def build_context(request: HttpRequest) -> Any:
+    builder = chatkit_settings.CONTEXT_BUILDER
+    context = builder(request)
+    if inspect.isawaitable(context):
+        context = await context
+    return context
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        problems = []
+        for error in exc.errors()[:5]:
+            where = ".".join(str(part) for part in error.get("loc", ())) or "body"
+            problems.append(f"{where}: {error.get('msg')}")
+        return "Invalid request: " + "; ".join(problems)
+    return str(exc) or type(exc).__name__
+
+
+def _error_response(exc: BaseException) -> ChatKitResponse:
+    """Map an exception raised before any byte was sent to an HTTP status."""
+    if isinstance(exc, ChatKitRequestError):
+        return ChatKitResponse.error(exc)
+    if isinstance(exc, NotFoundError):
+        return ChatKitResponse.json_error(404, "not_found", str(exc) or "Not found")
+    if isinstance(exc, ValidationError):
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return ChatKitResponse.json_error(400, "invalid_json", "The request body is not valid JSON.")
+        return ChatKitResponse.json_error(400, "invalid_request", _describe(exc))
+    if isinstance(exc, (ValueError, TypeError)):
+        # The SDK raises ValueError for requests that do not fit the thread's state.
+        return ChatKitResponse.json_error(400, "invalid_request", _describe(exc))
+    if isinstance(exc, NotImplementedError):
+        return ChatKitResponse.json_error(501, "not_implemented", _describe(exc))
+    logger.error("ChatKit request failed", exc_info=exc)
+    return ChatKitResponse.json_error(500, "server_error", "The server failed to handle this request.")
+
+
+def _with_request_metadata(context: Any, parsed: Any) -> None:
+    """Expose the request's metadata and composer tool choice as ``context.metadata``."""
+    metadata = getattr(context, "metadata", None)
+    if not isinstance(metadata, dict):
+        return
+    metadata.update(parsed.metadata or {})
+    params = getattr(parsed, "params", None)
+    user_input = getattr(params, "input", None)
+    options = getattr(user_input, "inference_options", None)
+    tool_choice = getattr(options, "tool_choice", None)
+    if tool_choice is not None:
+        metadata["tool_choice"] = tool_choice.id
+    if getattr(options, "model", None):
+        metadata["model"] = options.model
+
+
+async def _check_referenced_item(server: Any, parsed: Any, context: Any) -> None:
+    """Refuse item references the SDK would silently ignore or answer vaguely."""
+    params = parsed.params
+    if isinstance(parsed, ThreadsRetryAfterItemReq):
+        item = await server.store.load_item(params.thread_id, params.item_id, context)
+        if not isinstance(item, UserMessageItem):
+            raise BadRequest(f"Item {params.item_id} is not a user message; only user messages can be retried.")
+    elif isinstance(parsed, (ThreadsCustomActionReq, ThreadsSyncCustomActionReq)) and params.item_id:
+        item = await server.store.load_item(params.thread_id, params.item_id, context)
+        if not isinstance(item, WidgetItem):
+            raise BadRequest(f"Item {params.item_id} is a {item.type}, not a widget; actions need a widget sender.")
+
+
+def content_length(request: HttpRequest) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+
+
+async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitResponse:
+    """Answer one ChatKit request; never raises for a client mistake."""
+    if request.method != "POST":
+        response = ChatKitResponse.json_error(405, "method_not_allowed", "Send ChatKit requests with POST.")
+        response.headers["Allow"] = "POST"
+        return response
+    limit = chatkit_settings.MAX_REQUEST_BYTES
+    if len(body) > limit:
+        return ChatKitResponse.error(PayloadTooLarge(f"The request body is over the {limit}-byte limit."))
+    try:
+        reason = csrf_failure(request)
+        if reason:
+            raise PermissionDenied(f"CSRF check failed: {reason}. Send the csrftoken cookie's value as X-CSRFToken.")
+        context = await build_context(request)
+        parsed = _REQUEST_ADAPTER.validate_json(body)
+        _with_request_metadata(context, parsed)
+        server = get_chatkit_server()
+        await _check_referenced_item(server, parsed, context)
+        result = await server.process(body, context)
+    except Exception as exc:
+        return _error_response(exc)
+
+    if isinstance(result, NonStreamingResult):
+        return ChatKitResponse(status=200, body=result.json, headers={"Content-Type": JSON_CONTENT_TYPE})
+
+    stream = EventStream(aiter(result))
+    if await stream.first() is None and stream.startup_error is not None:
+        return _error_response(stream.startup_error)
+    return ChatKitResponse(status=200, stream=stream, headers=dict(SSE_HEADERS))

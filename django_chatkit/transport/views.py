@@ -1,0 +1,127 @@
+"""The plain async Django views: the ChatKit endpoint and attachment up/download."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from asgiref.sync import sync_to_async
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from .. import models
+from ..conf import chatkit_settings
+from ..exceptions import BadRequest, ChatKitRequestError, NotFound, PayloadTooLarge, PermissionDenied
+from ..store import attachment_storage, check_attachment_allowed
+from .core import ChatKitResponse, EventStream, build_context, content_length, csrf_failure, handle_chatkit_request
+
+
+def _to_http(response: ChatKitResponse) -> HttpResponse:
+    if response.stream is not None:
+        http: HttpResponse = StreamingHttpResponse(_drain(response.stream), status=response.status)
+    else:
+        http = HttpResponse(response.body, status=response.status)
+    for name, value in response.headers.items():
+        http[name] = value
+    return http
+
+
+async def _drain(stream: EventStream) -> AsyncIterator[bytes]:
+    try:
+        async for batch in stream.batches():
+            yield batch
+    finally:
+        # Normal end: the task is done. Disconnect: Django cancels us; stop the SDK too.
+        await stream.stop()
+
+
+@csrf_exempt  # the core checks CSRF itself, identically for both transports
+async def chatkit_view(request: HttpRequest) -> HttpResponse:
+    """The ChatKit endpoint as a plain async view (``api.url`` of the ChatKit UI)."""
+    declared = content_length(request)
+    limit = chatkit_settings.MAX_REQUEST_BYTES
+    if declared is not None and declared > limit:
+        return _to_http(ChatKitResponse.error(PayloadTooLarge(f"The request body is over the {limit}-byte limit.")))
+    return _to_http(await handle_chatkit_request(request, request.body))
+
+
+async def _owned_attachment(request: HttpRequest, attachment_id: str) -> models.Attachment:
+    from ..server import get_chatkit_server
+
+    context = await build_context(request)
+    owner = get_chatkit_server().owner_of(context)
+    attachment = await models.Attachment.objects.filter(attachment_id=attachment_id, owner=owner).afirst()
+    if attachment is None:
+        raise NotFound(f"Attachment {attachment_id} not found")
+    return attachment
+
+
+@csrf_exempt
+async def attachment_upload(request: HttpRequest, attachment_id: str) -> HttpResponse:
+    """Second phase of an upload: the file's bytes (multipart ``file`` field or a raw body)."""
+    try:
+        if request.method not in ("POST", "PUT"):
+            raise BadRequest("Upload the file with POST or PUT.")
+        reason = csrf_failure(request)
+        if reason:
+            raise PermissionDenied(f"CSRF check failed: {reason}.")
+        attachment = await _owned_attachment(request, attachment_id)
+        limit = chatkit_settings.ATTACHMENT_MAX_BYTES
+        declared = content_length(request)
+        if declared is not None and declared > limit + 64 * 1024:  # room for multipart framing
+            raise PayloadTooLarge(f"The file is over the {limit}-byte attachment limit.")
+        upload = await sync_to_async(_uploaded_file)(request, attachment)
+        if upload.size > limit:
+            raise PayloadTooLarge(f"The file is {upload.size} bytes; the attachment limit is {limit} bytes.")
+        check_attachment_allowed(attachment.mime_type, upload.size)
+        await sync_to_async(_store_file)(attachment, upload)
+    except ChatKitRequestError as exc:
+        return _to_http(ChatKitResponse.error(exc))
+    return _to_http(ChatKitResponse(status=200, body=b'{"ok": true}', headers={"Content-Type": "application/json"}))
+
+
+def _uploaded_file(request: HttpRequest, attachment: models.Attachment):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    if request.content_type == "multipart/form-data":
+        upload = request.FILES.get("file") or next(iter(request.FILES.values()), None)
+        if upload is None:
+            raise BadRequest("The multipart upload has no file field.")
+        return upload
+    return SimpleUploadedFile(attachment.name, request.body, content_type=attachment.mime_type)
+
+
+def _store_file(attachment: models.Attachment, upload) -> None:
+    storage = attachment_storage()
+    if attachment.file:
+        storage.delete(attachment.file.name)
+    name = storage.save(f"{chatkit_settings.ATTACHMENT_UPLOAD_TO}{attachment.attachment_id}/{attachment.name}", upload)
+    data = dict(attachment.data)
+    data["upload_descriptor"] = None  # the SDK's sign that the upload is complete
+    models.Attachment.objects.filter(pk=attachment.pk).update(file=name, size=upload.size, data=data)
+
+
+async def attachment_download(request: HttpRequest, attachment_id: str) -> HttpResponse:
+    """The attachment's bytes, for its owner only (404 for anyone else)."""
+    return await _serve(request, attachment_id, inline=False)
+
+
+async def attachment_preview(request: HttpRequest, attachment_id: str) -> HttpResponse:
+    """The image shown in the composer and transcript (``preview_url``)."""
+    return await _serve(request, attachment_id, inline=True)
+
+
+async def _serve(request: HttpRequest, attachment_id: str, *, inline: bool) -> HttpResponse:
+    try:
+        attachment = await _owned_attachment(request, attachment_id)
+        if not attachment.file:
+            raise NotFound(f"Attachment {attachment_id} has not been uploaded yet")
+        handle = await sync_to_async(attachment_storage().open)(attachment.file.name, "rb")
+    except ChatKitRequestError as exc:
+        return _to_http(ChatKitResponse.error(exc))
+    return FileResponse(
+        handle,
+        as_attachment=not inline,
+        filename=attachment.name,
+        content_type=attachment.mime_type,
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=0"},
+    )

@@ -1,0 +1,158 @@
+"""The server the test site runs: the offline echo server plus scripted behaviours,
+chosen by the first word of the user's message."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from chatkit.errors import CustomStreamError
+from chatkit.types import (
+    Action,
+    AssistantMessageContent,
+    AssistantMessageItem,
+    ClientToolCallItem,
+    StructuredInputFreeform,
+    StructuredInputItem,
+    SyncCustomActionResponse,
+    ThreadItemAddedEvent,
+    ThreadItemDoneEvent,
+    ThreadMetadata,
+    ThreadStreamEvent,
+    UserMessageItem,
+    WidgetItem,
+)
+from chatkit.widgets import Button, Card, Text
+
+from django_chatkit.offline import OfflineChatKitServer, message_text
+
+
+def widget_card(label: str) -> Card:
+    return Card(
+        children=[
+            Text(id="label", value=label),
+            Button(label="Pick", onClickAction={"type": "test.pick", "payload": {"label": label}}),
+        ]
+    )
+
+
+class ScriptedServer(OfflineChatKitServer):
+    """``slow …`` streams slowly; ``fail`` breaks mid-stream; ``tool`` asks the client for
+    a tool call; ``ask`` asks a structured question; ``widget`` shows a card; anything
+    else is echoed. Actions named ``test.*`` are answered here, others go to the app."""
+
+    async def respond(
+        self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: Any
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        text = message_text(input_user_message)
+        command = text.split(" ", 1)[0] if text else ""
+        now = datetime.now()
+        if command == "slow":
+            item = AssistantMessageItem(
+                id=self.store.generate_item_id("message", thread, context),
+                thread_id=thread.id,
+                created_at=now,
+                content=[],
+            )
+            yield ThreadItemAddedEvent(item=item)
+            from chatkit.types import AssistantMessageContentPartTextDelta, ThreadItemUpdatedEvent
+
+            for index in range(400):
+                await asyncio.sleep(0.02)
+                yield ThreadItemUpdatedEvent(
+                    item_id=item.id,
+                    update=AssistantMessageContentPartTextDelta(content_index=0, delta=f"w{index} "),
+                )
+            item.content = [AssistantMessageContent(text="finished")]
+            yield ThreadItemDoneEvent(item=item)
+        elif command == "fail":
+            yield ThreadItemDoneEvent(
+                item=AssistantMessageItem(
+                    id=self.store.generate_item_id("message", thread, context),
+                    thread_id=thread.id,
+                    created_at=now,
+                    content=[AssistantMessageContent(text="about to fail")],
+                )
+            )
+            raise CustomStreamError("The scripted failure happened.", allow_retry=False)
+        elif command == "crash":
+            yield ThreadItemDoneEvent(
+                item=AssistantMessageItem(
+                    id=self.store.generate_item_id("message", thread, context),
+                    thread_id=thread.id,
+                    created_at=now,
+                    content=[AssistantMessageContent(text="about to crash")],
+                )
+            )
+            raise RuntimeError("unexpected bug")
+        elif command == "tool":
+            yield ThreadItemDoneEvent(
+                item=ClientToolCallItem(
+                    id=self.store.generate_item_id("tool_call", thread, context),
+                    thread_id=thread.id,
+                    created_at=now,
+                    call_id="call_1",
+                    name="get_location",
+                    arguments={"precision": "city"},
+                )
+            )
+        elif command == "ask":
+            yield ThreadItemDoneEvent(
+                item=StructuredInputItem(
+                    id=self.store.generate_item_id("message", thread, context),
+                    thread_id=thread.id,
+                    created_at=now,
+                    inputs=[StructuredInputFreeform(id="q1", question="Which city?")],
+                )
+            )
+        elif command == "widget":
+            yield ThreadItemDoneEvent(
+                item=WidgetItem(
+                    id=self.store.generate_item_id("message", thread, context),
+                    thread_id=thread.id,
+                    created_at=now,
+                    widget=widget_card("first"),
+                    copy_text="a card",
+                )
+            )
+        elif input_user_message is None:
+            # After a client tool output or a structured answer: say what came back.
+            items = await self.store.load_thread_items(thread.id, None, 2, "desc", context)
+            latest = items.data[0] if items.data else None
+            summary = getattr(latest, "output", None) or getattr(latest, "status", "")
+            async for event in self._say(thread, context, f"Got {summary}"):
+                yield event
+        else:
+            async for event in super().respond(thread, input_user_message, context):
+                yield event
+
+    async def _say(self, thread: ThreadMetadata, context: Any, text: str) -> AsyncIterator[ThreadStreamEvent]:
+        yield ThreadItemDoneEvent(
+            item=AssistantMessageItem(
+                id=self.store.generate_item_id("message", thread, context),
+                thread_id=thread.id,
+                created_at=datetime.now(),
+                content=[AssistantMessageContent(text=text)],
+            )
+        )
+
+    async def action(
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: Any
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        if not action.type.startswith("test."):
+            async for event in super().action(thread, action, sender, context):
+                yield event
+            return
+        async for event in self._say(thread, context, f"Action {action.type} with {action.payload}"):
+            yield event
+
+    async def sync_action(
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: Any
+    ) -> SyncCustomActionResponse:
+        if not action.type.startswith("test.") or sender is None:
+            return await super().sync_action(thread, action, sender, context)
+        updated = sender.model_copy(update={"widget": widget_card(str(action.payload.get("label")))})
+        await self.store.save_item(thread.id, updated, context)
+        return SyncCustomActionResponse(updated_item=updated)
