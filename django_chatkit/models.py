@@ -1,4 +1,4 @@
-"""Persistent ChatKit data: threads, their items, attachments and feedback.
+"""Persistent ChatKit data: threads, their items, attachments, feedback and widget templates.
 
 Each row keeps the full SDK object as JSON (``data``) so a round-trip is exact, plus
 indexed columns for ownership, ordering and lookups. Every row carries its ``owner``:
@@ -7,7 +7,8 @@ the string the store derives from the request context (by default ``context.user
 
 from __future__ import annotations
 
-from django.db import models
+from django.conf import settings
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
 ID_MAX_LENGTH = 128
@@ -119,3 +120,137 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.item_id}"
+
+
+class WidgetTemplate(models.Model):
+    """A reusable widget: a ``.widget`` template (Jinja producing widget JSON) and its data schema.
+
+    Every save that changes the content records a :class:`WidgetTemplateVersion`, so the
+    full history is kept and any version can be restored (restoring makes a new version).
+    """
+
+    #: What a version records; a save that changes none of these makes no new version.
+    CONTENT_FIELDS = ("title", "description", "template", "json_schema", "sample_data", "extra")
+
+    name = models.CharField(
+        _("name"),
+        max_length=200,
+        unique=True,
+        help_text=_("How code refers to the template: render_widget(name, data)."),
+    )
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    template = models.TextField(
+        _("template"), help_text=_("Jinja source whose output is widget JSON. Use {{ value|tojson }} for values.")
+    )
+    json_schema = models.JSONField(
+        _("JSON Schema"), default=dict, blank=True, help_text=_("The data the template accepts.")
+    )
+    sample_data = models.JSONField(
+        _("sample data"), null=True, blank=True, help_text=_("Data used to check and preview the template.")
+    )
+    extra = models.JSONField(
+        _("other .widget keys"), default=dict, blank=True, help_text=_("Kept so an export reproduces the imported file.")
+    )
+    version = models.PositiveIntegerField(_("version"), default=0, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("widget template")
+        verbose_name_plural = _("widget templates")
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.title or self.name
+
+    def content(self) -> dict:
+        return {name: getattr(self, name) for name in self.CONTENT_FIELDS}
+
+    def definition(self):
+        """This template's current version as a :class:`django_chatkit.widgets.WidgetDefinition`."""
+        from .widgets import WidgetDefinition
+
+        return WidgetDefinition(
+            name=self.name,
+            version=self.version or None,
+            template=self.template,
+            json_schema=self.json_schema or {},
+            title=self.title,
+            description=self.description,
+            sample_data=self.sample_data,
+            extra=self.extra or {},
+        )
+
+    def save(self, *args, comment: str = "", user=None, **kwargs) -> None:
+        """Save, recording a new version when the content changed."""
+        with transaction.atomic():
+            latest = self.versions.order_by("-version").first() if self.pk else None
+            changed = latest is None or latest.content() != self.content()
+            if changed:
+                self.version = (latest.version if latest else 0) + 1
+            super().save(*args, **kwargs)
+            if changed:
+                WidgetTemplateVersion.objects.create(
+                    widget_template=self,
+                    version=self.version,
+                    comment=comment[:255],
+                    created_by=user if getattr(user, "pk", None) else None,
+                    **self.content(),
+                )
+
+    def restore(self, version: int, *, user=None) -> WidgetTemplateVersion:
+        """Make ``version``'s content current again (recorded as a new version)."""
+        old = self.versions.get(version=version)
+        for name in self.CONTENT_FIELDS:
+            setattr(self, name, getattr(old, name))
+        self.save(comment=f"Restored version {version}", user=user)
+        return self.versions.get(version=self.version)
+
+
+class WidgetTemplateVersion(models.Model):
+    """One saved state of a :class:`WidgetTemplate`."""
+
+    widget_template = models.ForeignKey(
+        WidgetTemplate, on_delete=models.CASCADE, related_name="versions", verbose_name=_("widget template")
+    )
+    version = models.PositiveIntegerField(_("version"))
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    template = models.TextField(_("template"))
+    json_schema = models.JSONField(_("JSON Schema"), default=dict, blank=True)
+    sample_data = models.JSONField(_("sample data"), null=True, blank=True)
+    extra = models.JSONField(_("other .widget keys"), default=dict, blank=True)
+    comment = models.CharField(_("comment"), max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("widget template version")
+        verbose_name_plural = _("widget template versions")
+        ordering = ("widget_template", "-version")
+        constraints = [
+            models.UniqueConstraint(fields=["widget_template", "version"], name="chatkit_widget_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.widget_template.name} v{self.version}"
+
+    def content(self) -> dict:
+        return {name: getattr(self, name) for name in WidgetTemplate.CONTENT_FIELDS}
+
+    def definition(self):
+        from .widgets import WidgetDefinition
+
+        return WidgetDefinition(
+            name=self.widget_template.name,
+            version=self.version,
+            template=self.template,
+            json_schema=self.json_schema or {},
+            title=self.title,
+            description=self.description,
+            sample_data=self.sample_data,
+            extra=self.extra or {},
+        )

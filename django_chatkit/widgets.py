@@ -1,0 +1,614 @@
+"""Widgets rendered from reusable templates, safely.
+
+A widget template is the ``.widget`` format of OpenAI's widget builder: a Jinja
+``template`` whose output is widget JSON, and a ``jsonSchema`` for the data it takes.
+Templates live in the database (:class:`django_chatkit.models.WidgetTemplate`, edited in
+the admin, imported from ``.widget`` files) and render in four guarded steps:
+
+1. the data is checked against the template's JSON Schema (before any rendering);
+2. the source is compiled in a sandboxed, immutable Jinja environment with strict
+   undefined variables, so a template cannot reach Python internals, mutate the data,
+   or silently print an empty string for a typo;
+3. the output is parsed as JSON;
+4. the JSON is validated as a ChatKit widget root, component by component.
+
+Every failure raises a :class:`WidgetError` naming the template, its version and the
+JSON path at fault. Compiled templates are cached per template version.
+
+Public API::
+
+    from django_chatkit.widgets import render_widget, widget_item
+
+    root = await arender_widget("line_selector", {"lines": [...], "selected": None})
+    item = await awidget_item("line_selector", data, thread=thread)   # a WidgetItem
+
+``render_widget`` / ``widget_item`` are the synchronous twins (for management commands,
+the admin, or ``sync_to_async`` code); the ``a``-prefixed ones are for the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, get_args
+
+import jsonschema
+from asgiref.sync import sync_to_async
+from chatkit import widgets as sdk_widgets
+from chatkit.types import ThreadMetadata, WidgetItem
+from chatkit.widgets import DynamicWidgetRoot, WidgetRoot
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
+from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import BaseModel, ValidationError
+
+from .ids import new_id
+
+__all__ = [
+    "WIDGET_FILE_VERSION",
+    "WidgetDefinition",
+    "WidgetError",
+    "WidgetNotFound",
+    "WidgetTemplateError",
+    "WidgetSchemaError",
+    "WidgetDataError",
+    "WidgetOutputError",
+    "WidgetProblem",
+    "WidgetSource",
+    "render_widget",
+    "arender_widget",
+    "widget_item",
+    "awidget_item",
+    "get_widget_definition",
+    "aget_widget_definition",
+    "widget_source",
+    "iter_actions",
+]
+
+#: The only ``.widget`` spec version the SDK (and this app) understands.
+WIDGET_FILE_VERSION = "1.0"
+
+#: Where :func:`widget_item` remembers which template made an item: a key of the thread's
+#: server-side ``metadata`` (the SDK never sends thread metadata to the browser).
+THREAD_METADATA_KEY = "django_chatkit_widgets"
+
+_MAX_SEQUENCE_PRODUCT = 100_000
+_MAX_EXPONENT = 100
+_CACHE_SIZE = 256
+
+
+# -- errors ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WidgetProblem:
+    """One thing wrong, at a JSON path (``$`` is the whole document)."""
+
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+class WidgetError(Exception):
+    """A widget template could not produce a valid widget.
+
+    ``field`` names what is at fault, in the words of the ``WidgetTemplate`` model:
+    ``template``, ``json_schema`` or ``data``.
+    """
+
+    field = "template"
+    stage = "render"
+
+    def __init__(
+        self,
+        problems: list[WidgetProblem] | str,
+        *,
+        template: str | None = None,
+        version: int | None = None,
+    ) -> None:
+        if isinstance(problems, str):
+            problems = [WidgetProblem("$", problems)]
+        self.problems = problems
+        self.template = template
+        self.version = version
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = f"Widget template {self.template!r}" if self.template else "Widget template"
+        if self.version is not None:
+            where += f" (version {self.version})"
+        details = "; ".join(f"{p.path}: {p.message}" for p in self.problems)
+        return f"{where}: {self.stage} failed: {details}"
+
+    @property
+    def messages(self) -> list[str]:
+        """Each problem as ``path: message`` (what the admin shows next to a field)."""
+        return [f"{p.path}: {p.message}" for p in self.problems]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "template": self.template,
+            "version": self.version,
+            "stage": self.stage,
+            "field": self.field,
+            "detail": str(self),
+            "errors": [p.as_dict() for p in self.problems],
+        }
+
+
+class WidgetNotFound(WidgetError, LookupError):
+    """No template (or no such version of it) exists."""
+
+    stage = "lookup"
+
+    def _describe(self) -> str:
+        if self.version is not None:
+            return f"Widget template {self.template!r} has no version {self.version}."
+        return f"No widget template named {self.template!r}."
+
+
+class WidgetTemplateError(WidgetError):
+    """The Jinja source does not compile, or fails (unsafe access, undefined name) while rendering."""
+
+    stage = "template"
+
+
+class WidgetSchemaError(WidgetError):
+    """The template's ``jsonSchema`` is not a valid JSON Schema."""
+
+    field = "json_schema"
+    stage = "schema"
+
+
+class WidgetDataError(WidgetError):
+    """The data does not match the template's JSON Schema (nothing was rendered)."""
+
+    field = "data"
+    stage = "data validation"
+
+
+class WidgetOutputError(WidgetError):
+    """The rendered output is not JSON, or not a valid ChatKit widget root."""
+
+    stage = "widget validation"
+
+
+# -- the sandbox -------------------------------------------------------------------------
+
+
+class _WidgetSandbox(ImmutableSandboxedEnvironment):
+    """Immutable sandbox that also refuses huge sequence products and exponents."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > _MAX_EXPONENT:
+            raise SecurityError(f"exponent {right} is too large (limit {_MAX_EXPONENT})")
+        if operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(count, int):
+                    if len(seq) * count > _MAX_SEQUENCE_PRODUCT:
+                        raise SecurityError("sequence repetition produces too large a result")
+        return super().call_binop(context, operator, left, right)
+
+
+_environment = _WidgetSandbox(undefined=StrictUndefined, autoescape=False)
+_cache: OrderedDict[tuple[str, int | None, str], Template] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _jinja_problem(exc: TemplateError) -> WidgetProblem:
+    line = getattr(exc, "lineno", None)
+    where = f"template line {line}" if line else "template"
+    kind = {
+        SecurityError: "unsafe operation refused by the sandbox",
+        UndefinedError: "undefined variable",
+        TemplateSyntaxError: "syntax error",
+    }.get(type(exc), "template error")
+    return WidgetProblem(where, f"{kind}: {exc.message or exc}")
+
+
+def compile_template(source: str, *, name: str | None = None, version: int | None = None) -> Template:
+    """Compile ``source`` in the sandbox; cached per (template, version, source)."""
+    key = (name or "", version, hashlib.sha256(source.encode()).hexdigest())
+    with _cache_lock:
+        template = _cache.get(key)
+        if template is not None:
+            _cache.move_to_end(key)
+            return template
+    try:
+        template = _environment.from_string(source)
+    except TemplateError as exc:
+        raise WidgetTemplateError([_jinja_problem(exc)], template=name, version=version) from exc
+    with _cache_lock:
+        _cache[key] = template
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return template
+
+
+def clear_template_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+# -- validation --------------------------------------------------------------------------
+
+
+def _json_path(parts: Any) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def check_schema(schema: Any, *, name: str | None = None, version: int | None = None) -> None:
+    """Raise :class:`WidgetSchemaError` unless ``schema`` is a valid JSON Schema."""
+    if not isinstance(schema, dict):
+        raise WidgetSchemaError("the JSON Schema must be an object", template=name, version=version)
+    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        validator_class.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        problem = WidgetProblem(_json_path(exc.absolute_path), exc.message)
+        raise WidgetSchemaError([problem], template=name, version=version) from exc
+
+
+def validate_data(
+    schema: dict[str, Any], data: Any, *, name: str | None = None, version: int | None = None
+) -> None:
+    """Raise :class:`WidgetDataError` listing every place ``data`` breaks ``schema``."""
+    check_schema(schema, name=name, version=version)
+    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        problems = [WidgetProblem(e.json_path, e.message) for e in errors]
+        raise WidgetDataError(problems, template=name, version=version)
+
+
+def _component_classes() -> dict[str, type[BaseModel]]:
+    classes: dict[str, type[BaseModel]] = {}
+    strict_components = get_args(get_args(sdk_widgets.StrictWidgetComponent)[0])
+    strict_roots = get_args(get_args(sdk_widgets.StrictWidgetRoot)[0])
+    for cls in (*strict_components, *strict_roots):
+        default = cls.model_fields["type"].default
+        classes[default] = cls
+    return classes
+
+
+_COMPONENTS = _component_classes()
+ROOT_TYPES = ("Card", "ListView", "Basic")
+
+
+def _pydantic_problems(exc: ValidationError, base: str) -> list[WidgetProblem]:
+    problems = []
+    for error in exc.errors():
+        # Union branches show up as class names in ``loc``; keep only real fields/indexes.
+        loc = [part for part in error["loc"] if isinstance(part, int) or part not in _COMPONENTS]
+        problems.append(WidgetProblem(base + _json_path(loc)[1:], error["msg"]))
+    return problems
+
+
+def _iter_components(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+    yield path, node
+    if isinstance(node, dict):
+        children = node.get("children")
+        if isinstance(children, dict):
+            yield from _iter_components(children, f"{path}.children")
+        elif isinstance(children, list):
+            for index, child in enumerate(children):
+                yield from _iter_components(child, f"{path}.children[{index}]")
+
+
+def validate_widget(
+    document: Any, *, name: str | None = None, version: int | None = None
+) -> DynamicWidgetRoot:
+    """Validate rendered JSON as a widget root; every component is checked against its SDK model."""
+    problems: list[WidgetProblem] = []
+    if not isinstance(document, dict) or document.get("type") not in ROOT_TYPES:
+        found = document.get("type") if isinstance(document, dict) else type(document).__name__
+        problems.append(WidgetProblem("$.type", f"a widget root must be one of {', '.join(ROOT_TYPES)}, not {found!r}"))
+        raise WidgetOutputError(problems, template=name, version=version)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the SDK deprecates the named classes
+        for path, node in _iter_components(document, "$"):
+            if not isinstance(node, dict) or not isinstance(node.get("type"), str):
+                problems.append(WidgetProblem(path, "a component must be an object with a string 'type'"))
+                continue
+            cls = _COMPONENTS.get(node["type"])
+            if cls is None:
+                problems.append(WidgetProblem(f"{path}.type", f"unknown component type {node['type']!r}"))
+                continue
+            try:
+                cls.model_validate(node)
+            except ValidationError as exc:
+                problems.extend(p for p in _pydantic_problems(exc, path) if p not in problems)
+    if problems:
+        raise WidgetOutputError(problems, template=name, version=version)
+    return DynamicWidgetRoot.model_validate(document)
+
+
+# -- definitions ---------------------------------------------------------------------------
+
+
+def _plain_data(data: Any) -> Any:
+    if data is None:
+        return {}
+    if isinstance(data, BaseModel):
+        return data.model_dump(mode="json")
+    return data
+
+
+@dataclass(frozen=True)
+class WidgetDefinition:
+    """One version of a widget template, in memory: what a ``.widget`` file holds."""
+
+    name: str
+    template: str
+    json_schema: dict[str, Any] = field(default_factory=dict)
+    version: int | None = None
+    title: str = ""
+    description: str = ""
+    sample_data: Any = None
+    #: Other keys of the ``.widget`` file, kept so an export reproduces the file.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def compile(self) -> Template:
+        return compile_template(self.template, name=self.name, version=self.version)
+
+    def render(self, data: Any = None) -> DynamicWidgetRoot:
+        """Validate ``data``, render, and validate the result as a widget root."""
+        data = _plain_data(data)
+        validate_data(self.json_schema, data, name=self.name, version=self.version)
+        template = self.compile()
+        if not isinstance(data, dict):
+            raise WidgetDataError("the data must be a JSON object", template=self.name, version=self.version)
+        try:
+            output = template.render(**data)
+        except TemplateError as exc:
+            raise WidgetTemplateError([_jinja_problem(exc)], template=self.name, version=self.version) from exc
+        except (ArithmeticError, TypeError, ValueError) as exc:
+            raise WidgetTemplateError(f"rendering failed: {exc}", template=self.name, version=self.version) from exc
+        try:
+            document = json.loads(output)
+        except json.JSONDecodeError as exc:
+            problem = WidgetProblem(
+                f"output line {exc.lineno} column {exc.colno}",
+                f"the rendered template is not valid JSON ({exc.msg}); "
+                "use the tojson filter for values, e.g. {{ title|tojson }}",
+            )
+            raise WidgetOutputError([problem], template=self.name, version=self.version) from exc
+        return validate_widget(document, name=self.name, version=self.version)
+
+    def check(self) -> DynamicWidgetRoot | None:
+        """Everything an editor must get right: compiles, valid schema, sample renders."""
+        check_schema(self.json_schema, name=self.name, version=self.version)
+        self.compile()
+        if self.sample_data is None:
+            return None
+        return self.render(self.sample_data)
+
+    # .widget files ---------------------------------------------------------------------
+
+    @classmethod
+    def from_widget_json(cls, document: Any) -> WidgetDefinition:
+        """Read the parsed contents of a ``.widget`` file."""
+        if not isinstance(document, dict):
+            raise WidgetError("a .widget file must hold a JSON object")
+        name = document.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise WidgetError([WidgetProblem("$.name", "a .widget file needs a non-empty string 'name'")])
+        spec_version = document.get("version")
+        if spec_version != WIDGET_FILE_VERSION:
+            raise WidgetError(
+                [WidgetProblem("$.version", f"unsupported .widget version {spec_version!r} (expected {WIDGET_FILE_VERSION!r})")],
+                template=name,
+            )
+        source = document.get("template")
+        if not isinstance(source, str):
+            raise WidgetError([WidgetProblem("$.template", "'template' must be a string of Jinja source")], template=name)
+        known = {"version", "name", "template", "jsonSchema", "title", "description", "sampleData"}
+        return cls(
+            name=name,
+            template=source,
+            json_schema=document.get("jsonSchema") or {},
+            title=str(document.get("title") or ""),
+            description=str(document.get("description") or ""),
+            sample_data=document.get("sampleData"),
+            extra={k: v for k, v in document.items() if k not in known},
+        )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> WidgetDefinition:
+        path = Path(path)
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise WidgetError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+        return cls.from_widget_json(document)
+
+    def to_widget_json(self) -> dict[str, Any]:
+        """The ``.widget`` document: the builder's four keys, then this app's optional ones."""
+        document: dict[str, Any] = {
+            "version": WIDGET_FILE_VERSION,
+            "name": self.name,
+            "template": self.template,
+            "jsonSchema": self.json_schema,
+        }
+        if self.title:
+            document["title"] = self.title
+        if self.description:
+            document["description"] = self.description
+        if self.sample_data is not None:
+            document["sampleData"] = self.sample_data
+        document.update(self.extra)
+        return document
+
+    def to_widget_file(self) -> str:
+        """The ``.widget`` file text (2-space indented JSON, final newline)."""
+        return json.dumps(self.to_widget_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+# -- templates in the database --------------------------------------------------------------
+
+
+def get_widget_definition(name: str, version: int | None = None) -> WidgetDefinition:
+    """The current (or a given) version of the stored template ``name``."""
+    from .models import WidgetTemplate, WidgetTemplateVersion
+
+    if version is None:
+        row = WidgetTemplate.objects.filter(name=name).first()
+        if row is None:
+            raise WidgetNotFound([], template=name)
+        return row.definition()
+    stored = WidgetTemplateVersion.objects.filter(widget_template__name=name, version=version).first()
+    if stored is None:
+        raise WidgetNotFound([], template=name, version=version)
+    return stored.definition()
+
+
+aget_widget_definition = sync_to_async(get_widget_definition)
+
+
+def render_widget(name: str, data: Any = None, *, version: int | None = None) -> WidgetRoot:
+    """Render the stored template ``name`` (its current version unless ``version``) with ``data``."""
+    return get_widget_definition(name, version).render(data)
+
+
+async def arender_widget(name: str, data: Any = None, *, version: int | None = None) -> WidgetRoot:
+    """:func:`render_widget` for async code."""
+    definition = await aget_widget_definition(name, version)
+    return definition.render(data)
+
+
+# -- widget items that remember their template ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WidgetSource:
+    """Which template, version and data rendered a widget item."""
+
+    template: str
+    version: int | None
+    data: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"template": self.template, "version": self.version, "data": self.data}
+
+
+def remember_source(thread: ThreadMetadata, item_id: str, source: WidgetSource) -> None:
+    """Record ``source`` for ``item_id`` in the thread's server-side metadata.
+
+    Inside ``respond()``/``action()`` the SDK saves a changed thread by itself; elsewhere
+    save the thread (``store.save_thread``) after adding the item.
+    """
+    sources = dict(thread.metadata.get(THREAD_METADATA_KEY) or {})
+    sources[item_id] = source.as_dict()
+    thread.metadata = {**thread.metadata, THREAD_METADATA_KEY: sources}
+
+
+def widget_source(thread: ThreadMetadata, item: WidgetItem | str) -> WidgetSource | None:
+    """The template, version and data that made ``item`` (None when it was not rendered from one)."""
+    item_id = item if isinstance(item, str) else item.id
+    stored = (thread.metadata.get(THREAD_METADATA_KEY) or {}).get(item_id)
+    if not stored:
+        return None
+    return WidgetSource(template=stored["template"], version=stored.get("version"), data=stored.get("data"))
+
+
+def _make_item(
+    definition: WidgetDefinition,
+    data: Any,
+    thread: ThreadMetadata,
+    item_id: str | None,
+    copy_text: str | None,
+) -> WidgetItem:
+    root = definition.render(data)
+    item = WidgetItem(
+        id=item_id or new_id("msg"),
+        thread_id=thread.id,
+        created_at=datetime.now(),
+        widget=root,
+        copy_text=copy_text,
+    )
+    remember_source(thread, item.id, WidgetSource(definition.name, definition.version, _plain_data(data)))
+    return item
+
+
+def widget_item(
+    name: str,
+    data: Any = None,
+    *,
+    thread: ThreadMetadata,
+    item_id: str | None = None,
+    copy_text: str | None = None,
+    version: int | None = None,
+) -> WidgetItem:
+    """A ``WidgetItem`` for ``thread`` rendered from template ``name``.
+
+    The template name, version and data are remembered in the thread's metadata
+    (server-side only), so a server action can later re-render the widget with new data.
+    """
+    return _make_item(get_widget_definition(name, version), data, thread, item_id, copy_text)
+
+
+async def awidget_item(
+    name: str,
+    data: Any = None,
+    *,
+    thread: ThreadMetadata,
+    item_id: str | None = None,
+    copy_text: str | None = None,
+    version: int | None = None,
+) -> WidgetItem:
+    """:func:`widget_item` for async code."""
+    definition = await aget_widget_definition(name, version)
+    return _make_item(definition, data, thread, item_id, copy_text)
+
+
+# -- reading actions out of a widget --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WidgetAction:
+    """An action a rendered widget can dispatch."""
+
+    type: str
+    handler: str
+    has_payload: bool
+    path: str
+
+
+def iter_actions(document: Any, path: str = "$") -> Iterator[WidgetAction]:
+    """Every action config in a rendered widget (``on…Action`` props, Card confirm/cancel)."""
+    if isinstance(document, list):
+        for index, value in enumerate(document):
+            yield from iter_actions(value, f"{path}[{index}]")
+        return
+    if not isinstance(document, dict):
+        return
+    for key, value in document.items():
+        here = f"{path}.{key}"
+        is_action = (key.startswith("on") and key.endswith("Action")) or (
+            key == "action" and path.endswith((".confirm", ".cancel"))
+        )
+        if is_action and isinstance(value, dict) and isinstance(value.get("type"), str):
+            payload = value.get("payload")
+            yield WidgetAction(
+                type=value["type"],
+                handler=value.get("handler") or "server",
+                has_payload=payload not in (None, {}, [], ""),
+                path=here,
+            )
+        else:
+            yield from iter_actions(value, here)
