@@ -26,6 +26,7 @@ import inspect
 import json
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -47,12 +48,12 @@ from chatkit.types import (
     ImageAttachment,
     NoticeEvent,
     ThreadItem,
+    ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
     UserMessageItem,
     UserMessageTagContent,
-    UserMessageTextContent,
 )
 from chatkit.errors import CustomStreamError
 from django.utils.module_loading import import_string
@@ -60,10 +61,13 @@ from openai.types.responses import ResponseInputContentParam
 from pydantic import BaseModel
 
 from .conf import ChatKitConfigurationError, chatkit_settings
+from . import models
 from .context import RequestContext
 from .entities import aresolve_entity
+from .offline import message_text
 from .offline_model import OfflineModel
 from .server import DjangoChatKitServer
+from .store import attachment_storage
 
 __all__ = [
     "AgentChatKitServer",
@@ -96,8 +100,9 @@ class ChatKitItemConverter(ThreadItemConverter):
     text_attachment_limit = 20_000
     """Characters of a text attachment given to the agent."""
 
-    def __init__(self, context: RequestContext) -> None:
+    def __init__(self, context: RequestContext, owner: str) -> None:
         self.context = context
+        self.owner = owner
         self.dropped: dict[str, list[UserMessageTagContent]] = {}
         self._message_id: str | None = None
 
@@ -128,7 +133,7 @@ class ChatKitItemConverter(ThreadItemConverter):
         }
 
     async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputContentParam:
-        content = await _read_attachment(attachment, self.context)
+        content = await _read_attachment(attachment, self.owner)
         if content is None:
             return {
                 "type": "input_text",
@@ -151,11 +156,24 @@ class ChatKitItemConverter(ThreadItemConverter):
         }
 
 
-async def _read_attachment(attachment: Attachment, context: RequestContext) -> bytes | None:
-    """The stored bytes of an attachment the context's owner uploaded, or ``None``."""
-    from .store import read_attachment_bytes
+async def _read_attachment(attachment: Attachment, owner: str) -> bytes | None:
+    """The stored bytes of an attachment this owner uploaded, or ``None``."""
+    name = await (
+        models.Attachment.objects.filter(attachment_id=attachment.id, owner=owner)
+        .values_list("file", flat=True)
+        .afirst()
+    )
+    if not name:
+        return None
 
-    return await read_attachment_bytes(attachment.id, context)
+    def read() -> bytes:
+        with attachment_storage().open(name, "rb") as handle:
+            return handle.read()
+
+    try:
+        return await sync_to_async(read)()
+    except FileNotFoundError:
+        return None
 
 
 # -- tools ---------------------------------------------------------------------------
@@ -183,14 +201,6 @@ def _parameters_schema(parameters: Mapping[str, Any] | type[BaseModel] | None) -
     return dict(parameters)
 
 
-async def _render_template(name: str, data: Mapping[str, Any]) -> Any:
-    from .widgets import render_widget
-
-    if inspect.iscoroutinefunction(render_widget):
-        return await render_widget(name, data)
-    return await sync_to_async(render_widget)(name, data)
-
-
 def widget_tool(
     widget: str | Callable[..., Any],
     *,
@@ -202,9 +212,13 @@ def widget_tool(
 ) -> FunctionTool:
     """A tool that shows a widget in the thread.
 
-    ``widget`` is the name of an admin-managed widget template (rendered with
-    ``django_chatkit.widgets.render_widget``) or a callable ``(data) -> WidgetRoot``
-    (sync, async, or an async generator of successive roots, which streams the widget).
+    ``widget`` is the name of an admin-managed widget template (rendered through
+    :mod:`django_chatkit.widgets`, which remembers template and data so server actions
+    can re-render it) or a callable ``(data) -> WidgetRoot`` (sync, async, or an async
+    generator of successive roots, which streams the widget).
+
+    A template that refuses the data (schema, rendering) does not end the turn: the
+    model gets the reason as the tool's result and may try again.
 
     The data comes from ``data``: a dict, or a callable ``(agent_context, arguments)``
     (sync or async). Without ``data`` the model's arguments are the data; ``parameters``
@@ -213,7 +227,9 @@ def widget_tool(
     if not (isinstance(widget, str) or callable(widget)):
         raise TypeError("widget_tool() needs a template name or a callable returning a widget.")
     template_name = widget if isinstance(widget, str) else None
-    tool_name = name or f"show_{template_name or getattr(widget, '__name__', 'widget')}"
+    tool_name = name or re.sub(
+        r"[^A-Za-z0-9_-]", "_", f"show_{template_name or getattr(widget, '__name__', 'widget')}"
+    )
     if parameters is None and data is not None:
         parameters = {"type": "object", "properties": {}, "additionalProperties": False}
 
@@ -226,17 +242,25 @@ def widget_tool(
             values = await _maybe_await(data(ctx, arguments))
         else:
             values = dict(data)
+        from .widgets import WidgetError, awidget_item
+
         try:
             if template_name is not None:
-                root = await _render_template(template_name, values)
+                # widget_item remembers template, version and data in the thread, so a
+                # server action can re-render this widget later with new data.
+                item = await awidget_item(
+                    template_name, values, thread=ctx.thread,
+                    item_id=ctx.generate_id("message"), copy_text=copy_text,
+                )
+                await ctx.stream(ThreadItemDoneEvent(item=item))
             else:
                 root = widget(values)
                 if not inspect.isasyncgen(root):
                     root = await _maybe_await(root)
-        except Exception as exc:  # the model gets the reason and may retry with better data
+                await ctx.stream_widget(root, copy_text=copy_text)
+        except WidgetError as exc:  # the model gets the reason and may retry with better data
             logger.info("Widget tool %s could not render: %s", tool_name, exc)
             return f"The widget could not be shown: {exc}"
-        await ctx.stream_widget(root, copy_text=copy_text)
         return f"The {template_name or tool_name} widget is now shown to the user."
 
     return FunctionTool(
@@ -279,17 +303,6 @@ def client_tool(
 
 
 # -- titles -----------------------------------------------------------------------------
-
-
-def message_text(item: UserMessageItem) -> str:
-    """A user message as typed, tags rendered as ``@title``."""
-    parts = []
-    for part in item.content:
-        if isinstance(part, UserMessageTextContent):
-            parts.append(part.text)
-        else:
-            parts.append(f"@{part.text}")
-    return "".join(parts).strip()
 
 
 def first_message_title(thread: ThreadMetadata, user_text: str, assistant_text: str) -> str:
@@ -402,7 +415,7 @@ class AgentChatKitServer(DjangoChatKitServer):
         requested = input_user_message.inference_options.model if input_user_message else None
         model = self.get_model(agent, requested, context)
 
-        converter = self.converter_class(context)
+        converter = self.converter_class(context, self.owner_of(context))
         agent_input = await converter.to_agent_input(history)
         if input_user_message is not None:
             for tag in converter.dropped.get(input_user_message.id, []):

@@ -44,6 +44,22 @@ DEFAULTS: dict[str, Any] = {
     "TRANSCRIBER": None,
     # Seconds between the words of the offline server's reply.
     "OFFLINE_REPLY_DELAY": 0.05,
+    # Agents (django_chatkit.agents): composer tool-choice id -> agent import string.
+    "AGENTS": {},
+    # The AGENTS key used without (or with an unknown) tool choice; None = the first key.
+    "DEFAULT_AGENT": None,
+    # "auto": the offline model unless an OpenAI API key is set; "offline"; "openai".
+    "AGENT_BACKEND": "auto",
+    # Model names a user may pick through inference_options.model; others are ignored.
+    "AGENT_MODEL_ALLOWLIST": [],
+    # How many of the latest thread items are given to the agent each turn.
+    "AGENT_HISTORY_LIMIT": 100,
+    # Offline model keyword -> tool name triggers (see django_chatkit.offline_model).
+    "OFFLINE_TOOL_TRIGGERS": {},
+    # Callable (thread, user_text, assistant_text) -> title after the first exchange; None: off.
+    "THREAD_TITLE": "django_chatkit.agents.first_message_title",
+    # Entities returned per source by the @-mention search endpoint.
+    "ENTITY_SEARCH_LIMIT": 10,
 }
 
 
@@ -127,6 +143,54 @@ class ChatKitSettings:
     @property
     def OFFLINE_REPLY_DELAY(self) -> float:
         return float(self._get("OFFLINE_REPLY_DELAY"))
+
+    @property
+    def AGENTS(self) -> dict[str, Any]:
+        agents = self._get("AGENTS")
+        if not isinstance(agents, dict):
+            raise ChatKitConfigurationError(
+                "AGENTS", "must be a dict of tool-choice id -> agent import string",
+                '{"general": "myapp.agents.general_agent"}',
+            )
+        return agents
+
+    @property
+    def DEFAULT_AGENT(self) -> str | None:
+        default = self._get("DEFAULT_AGENT")
+        if default is None:
+            return next(iter(self.AGENTS), None)
+        return str(default)
+
+    @property
+    def AGENT_BACKEND(self) -> str:
+        backend = self._get("AGENT_BACKEND")
+        if backend not in ("auto", "offline", "openai"):
+            raise ChatKitConfigurationError(
+                "AGENT_BACKEND", f'must be "auto", "offline" or "openai", not {backend!r}', '"auto"'
+            )
+        return backend
+
+    @property
+    def AGENT_MODEL_ALLOWLIST(self) -> list[str]:
+        return [str(name) for name in self._get("AGENT_MODEL_ALLOWLIST")]
+
+    @property
+    def AGENT_HISTORY_LIMIT(self) -> int:
+        return int(self._get("AGENT_HISTORY_LIMIT"))
+
+    @property
+    def OFFLINE_TOOL_TRIGGERS(self) -> dict[str, str]:
+        return dict(self._get("OFFLINE_TOOL_TRIGGERS"))
+
+    @property
+    def THREAD_TITLE(self) -> Any:
+        if self._get("THREAD_TITLE") is None:
+            return None
+        return self._import("THREAD_TITLE", '"myapp.chat.make_title"')
+
+    @property
+    def ENTITY_SEARCH_LIMIT(self) -> int:
+        return int(self._get("ENTITY_SEARCH_LIMIT"))
 
 
 chatkit_settings = ChatKitSettings()

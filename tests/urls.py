@@ -4,4 +4,5 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("chatkit/", include("django_chatkit.urls")),
+    path("api/", include("django_chatkit.api.urls")),
 ]

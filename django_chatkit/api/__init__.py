@@ -1,0 +1,1 @@
+"""The REST API of django_chatkit (Django REST framework views)."""

@@ -1,0 +1,13 @@
+"""URLs of the REST API: ``path("api/", include("django_chatkit.api.urls"))``."""
+
+from django.urls import path
+
+from . import entities
+
+app_name = "django_chatkit_api"
+
+urlpatterns = [
+    path("search/", entities.EntitySearchView.as_view(), name="entity-search"),
+    path("search", entities.EntitySearchView.as_view()),
+    path("entities/<str:entity_id>/preview/", entities.EntityPreviewView.as_view(), name="entity-preview"),
+]
