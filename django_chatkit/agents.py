@@ -361,7 +361,13 @@ class AgentChatKitServer(DjangoChatKitServer):
                 '{"general": "myapp.agents.general_agent"}',
             )
         target = agents[key]
-        agent = import_string(target) if isinstance(target, str) else target
+        try:
+            agent = import_string(target) if isinstance(target, str) else target
+        except ImportError as exc:
+            raise ChatKitConfigurationError(
+                "AGENTS", f"entry {key!r} cannot be imported ({exc})",
+                '{"general": "myapp.agents.general_agent"}',
+            ) from exc
         if not isinstance(agent, Agent) and callable(agent):
             agent = agent(context)
         if not isinstance(agent, Agent):

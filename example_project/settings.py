@@ -79,7 +79,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "/admin/login/"
 
 CHATKIT = {
-    "SERVER_CLASS": "django_chatkit.offline.OfflineChatKitServer",
+    # Agents answer; without OPENAI_API_KEY they run on the offline model (AGENT_BACKEND "auto").
+    "SERVER_CLASS": "django_chatkit.agents.AgentChatKitServer",
+    # Composer tools (the page's TOOL_CHOICES ids) -> agents; no choice means the first.
+    "AGENTS": {
+        "general": "example_project.demo.agents.general_agent",
+        "event_finder": "example_project.demo.agents.event_finder_agent",
+    },
+    "AGENT_MODEL_ALLOWLIST": ["gpt-4.1-mini", "gpt-4.1"],
+    # What makes the offline model call a tool (a whole word in the message).
+    "OFFLINE_TOOL_TRIGGERS": {"line": "show_line_selector", "lines": "show_line_selector", "events": "find_events"},
     "OFFLINE_REPLY_DELAY": float(os.environ.get("CHATKIT_OFFLINE_REPLY_DELAY", "0.06")),
 }
 

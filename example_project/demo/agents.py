@@ -1,0 +1,63 @@
+"""The demo's agents: one per composer tool (the seed's "mode selection").
+
+``general`` (Chat) answers questions and can show the line selector widget;
+``event_finder`` (Find Events) searches the events below. Without an OpenAI API key
+both run on django_chatkit's offline model, which calls ``show_line_selector`` when a
+message mentions "line" or "lines" and ``find_events`` for "events" (see
+``OFFLINE_TOOL_TRIGGERS`` in the settings), and otherwise echoes the message.
+"""
+
+from __future__ import annotations
+
+from agents import Agent, function_tool
+
+from django_chatkit.agents import widget_tool
+
+LINES = [
+    {"id": "blue-line", "name": "Blue Line", "color": "blue-500"},
+    {"id": "red-line", "name": "Red Line", "color": "red-500"},
+    {"id": "green-line", "name": "Green Line", "color": "green-500"},
+]
+
+EVENTS = [
+    {"title": "Blue Line extension opening", "date": "2026-12-05", "place": "Harbour station"},
+    {"title": "Night service launch party", "date": "2026-12-12", "place": "Central station"},
+    {"title": "Ridership town hall", "date": "2027-01-09", "place": "City library"},
+]
+
+show_line_selector = widget_tool(
+    "line_selector",
+    name="show_line_selector",
+    description="Show the transit lines so the user can pick one.",
+    data={"lines": LINES, "selected": None},
+    copy_text="Blue Line, Red Line, Green Line",
+)
+
+
+@function_tool
+def find_events(query: str = "") -> str:
+    """Find upcoming events whose title or place contains the query (all events when empty)."""
+    words = [w for w in query.lower().split() if w not in {"events", "event", "find"}]
+    found = [
+        e for e in EVENTS if not words or any(w in f"{e['title']} {e['place']}".lower() for w in words)
+    ]
+    if not found:
+        return "No events match."
+    return "; ".join(f"{e['title']} on {e['date']} at {e['place']}" for e in found)
+
+
+general_agent = Agent(
+    name="Assistant",
+    instructions=(
+        "You are the transit authority's assistant. Answer briefly. When the user wants to "
+        "pick or see the lines, call show_line_selector. Use @-mentioned articles and people "
+        "as context."
+    ),
+    tools=[show_line_selector],
+)
+
+event_finder_agent = Agent(
+    name="Event Finder",
+    instructions="You find events for the user with find_events and list them briefly.",
+    tools=[find_events],
+)
