@@ -42,6 +42,7 @@ __all__ = [
     "EntitySource",
     "ModelEntitySource",
     "ResolvedEntity",
+    "aresolve_entity",
     "entity_sources",
     "register_callable",
     "register_model",

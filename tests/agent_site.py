@@ -30,6 +30,17 @@ show_lines = widget_tool(
     copy_text="the lines",
 )
 
+async def counting_card(data: dict):
+    """Successive states of a streamed widget: the Text grows, then stops streaming."""
+    text = ""
+    for word in data["words"]:
+        text += word
+        yield Card(children=[Text(id="count", value=text, streaming=True)])
+    yield Card(children=[Text(id="count", value=text, streaming=False)])
+
+
+stream_count = widget_tool(counting_card, name="stream_count", data={"words": ["one ", "two ", "three"]})
+
 # An admin-managed template (the tests save it as "test_badge"); the model's arguments are the data.
 show_badge = widget_tool(
     "test_badge",
@@ -85,7 +96,7 @@ async def refuse_secrets(ctx, agent, output) -> GuardrailFunctionOutput:
 general_agent = Agent(
     name="General",
     instructions="You are a helpful assistant.",
-    tools=[show_lines, show_badge, get_location],
+    tools=[show_lines, show_badge, stream_count, get_location],
     input_guardrails=[refuse_forbidden],
     output_guardrails=[refuse_secrets],
 )

@@ -251,7 +251,7 @@ def test_real_model_path_streams_through_the_same_pipeline(stub_site, responses_
     request = responses_stub.requests[-1]
     assert request["stream"] is True
     assert request["instructions"] == "You are a helpful assistant."
-    assert {tool["name"] for tool in request["tools"]} == {"show_lines", "show_badge", "get_location"}
+    assert {tool["name"] for tool in request["tools"]} == {"show_lines", "show_badge", "stream_count", "get_location"}
     stored = thread_items(client, events[0]["thread"]["id"])
     assert stored[-1]["type"] == "assistant_message" and stored[-1]["content"][0]["text"] == text
 
@@ -287,6 +287,23 @@ async def test_widget_tool_renders_an_admin_template_and_remembers_its_source(us
     thread = await server.store.load_thread(events[0]["thread"]["id"], ctx_for(user))
     source = widget_source(thread, widget["id"])
     assert source.template == "test_badge" and source.data == {"label": "Blue Line"} and source.version == 1
+
+
+@override_settings(CHATKIT=AGENT_SETTINGS)
+async def test_widget_tool_streams_a_widget_from_an_async_generator(user):
+    events = await run_turn(user, "/stream_count")
+    added = [e for e in events if e["type"] == "thread.item.added" and e["item"]["type"] == "widget"]
+    assert added and added[0]["item"]["widget"]["children"][0]["value"] == "one "
+    deltas = [
+        e["update"]["delta"]
+        for e in events
+        if e["type"] == "thread.item.updated" and e["update"]["type"] == "widget.streaming_text.value_delta"
+    ]
+    assert deltas == ["two ", "three"]
+    (final,) = done_items(events, "widget")
+    assert final["widget"]["children"][0]["value"] == "one two three"
+    stored = await AgentChatKitServer().store.load_item(events[0]["thread"]["id"], final["id"], ctx_for(user))
+    assert stored.widget.children[0].value == "one two three"
 
 
 @override_settings(CHATKIT=AGENT_SETTINGS)
