@@ -60,8 +60,8 @@ from django.utils.module_loading import import_string
 from openai.types.responses import ResponseInputContentParam
 from pydantic import BaseModel
 
-from .conf import ChatKitConfigurationError, chatkit_settings
 from . import models
+from .conf import ChatKitConfigurationError, chatkit_settings
 from .context import RequestContext
 from .entities import aresolve_entity
 from .offline import message_text

@@ -77,8 +77,9 @@ def stub_site(django_db_setup, django_db_blocker, responses_stub) -> Iterator[Li
 
 
 @pytest.fixture
-def alice(agent_site, user):
-    return agent_site.client(user)
+def alice(agent_site, user, transport):
+    """Alice's ChatKit client, through the Channels consumer and through the async view."""
+    return agent_site.client(user, transport=transport)
 
 
 def user_input(text: str = "", *, tool: str | None = None, model: str | None = None, tags=()) -> dict[str, Any]:
@@ -227,10 +228,10 @@ def test_output_guardrail_trip_removes_the_streamed_answer(alice):
     assert [i["type"] for i in stored] == ["user_message"]
 
 
-def test_another_user_cannot_answer_a_client_tool_call(alice, agent_site, other_user):
+def test_another_user_cannot_answer_a_client_tool_call(alice, agent_site, other_user, transport):
     events = alice.stream("threads.create", {"input": user_input("/get_location")})
     thread_id = events[0]["thread"]["id"]
-    bob = agent_site.client(other_user)
+    bob = agent_site.client(other_user, transport=transport)
     response = bob.post("threads.add_client_tool_output", {"thread_id": thread_id, "result": {"city": "Evil"}})
     assert response.status_code == 404
     assert thread_items(alice, thread_id)[-1]["status"] == "pending"
