@@ -30,6 +30,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
+import openai
 from agents import (
     Agent,
     FunctionTool,
@@ -42,6 +43,7 @@ from agents import (
 from agents.models import _openai_shared
 from asgiref.sync import sync_to_async
 from chatkit.agents import AgentContext, ClientToolCall, ThreadItemConverter, stream_agent_response
+from chatkit.errors import CustomStreamError
 from chatkit.types import (
     Attachment,
     ErrorEvent,
@@ -55,7 +57,6 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTagContent,
 )
-from chatkit.errors import CustomStreamError
 from django.utils.module_loading import import_string
 from openai.types.responses import ResponseInputContentParam
 from pydantic import BaseModel
@@ -337,14 +338,19 @@ class AgentChatKitServer(DjangoChatKitServer):
 
     # -- routing -------------------------------------------------------------------------
 
-    def get_tool_choice(self, input_user_message: UserMessageItem | None, context: RequestContext, history: list[ThreadItem]) -> str | None:
-        """The composer tool the user picked for this turn, if any."""
+    def get_tool_choice(
+        self, input_user_message: UserMessageItem | None, context: RequestContext, history: list[ThreadItem]
+    ) -> str | None:
+        """The composer tool the user picked for this turn, if any.
+
+        ``context.metadata["tool_choice"]`` first (set from the request, as in the seed),
+        then the turn's message, or the latest user message when there is none (after
+        ``threads.add_client_tool_output`` the agent that asked finishes the job).
+        """
         choice = context.metadata.get("tool_choice") if context.metadata else None
         if choice:
             return str(choice)
-        message = input_user_message or next(
-            (item for item in reversed(history) if isinstance(item, UserMessageItem)), None
-        )
+        message = input_user_message or _last_user_message(history)
         if message is not None and message.inference_options.tool_choice is not None:
             return message.inference_options.tool_choice.id
         return None
@@ -450,8 +456,14 @@ class AgentChatKitServer(DjangoChatKitServer):
                 yield ThreadItemRemovedEvent(item_id=input_user_message.id)
             yield ErrorEvent(code="custom", message=_guardrail_message(exc), allow_retry=False)
             return
+        except openai.APIError as exc:
+            logger.warning("The model call of agent %r failed: %s", agent.name, exc)
+            message = f"The AI model could not answer ({type(exc).__name__}). Please try again."
+            yield ErrorEvent(code="custom", message=message, allow_retry=True)
+            return
 
-        await self._maybe_set_title(thread, input_user_message, "".join(assistant_text))
+        title_message = input_user_message or _last_user_message(history)
+        await self._maybe_set_title(thread, title_message, "".join(assistant_text))
 
     async def _maybe_set_title(
         self, thread: ThreadMetadata, message: UserMessageItem | None, assistant_text: str
@@ -462,6 +474,10 @@ class AgentChatKitServer(DjangoChatKitServer):
         title = await _maybe_await(titler(thread, message_text(message), assistant_text))
         if title:
             thread.title = str(title)[:255]
+
+
+def _last_user_message(history: list[ThreadItem]) -> UserMessageItem | None:
+    return next((item for item in reversed(history) if isinstance(item, UserMessageItem)), None)
 
 
 def _guardrail_message(exc: InputGuardrailTripwireTriggered | OutputGuardrailTripwireTriggered) -> str:

@@ -4,6 +4,7 @@ It answers ``POST /v1/responses`` with ``stream: true`` in the Responses streami
 format (server-sent events ``response.created`` … ``response.completed``). The reply is
 ``Stub <model> heard: <last user text>``, one word per ``response.output_text.delta``,
 so a test can see both which model was asked and that the text streamed through.
+A user text containing ``[http 401]`` gets a 401 error instead, as for a wrong API key.
 Every request body is kept in :attr:`ResponsesStub.requests`.
 """
 
@@ -107,6 +108,12 @@ class ResponsesStub:
                     self.wfile.write(b'{"error": {"message": "only streamed /v1/responses"}}')
                     return
                 stub.requests.append(body)
+                if "[http 401]" in _last_user_text(body):
+                    self.send_response(401)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(b'{"error": {"message": "Incorrect API key", "type": "invalid_request_error"}}')
+                    return
                 model = body.get("model", "?")
                 text = f"Stub {model} heard: {_last_user_text(body)}"
                 self.send_response(200)

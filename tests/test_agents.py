@@ -200,6 +200,8 @@ def test_client_tool_call_round_trips(alice):
     stored = thread_items(alice, thread_id)
     assert [i["type"] for i in stored] == ["user_message", "client_tool_call", "assistant_message"]
     assert stored[1]["status"] == "completed" and stored[1]["output"] == {"city": "Paris"}
+    # The first answer came after the tool output: that exchange titles the thread.
+    assert alice.call("threads.get_by_id", {"thread_id": thread_id})["title"] == "/get_location"
 
 
 def test_input_guardrail_trip_leaves_no_partial_items(alice):
@@ -263,6 +265,15 @@ def test_real_model_path_streams_through_the_same_pipeline(stub_site, responses_
     assert answer(events) == "Stub gpt-allowed heard: x"
     client.stream("threads.create", {"input": user_input("y", model="gpt-not-allowed")})
     assert responses_stub.requests[-1]["model"] == default_model
+
+
+def test_a_failing_model_call_ends_the_turn_with_a_clear_error(stub_site, user):
+    client = stub_site.client(user)
+    events = client.stream("threads.create", {"input": user_input("please [http 401]")})
+    error = [e for e in events if e["type"] == "error"][-1]
+    assert error["message"] == "The AI model could not answer (AuthenticationError). Please try again."
+    assert error["allow_retry"] is True
+    assert [i["type"] for i in thread_items(client, events[0]["thread"]["id"])] == ["user_message"]
 
 
 # -- in-process: template widgets, routing, configuration, converter ---------------------------------------------
