@@ -77,3 +77,103 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
                 Error(f"CHATKIT[{key!r}] must be a positive number of bytes.", id="django_chatkit.E007")
             )
     return problems
+
+
+# -- widget templates and server actions (the seed's anti-patterns) ----------------------------
+
+
+@register("django_chatkit_widgets")
+def check_widget_actions(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list:
+    """Widget templates against the ``@chatkit_action`` registry.
+
+    Reads the ``.widget`` files of ``CHATKIT["WIDGET_DIRS"]`` and of each app's
+    ``widgets/`` directory, plus the stored templates when run with ``--database``.
+    Each template is rendered with its sample data to see which actions it sends.
+    """
+    from django.core.checks import Info
+
+    from .actions import registry
+    from .widgets import WidgetError, discover_widget_files, iter_actions, WidgetDefinition
+
+    problems: list = []
+    definitions: dict[str, WidgetDefinition] = {}
+    for path in discover_widget_files():
+        try:
+            definition = WidgetDefinition.from_file(path)
+        except (WidgetError, OSError) as exc:
+            problems.append(Warning(f"{path}: {exc}", id="django_chatkit.W023"))
+            continue
+        definitions[definition.name] = definition
+    if databases:
+        from .models import WidgetTemplate
+
+        for alias in databases:
+            for row in WidgetTemplate.objects.using(alias).all():
+                definitions[row.name] = row.definition()
+
+    handlers: dict[str, set[str]] = {}
+    used: set[str] = set()
+    for name, definition in sorted(definitions.items()):
+        if definition.sample_data is None:
+            continue
+        try:
+            root = definition.render(definition.sample_data)
+        except WidgetError as exc:
+            problems.append(
+                Warning(
+                    f"Widget template {name!r} does not render with its sample data: {exc}",
+                    hint="Fix the template or its sampleData; the admin shows the reason next to the field.",
+                    obj=name,
+                    id="django_chatkit.W023",
+                )
+            )
+            continue
+        reported: set[tuple[str, str]] = set()
+        for action in iter_actions(root.model_dump(mode="json")):
+            used.add(action.type)
+            handlers.setdefault(action.type, set()).add(action.handler)
+            if action.handler == "server" and action.type not in registry and ("W020", action.type) not in reported:
+                reported.add(("W020", action.type))
+                problems.append(
+                    Warning(
+                        f"Widget template {name!r} sends the server action {action.type!r} ({action.path}), "
+                        "but no handler is registered for it.",
+                        hint=f'Add @chatkit_action("{action.type}") to a function in an app\'s chatkit_actions.py, '
+                        'or set "handler": "client" if the browser handles it.',
+                        obj=name,
+                        id="django_chatkit.W020",
+                    )
+                )
+            if not action.has_payload and ("W022", action.type) not in reported:
+                reported.add(("W022", action.type))
+                problems.append(
+                    Warning(
+                        f"Widget template {name!r} sends the action {action.type!r} without a payload ({action.path}).",
+                        hint='Always include the data the handler needs, e.g. "payload": {"id": {{ item.id|tojson }}}.',
+                        obj=name,
+                        id="django_chatkit.W022",
+                    )
+                )
+    for action_type, kinds in sorted(handlers.items()):
+        if "client" in kinds and ("server" in kinds or action_type in registry):
+            problems.append(
+                Warning(
+                    f"The action {action_type!r} is handled both client-side and server-side.",
+                    hint="Handle each action type in one place: the browser's onAction or a @chatkit_action handler.",
+                    obj=action_type,
+                    id="django_chatkit.W021",
+                )
+            )
+    if definitions:
+        for registered in registry:
+            if registered.type not in used:
+                problems.append(
+                    Info(
+                        f"The server action {registered.type!r} ({registered.handler_name}) is not sent by any "
+                        "widget template's sample render.",
+                        hint="Remove the handler, or check the action type in the templates for a typo.",
+                        obj=registered.handler_name,
+                        id="django_chatkit.I020",
+                    )
+                )
+    return problems

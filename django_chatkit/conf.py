@@ -44,6 +44,17 @@ DEFAULTS: dict[str, Any] = {
     "TRANSCRIBER": None,
     # Seconds between the words of the offline server's reply.
     "OFFLINE_REPLY_DELAY": 0.05,
+    # Durable runs (django_chatkit.runs). What a client disconnect does to a running
+    # response: "cancel" stops it (the partial answer is kept), "continue" lets it finish.
+    "DISCONNECT": "cancel",
+    # Seconds between checkpoints of the in-progress assistant message (None: no checkpoints).
+    "RUN_CHECKPOINT_INTERVAL": 0.5,
+    # Seconds a message to a busy thread waits for the running response before a 409.
+    "RUN_WAIT_TIMEOUT": 30.0,
+    # Seconds without a heartbeat after which another host's run counts as dead.
+    "RUN_STALE_AFTER": 30.0,
+    # Seconds between batches of stream events sent to live subscribers (None: no live events).
+    "LIVE_EVENTS_INTERVAL": 0.05,
     # Agents (django_chatkit.agents): composer tool-choice id -> agent import string.
     "AGENTS": {},
     # The AGENTS key used without (or with an unknown) tool choice; None = the first key.
@@ -60,6 +71,15 @@ DEFAULTS: dict[str, Any] = {
     "THREAD_TITLE": "django_chatkit.agents.first_message_title",
     # Entities returned per source by the @-mention search endpoint.
     "ENTITY_SEARCH_LIMIT": 10,
+    # Extra directories of .widget files, besides each installed app's widgets/ directory
+    # (read by the system checks and by chatkit_import_widgets without arguments).
+    "WIDGET_DIRS": [],
+    # Which chat UI {% chatkit_ui %} renders: "builtin" (this app's client) or "official".
+    "CLIENT_UI": "builtin",
+    # Domain key given to the official ChatKit web component (api.domainKey).
+    "DOMAIN_KEY": "local-dev",
+    # Script URL of the official ChatKit web component.
+    "OFFICIAL_UI_SCRIPT_URL": "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js",
 }
 
 
@@ -145,6 +165,39 @@ class ChatKitSettings:
         return float(self._get("OFFLINE_REPLY_DELAY"))
 
     @property
+    def DISCONNECT(self) -> str:
+        mode = self._get("DISCONNECT")
+        if mode not in ("cancel", "continue"):
+            raise ChatKitConfigurationError(
+                "DISCONNECT", f'must be "cancel" or "continue", not {mode!r}', '"continue"'
+            )
+        return mode
+
+    @property
+    def RUN_CHECKPOINT_INTERVAL(self) -> float | None:
+        return self._optional_seconds("RUN_CHECKPOINT_INTERVAL", "0.5")
+
+    @property
+    def RUN_WAIT_TIMEOUT(self) -> float:
+        return float(self._get("RUN_WAIT_TIMEOUT"))
+
+    @property
+    def RUN_STALE_AFTER(self) -> float:
+        return float(self._get("RUN_STALE_AFTER"))
+
+    @property
+    def LIVE_EVENTS_INTERVAL(self) -> float | None:
+        return self._optional_seconds("LIVE_EVENTS_INTERVAL", "0.05")
+
+    def _optional_seconds(self, key: str, example: str) -> float | None:
+        value = self._get(key)
+        if value is None:
+            return None
+        if not isinstance(value, (int, float)) or value <= 0:
+            raise ChatKitConfigurationError(key, f"must be a positive number of seconds or None, not {value!r}", example)
+        return float(value)
+
+    @property
     def AGENTS(self) -> dict[str, Any]:
         agents = self._get("AGENTS")
         if not isinstance(agents, dict):
@@ -191,6 +244,30 @@ class ChatKitSettings:
     @property
     def ENTITY_SEARCH_LIMIT(self) -> int:
         return int(self._get("ENTITY_SEARCH_LIMIT"))
+
+    @property
+    def WIDGET_DIRS(self) -> list[str]:
+        dirs = self._get("WIDGET_DIRS")
+        if isinstance(dirs, (str, bytes)) or not isinstance(dirs, (list, tuple)):
+            raise ChatKitConfigurationError("WIDGET_DIRS", f"must be a list of directories, not {dirs!r}", '[BASE_DIR / "widgets"]')
+        return [str(d) for d in dirs]
+
+    @property
+    def CLIENT_UI(self) -> str:
+        ui = self._get("CLIENT_UI")
+        if ui not in ("builtin", "official"):
+            raise ChatKitConfigurationError(
+                "CLIENT_UI", f'must be "builtin" or "official", not {ui!r}', '"builtin"'
+            )
+        return ui
+
+    @property
+    def DOMAIN_KEY(self) -> str:
+        return str(self._get("DOMAIN_KEY"))
+
+    @property
+    def OFFICIAL_UI_SCRIPT_URL(self) -> str:
+        return str(self._get("OFFICIAL_UI_SCRIPT_URL"))
 
 
 chatkit_settings = ChatKitSettings()

@@ -122,6 +122,40 @@ class Feedback(models.Model):
         return f"{self.kind} on {self.item_id}"
 
 
+class ThreadRun(models.Model):
+    """The response running in a thread. At most one per thread: the row is the lock.
+
+    Created when a streaming request starts and deleted when its response ends; a row
+    left behind by a process that died is recovered by :mod:`django_chatkit.runs`.
+    """
+
+    thread = models.OneToOneField(
+        Thread,
+        to_field="thread_id",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="run",
+        db_column="thread_id",
+    )
+    run_id = models.CharField(_("run id"), max_length=64, unique=True)
+    owner = models.CharField(_("owner"), max_length=255)
+    process = models.CharField(_("process"), max_length=255, help_text=_("host:pid:token of the process running it."))
+    mode = models.CharField(_("disconnect mode"), max_length=16)
+    item_id = models.CharField(
+        _("in-progress item id"), max_length=ID_MAX_LENGTH, blank=True, help_text=_("The checkpointed assistant message.")
+    )
+    stop_requested = models.BooleanField(_("stop requested"), default=False)
+    started_at = models.DateTimeField(_("started at"))
+    heartbeat_at = models.DateTimeField(_("last heartbeat"))
+
+    class Meta:
+        verbose_name = _("running response")
+        verbose_name_plural = _("running responses")
+
+    def __str__(self) -> str:
+        return f"{self.run_id} in {self.thread_id}"
+
+
 class WidgetTemplate(models.Model):
     """A reusable widget: a ``.widget`` template (Jinja producing widget JSON) and its data schema.
 

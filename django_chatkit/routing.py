@@ -3,6 +3,7 @@
 from django.urls import path
 
 from .transport.consumers import ChatKitConsumer
+from .transport.live import LiveConsumer
 
 
 def chatkit_http_routes(prefix: str = "chatkit/") -> list:
@@ -10,3 +11,10 @@ def chatkit_http_routes(prefix: str = "chatkit/") -> list:
     ``http`` URLRouter ahead of the Django application, which serves the rest of
     ``django_chatkit.urls`` (attachment upload and download)."""
     return [path(prefix, ChatKitConsumer.as_asgi(), name="chatkit-consumer")]
+
+
+def chatkit_websocket_routes(prefix: str = "chatkit/live/") -> list:
+    """The live-sync WebSocket (:mod:`django_chatkit.transport.live`) at ``prefix``; put
+    these in a ``websocket`` URLRouter behind ``AuthMiddlewareStack`` (the session says
+    who the user is) and ``AllowedHostsOriginValidator`` (no cross-site sockets)."""
+    return [path(prefix, LiveConsumer.as_asgi(), name="chatkit-live")]

@@ -67,6 +67,7 @@ __all__ = [
     "widget_item",
     "awidget_item",
     "get_widget_definition",
+    "save_widget_definition",
     "aget_widget_definition",
     "widget_source",
     "iter_actions",
@@ -489,6 +490,60 @@ async def arender_widget(name: str, data: Any = None, *, version: int | None = N
     """:func:`render_widget` for async code."""
     definition = await aget_widget_definition(name, version)
     return definition.render(data)
+
+
+def save_widget_definition(
+    definition: WidgetDefinition, *, user: Any = None, comment: str = ""
+) -> tuple[Any, str]:
+    """Create or update the stored template named like ``definition`` (after checking it).
+
+    Returns ``(template, status)`` with status ``"created"``, ``"updated"`` (a new
+    version) or ``"unchanged"`` (same content: no new version, so imports are idempotent).
+    """
+    from .models import WidgetTemplate
+
+    definition.check()
+    row = WidgetTemplate.objects.filter(name=definition.name).first()
+    status = "created" if row is None else "updated"
+    if row is None:
+        row = WidgetTemplate(name=definition.name)
+    values = {
+        "title": definition.title,
+        "description": definition.description,
+        "template": definition.template,
+        "json_schema": definition.json_schema,
+        "sample_data": definition.sample_data,
+        "extra": definition.extra,
+    }
+    if status == "updated" and all(getattr(row, key) == value for key, value in values.items()):
+        return row, "unchanged"
+    for key, value in values.items():
+        setattr(row, key, value)
+    row.save(user=user, comment=comment)
+    return row, status
+
+
+def widget_directories() -> list[Path]:
+    """``CHATKIT["WIDGET_DIRS"]`` plus every installed app's ``widgets/`` directory."""
+    from django.apps import apps
+
+    from .conf import chatkit_settings
+
+    found: list[Path] = []
+    candidates = [Path(d) for d in chatkit_settings.WIDGET_DIRS]
+    candidates += [Path(app.path) / "widgets" for app in apps.get_app_configs()]
+    for directory in candidates:
+        if directory.is_dir() and directory.resolve() not in {d.resolve() for d in found}:
+            found.append(directory)
+    return found
+
+
+def discover_widget_files(paths: list[str | Path] | None = None) -> list[Path]:
+    """The ``.widget`` files of ``paths`` (files or directories), or of :func:`widget_directories`."""
+    files: list[Path] = []
+    for path in map(Path, paths if paths else widget_directories()):
+        files.extend(sorted(path.glob("*.widget")) if path.is_dir() else [path])
+    return files
 
 
 # -- widget items that remember their template ------------------------------------------------

@@ -8,12 +8,15 @@ from django.urls import re_path
 
 django_application = get_asgi_application()
 
-from django_chatkit.routing import chatkit_http_routes  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from django_chatkit.routing import chatkit_http_routes, chatkit_websocket_routes  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": AuthMiddlewareStack(
             URLRouter([*chatkit_http_routes("consumer/chatkit/"), re_path(r"", django_application)])
         ),
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(chatkit_websocket_routes()))),
     }
 )

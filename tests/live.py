@@ -13,6 +13,15 @@ def use_test_database() -> None:
         database["NAME"] = "test_" + database["NAME"]
     connections.close_all()
 
+    # daphne forks this process: if the tests already ran async ORM code, the child
+    # inherits asgiref's thread-sensitive executor without its worker thread, and every
+    # sync_to_async call would wait forever. Give the child a fresh executor.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asgiref.sync import SyncToAsync
+
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+
 
 def make_application():
     from tests.asgi import application

@@ -4,6 +4,7 @@ chosen by the first word of the user's message."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -117,6 +118,9 @@ class ScriptedServer(OfflineChatKitServer):
                     copy_text="a card",
                 )
             )
+        elif command == "meta":
+            async for event in self._say(thread, context, json.dumps(context.metadata, sort_keys=True)):
+                yield event
         elif input_user_message is None:
             # After a client tool output or a structured answer: say what came back.
             items = await self.store.load_thread_items(thread.id, None, 2, "desc", context)

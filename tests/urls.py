@@ -5,4 +5,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("chatkit/", include("django_chatkit.urls")),
     path("api/", include("django_chatkit.api.urls")),
+    path("", include("tests.browser.urls")),
 ]

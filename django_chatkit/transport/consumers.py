@@ -45,38 +45,51 @@ def request_from_scope(scope: dict[str, Any], body: bytes) -> ASGIRequest:
 class ChatKitConsumer(AsyncHttpConsumer):
     """Streams ChatKit responses with ``send_body(..., more_body=True)``.
 
-    The response runs in its own task so that the consumer keeps listening: when the
-    client disconnects, ``http.disconnect`` arrives while the stream is running and the
-    SDK's processing is cancelled (its cancellation hook persists the partial answer).
+    While a response streams, a watcher keeps reading the connection: when the client
+    disconnects, the SDK's processing is cancelled (its cancellation hook persists the
+    partial answer) instead of running on for nobody.
     """
+
+    # The endpoint needs no channel of its own: skip the per-request channel-layer setup.
+    channel_layer_alias = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._received = 0
-        self._responding: asyncio.Task[None] | None = None
         self._stream: EventStream | None = None
 
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self._receive = receive
+        await super().__call__(scope, receive, send)
+
     async def http_request(self, message: dict[str, Any]) -> None:
-        if self._responding is not None:
-            return
         chunk = message.get("body", b"")
         self._received += len(chunk)
         limit = chatkit_settings.MAX_REQUEST_BYTES
         if self._received > limit or self._declared_length() > limit:
-            self._responding = asyncio.create_task(
-                self._send(ChatKitResponse.error(PayloadTooLarge(f"The request body is over the {limit}-byte limit.")))
-            )
-            return
+            await self._send(ChatKitResponse.error(PayloadTooLarge(f"The request body is over the {limit}-byte limit.")))
+            raise StopConsumer()
         self.body.append(chunk)
-        if not message.get("more_body"):
-            self._responding = asyncio.create_task(self._respond(b"".join(self.body)))
-
-    async def http_disconnect(self, message: dict[str, Any]) -> None:
-        if self._stream is not None:
-            await self._stream.stop()
-        if self._responding is not None and not self._responding.done():
-            self._responding.cancel()
+        if message.get("more_body"):
+            return
+        body = b"".join(self.body)
+        response = await handle_chatkit_request(request_from_scope(self.scope, body), body)
+        watcher = asyncio.create_task(self._watch_for_disconnect()) if response.stream else None
+        try:
+            await self._send(response)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
         raise StopConsumer()
+
+    async def _watch_for_disconnect(self) -> None:
+        # Dispatch is busy in http_request, so nothing else reads the connection now.
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                if self._stream is not None:
+                    await self._stream.stop()
+                return
 
     def _declared_length(self) -> int:
         for name, value in self.scope.get("headers", []):
@@ -86,10 +99,6 @@ class ChatKitConsumer(AsyncHttpConsumer):
                 except ValueError:
                     return 0
         return 0
-
-    async def _respond(self, body: bytes) -> None:
-        response = await handle_chatkit_request(request_from_scope(self.scope, body), body)
-        await self._send(response)
 
     async def _send(self, response: ChatKitResponse) -> None:
         headers = [(k.encode(), v.encode()) for k, v in response.headers.items()]

@@ -30,6 +30,7 @@ from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 from pydantic import TypeAdapter, ValidationError
 
+from .. import runs
 from ..conf import chatkit_settings
 from ..exceptions import BadRequest, ChatKitRequestError, PayloadTooLarge, PermissionDenied
 from ..server import get_chatkit_server
@@ -82,8 +83,11 @@ class EventStream:
     partial answer.
     """
 
-    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+    def __init__(self, chunks: AsyncIterator[bytes], *, detach_on_disconnect: bool = False) -> None:
         self._chunks = chunks
+        # CHATKIT["DISCONNECT"] = "continue": a disconnect detaches, the run goes on.
+        self._detach_on_disconnect = detach_on_disconnect
+        self._detached = False
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._started = False
         self._head: bytes | None = None
@@ -94,7 +98,8 @@ class EventStream:
         try:
             async for chunk in self._chunks:
                 self._started = True
-                self._queue.put_nowait(chunk)
+                if not self._detached:
+                    self._queue.put_nowait(chunk)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -140,7 +145,11 @@ class EventStream:
             parts = []
 
     async def stop(self) -> None:
-        """The client went away: cancel the SDK's processing and wait for its cleanup."""
+        """The client went away: cancel the SDK's processing and wait for its cleanup
+        (or, when detaching on disconnect, leave the run to finish on its own)."""
+        if self._detach_on_disconnect and not self._task.done():
+            self._detached = True
+            return
         if not self._task.done():
             self._task.cancel()
         try:
@@ -226,6 +235,10 @@ def _with_request_metadata(context: Any, parsed: Any) -> None:
 async def _check_referenced_item(server: Any, parsed: Any, context: Any) -> None:
     """Refuse item references the SDK would silently ignore or answer vaguely."""
     params = parsed.params
+    user_input = getattr(params, "input", None)
+    for attachment_id in getattr(user_input, "attachments", None) or ():
+        # The SDK creates the thread before it loads attachments: check first, write nothing.
+        await server.store.load_attachment(attachment_id, context)
     if isinstance(parsed, ThreadsRetryAfterItemReq):
         item = await server.store.load_item(params.thread_id, params.item_id, context)
         if not isinstance(item, UserMessageItem):
@@ -261,6 +274,7 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
         _with_request_metadata(context, parsed)
         server = get_chatkit_server()
         await _check_referenced_item(server, parsed, context)
+        await runs.before_request(parsed)
         result = await server.process(body, context)
     except Exception as exc:
         return _error_response(exc)
@@ -268,7 +282,10 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
     if isinstance(result, NonStreamingResult):
         return ChatKitResponse(status=200, body=result.json, headers={"Content-Type": JSON_CONTENT_TYPE})
 
-    stream = EventStream(aiter(result))
+    stream = EventStream(
+        runs.supervise(parsed, context, aiter(result)),
+        detach_on_disconnect=chatkit_settings.DISCONNECT == "continue",
+    )
     if await stream.first() is None and stream.startup_error is not None:
         return _error_response(stream.startup_error)
     return ChatKitResponse(status=200, stream=stream, headers=dict(SSE_HEADERS))

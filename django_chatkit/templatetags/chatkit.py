@@ -1,0 +1,172 @@
+"""Template tags for putting a ChatKit UI on a page: ``{% load chatkit %}``.
+
+Two clients are supported:
+
+- the app's own client (``django_chatkit/static/django_chatkit/chat.js``): works offline,
+  no build step, renders every widget locally::
+
+      {% chatkit_assets %}
+      {% chatkit_chat tools=tool_choices height="640px" %}
+
+- OpenAI's official ``<openai-chatkit>`` web component, loaded from OpenAI's CDN, pointed
+  at this site's endpoint with a fetch that carries Django's CSRF token::
+
+      {% chatkit_official_script %}
+      {% chatkit_official domain_key="my-domain-key" %}
+
+``{% chatkit_ui %}`` renders whichever ``CHATKIT["CLIENT_UI"]`` selects.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import template
+from django.middleware.csrf import get_token
+from django.templatetags.static import static
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+from ..conf import chatkit_settings
+
+register = template.Library()
+
+_ENTITY_SEARCH_URL_NAMES = ("django_chatkit_api:entity-search",)
+
+
+def _endpoint_url() -> str:
+    return reverse("django_chatkit:endpoint")
+
+
+def _entity_search_url() -> str | None:
+    for name in _ENTITY_SEARCH_URL_NAMES:
+        try:
+            return reverse(name)
+        except NoReverseMatch:
+            continue
+    return None
+
+
+def _client_config(
+    *,
+    api_url: str | None,
+    tools: list[dict[str, Any]] | None,
+    placeholder: str | None,
+    entities_url: str | None,
+    theme: str | None,
+    history: bool,
+) -> dict[str, Any]:
+    config: dict[str, Any] = {"api": {"url": api_url or _endpoint_url()}, "history": {"enabled": history}}
+    composer: dict[str, Any] = {}
+    if placeholder:
+        composer["placeholder"] = placeholder
+    if tools:
+        composer["tools"] = list(tools)
+    if composer:
+        config["composer"] = composer
+    search_url = entities_url if entities_url is not None else _entity_search_url()
+    if search_url:
+        config["entities"] = {"searchUrl": search_url}
+    if theme:
+        config["theme"] = theme
+    return config
+
+
+@register.simple_tag
+def chatkit_assets() -> str:
+    """The stylesheets of the built-in client (put them in <head>)."""
+    return format_html(
+        '<link rel="stylesheet" href="{}">\n<link rel="stylesheet" href="{}">',
+        static("django_chatkit/widgets.css"),
+        static("django_chatkit/chat.css"),
+    )
+
+
+@register.inclusion_tag("django_chatkit/chat.html", takes_context=True)
+def chatkit_chat(
+    context: template.Context,
+    api_url: str | None = None,
+    tools: list[dict[str, Any]] | None = None,
+    placeholder: str | None = None,
+    entities_url: str | None = None,
+    theme: str | None = None,
+    element_id: str = "chatkit",
+    height: str = "600px",
+    history: bool = True,
+) -> dict[str, Any]:
+    """The built-in chat view, mounted on a <div>.
+
+    Page code can pass callbacks (``widgets.onAction``, ``entities.onClick``,
+    ``onClientEffect``, ``onClientTool``) through ``window.chatkitHooks[element_id]``, set
+    before the module runs; the view is then available as ``element.chatkit`` and a
+    ``chatkit:ready`` event fires on the element.
+    """
+    request = context.get("request")
+    if request is not None:
+        get_token(request)  # make sure the CSRF cookie is set for the client's POSTs
+    config = _client_config(
+        api_url=api_url, tools=tools, placeholder=placeholder, entities_url=entities_url, theme=theme, history=history
+    )
+    return {"element_id": element_id, "height": height, "config_json": json.dumps(config)}
+
+
+@register.simple_tag
+def chatkit_official_script() -> str:
+    """The official ChatKit web component's script tag (from ``CHATKIT["OFFICIAL_UI_SCRIPT_URL"]``)."""
+    return format_html('<script src="{}" async></script>', chatkit_settings.OFFICIAL_UI_SCRIPT_URL)
+
+
+@register.inclusion_tag("django_chatkit/official.html", takes_context=True)
+def chatkit_official(
+    context: template.Context,
+    api_url: str | None = None,
+    domain_key: str | None = None,
+    tools: list[dict[str, Any]] | None = None,
+    placeholder: str | None = None,
+    element_id: str = "chatkit",
+    height: str = "600px",
+) -> dict[str, Any]:
+    """An ``<openai-chatkit>`` element configured for this site's endpoint.
+
+    The options get ``api: {url, domainKey, fetch}`` where ``fetch`` adds the
+    ``X-CSRFToken`` header and sends the session cookie; page code can add more options
+    through ``window.chatkitHooks[element_id]`` (merged into ``setOptions``).
+    """
+    request = context.get("request")
+    if request is not None:
+        get_token(request)
+    options: dict[str, Any] = {
+        "api": {"url": api_url or _endpoint_url(), "domainKey": domain_key or chatkit_settings.DOMAIN_KEY},
+    }
+    composer: dict[str, Any] = {}
+    if placeholder:
+        composer["placeholder"] = placeholder
+    if tools:
+        composer["tools"] = list(tools)
+    if composer:
+        options["composer"] = composer
+    return {"element_id": element_id, "height": height, "options_json": json.dumps(options)}
+
+
+@register.simple_tag(takes_context=True)
+def chatkit_ui(context: template.Context, **kwargs: Any) -> str:
+    """The client ``CHATKIT["CLIENT_UI"]`` selects: ``"builtin"`` (default) or ``"official"``.
+
+    Accepts the keyword arguments common to both tags (api_url, tools, placeholder,
+    element_id, height); ``domain_key`` only matters to the official UI and
+    ``entities_url`` / ``theme`` only to the built-in one.
+    """
+    if chatkit_settings.CLIENT_UI == "official":
+        kwargs.pop("entities_url", None)
+        kwargs.pop("theme", None)
+        html = chatkit_official_script() + "\n"
+        tag_context = chatkit_official(context, **kwargs)
+        name = "django_chatkit/official.html"
+    else:
+        kwargs.pop("domain_key", None)
+        html = chatkit_assets() + "\n"
+        tag_context = chatkit_chat(context, **kwargs)
+        name = "django_chatkit/chat.html"
+    rendered = context.template.engine.get_template(name).render(context.new(tag_context))
+    return html + rendered  # both halves are SafeStrings

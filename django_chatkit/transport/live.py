@@ -1,0 +1,143 @@
+"""Live sync: follow a thread's responses over a WebSocket, from any tab or process.
+
+Route :class:`LiveConsumer` in the site's ASGI ``websocket`` router behind
+``AuthMiddlewareStack`` (see :func:`django_chatkit.routing.chatkit_websocket_routes`).
+The client talks JSON; every message has a ``type``:
+
+client → server
+    ``{"type": "subscribe", "thread_id": "thr_…"}``: follow a thread of yours.
+    ``{"type": "unsubscribe", "thread_id": "thr_…"}``
+    ``{"type": "stop", "thread_id": "thr_…"}``: stop the thread's running response.
+
+server → client
+    ``{"type": "subscribed", "thread_id", "run": {run_id, item_id, mode, started_at} | null}``:
+    ``run`` is the response running right now, if any.
+    ``{"type": "run", "thread_id", "run_id", "state"}``: a response ``started``, or ended:
+    ``finished``, ``stopped`` (by a stop request), ``cancelled`` (its client went away
+    under ``DISCONNECT = "cancel"``) or ``interrupted`` (its process died).
+    ``{"type": "events", "thread_id", "run_id", "events": [...]}``: the stream events of
+    the running response, exactly as its SSE stream carries them, in batches.
+    ``{"type": "stopping", "thread_id"}``, ``{"type": "unsubscribed", "thread_id"}``
+    ``{"type": "error", "code", "message", "thread_id"?}``
+
+A thread that is not yours is answered exactly like a missing one (``not_found``).
+The events come through the Channels layer: the in-memory layer within one process,
+``channels_redis`` across processes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from .. import models, runs
+from ..exceptions import ChatKitRequestError, PermissionDenied
+from .core import build_context, csrf_failure
+from .consumers import request_from_scope
+
+MAX_SUBSCRIPTIONS = 20
+
+
+def _dump(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    """Subscriptions to the owner's threads; relays their runs' events."""
+
+    async def connect(self) -> None:
+        self.owner: str | None = None
+        self.threads: set[str] = set()
+        await self.accept()
+        try:
+            request = request_from_scope({**self.scope, "type": "http", "method": "GET"}, b"")
+            self.owner = runs.owner_of(await build_context(request))
+        except ChatKitRequestError as exc:
+            await self._error(exc.code, exc.message)
+            await self.close(code=4401 if exc.status == 401 else 4403)
+
+    async def disconnect(self, code: int) -> None:
+        for thread_id in getattr(self, "threads", ()):
+            await self.channel_layer.group_discard(runs.group_name(thread_id), self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.owner is None:
+            return
+        try:
+            message = json.loads(text_data or "")
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            return await self._error("invalid_request", 'Send JSON objects like {"type": "subscribe", "thread_id": "…"}.')
+        kind, thread_id = message.get("type"), message.get("thread_id")
+        if kind not in ("subscribe", "unsubscribe", "stop"):
+            return await self._error("invalid_request", f"Unknown message type {kind!r}: use subscribe, unsubscribe or stop.")
+        if not isinstance(thread_id, str) or not thread_id:
+            return await self._error("invalid_request", f"{kind} needs a thread_id.")
+        if kind == "unsubscribe":
+            if thread_id in self.threads:
+                self.threads.discard(thread_id)
+                await self.channel_layer.group_discard(runs.group_name(thread_id), self.channel_name)
+            return await self.send(_dump({"type": "unsubscribed", "thread_id": thread_id}))
+        if not await models.Thread.objects.filter(thread_id=thread_id, owner=self.owner).aexists():
+            return await self._error("not_found", f"Thread {thread_id} not found", thread_id)
+        if kind == "stop":
+            if await runs.request_stop(thread_id, self.owner):
+                return await self.send(_dump({"type": "stopping", "thread_id": thread_id}))
+            return await self._error("no_run", "No response is running in this thread.", thread_id)
+        if thread_id not in self.threads:
+            if len(self.threads) >= MAX_SUBSCRIPTIONS:
+                return await self._error(
+                    "too_many_subscriptions", f"Follow at most {MAX_SUBSCRIPTIONS} threads per connection.", thread_id
+                )
+            self.threads.add(thread_id)
+            await self.channel_layer.group_add(runs.group_name(thread_id), self.channel_name)
+        # Subscribed first, then looked: a run starting in between is announced, not missed.
+        lease = await runs.recover(thread_id)
+        await self.send(_dump({"type": "subscribed", "thread_id": thread_id, "run": runs.describe(lease)}))
+
+    async def _error(self, code: str, message: str, thread_id: str | None = None) -> None:
+        payload: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if thread_id is not None:
+            payload["thread_id"] = thread_id
+        await self.send(_dump(payload))
+
+    # -- messages from the channel layer (sent by django_chatkit.runs) -----------------------
+
+    async def chatkit_events(self, event: dict[str, Any]) -> None:
+        if event["thread_id"] not in self.threads:
+            return
+        # ``events`` is already a JSON array: splice it in without parsing it.
+        head = _dump({"type": "events", "thread_id": event["thread_id"], "run_id": event["run_id"]})
+        await self.send(head[:-1] + ',"events":' + event["events"] + "}")
+
+    async def chatkit_run(self, event: dict[str, Any]) -> None:
+        if event["thread_id"] not in self.threads:
+            return
+        await self.send(
+            _dump({"type": "run", "thread_id": event["thread_id"], "run_id": event["run_id"], "state": event["state"]})
+        )
+
+
+@csrf_exempt  # checked below, like the ChatKit endpoint
+async def stop_run(request: HttpRequest, thread_id: str) -> JsonResponse:
+    """``POST``: stop the running response of one of your threads (``{"stopping": true}``),
+    or 404 when the thread is not yours or nothing runs in it."""
+    try:
+        if request.method != "POST":
+            return JsonResponse({"error": {"code": "method_not_allowed", "message": "Use POST."}}, status=405)
+        reason = csrf_failure(request)
+        if reason:
+            raise PermissionDenied(f"CSRF check failed: {reason}. Send the csrftoken cookie's value as X-CSRFToken.")
+        owner = runs.owner_of(await build_context(request))
+    except ChatKitRequestError as exc:
+        return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
+    if not await runs.request_stop(thread_id, owner):
+        return JsonResponse(
+            {"error": {"code": "no_run", "message": f"No response is running in thread {thread_id}."}}, status=404
+        )
+    return JsonResponse({"stopping": True, "thread_id": thread_id})

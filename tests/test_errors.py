@@ -1,0 +1,235 @@
+"""Bad input gets a clear status and JSON message, through both transports, and writes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.testing import HttpCommunicator
+from django.conf import settings
+from django.test import Client, override_settings
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+
+from django_chatkit import models
+from tests.asgi import application
+from tests.conftest import CSRF_SECRET
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PATHS = {"consumer": "/consumer/chatkit/", "view": "/chatkit/"}
+OPS = [
+    "threads.create", "threads.add_user_message", "threads.add_client_tool_output",
+    "threads.add_structured_input", "threads.retry_after_item", "threads.custom_action",
+    "threads.get_by_id", "threads.list", "threads.update", "threads.delete", "items.list",
+    "items.feedback", "attachments.create", "attachments.delete", "input.transcribe",
+    "threads.sync_custom_action",
+]
+
+
+def login_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}; csrftoken={CSRF_SECRET}"
+
+
+async def post(path: str, body: bytes, cookie: str | None = None, csrf: str | None = CSRF_SECRET, method: str = "POST"):
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    if csrf:
+        headers.append((b"x-csrftoken", csrf.encode()))
+    communicator = HttpCommunicator(application, method, path, body=body, headers=headers)
+    await communicator.send_input({"type": "http.request", "body": body})
+    start = await communicator.receive_output(10)
+    received = b""
+    while True:
+        message = await communicator.receive_output(10)
+        received += message.get("body", b"")  # Django's last message may carry no body key
+        if not message.get("more_body"):
+            break
+    await communicator.wait(10)
+    return start["status"], received
+
+
+def error_of(body: bytes) -> dict:
+    return json.loads(body)["error"]
+
+
+@pytest.fixture(params=list(PATHS))
+def path(request) -> str:
+    return PATHS[request.param]
+
+
+@pytest.fixture
+async def cookie(user):
+    return await sync_to_async(login_cookie)(user)
+
+
+async def test_malformed_json_is_400(path, cookie):
+    status, body = await post(path, b'{"type": "threads.list", ', cookie)
+    assert status == 400 and error_of(body)["code"] == "invalid_json"
+
+
+async def test_unknown_op_is_400_naming_the_problem(path, cookie):
+    status, body = await post(path, json.dumps({"type": "threads.explode", "params": {}}).encode(), cookie)
+    assert status == 400
+    assert "threads.explode" in error_of(body)["message"] or "type" in error_of(body)["message"]
+
+
+async def test_invalid_params_are_400_naming_the_field(path, cookie):
+    status, body = await post(path, json.dumps({"type": "threads.get_by_id", "params": {}}).encode(), cookie)
+    assert status == 400 and "thread_id" in error_of(body)["message"]
+
+
+async def test_unknown_thread_is_404(path, cookie):
+    body = json.dumps({"type": "items.list", "params": {"thread_id": "thr_nope"}}).encode()
+    status, response = await post(path, body, cookie)
+    assert status == 404 and "thr_nope" in error_of(response)["message"]
+
+
+async def test_unauthenticated_is_401(path):
+    status, body = await post(path, json.dumps({"type": "threads.list", "params": {}}).encode(), None, None)
+    assert status == 401 and error_of(body)["code"] == "not_authenticated"
+
+
+async def test_cookie_authenticated_request_without_csrf_token_is_403(path, cookie):
+    body = json.dumps({"type": "threads.list", "params": {}}).encode()
+    status, response = await post(path, body, cookie, csrf=None)
+    assert status == 403 and "CSRF" in error_of(response)["message"]
+    status, _ = await post(path, body, cookie, csrf="B" * 32)
+    assert status == 403
+
+
+async def test_body_over_the_limit_is_413(path, cookie):
+    body = json.dumps({"type": "threads.list", "params": {}, "metadata": {"pad": "x" * 600}}).encode()
+    with override_settings(CHATKIT={**settings.CHATKIT, "MAX_REQUEST_BYTES": 500}):
+        status, response = await post(path, body, cookie)
+    assert status == 413 and "500-byte" in error_of(response)["message"]
+
+
+async def test_get_is_405(path, cookie):
+    status, body = await post(path, b"", cookie, method="GET")
+    assert status == 405
+
+
+async def test_retry_of_a_non_user_message_is_400(path, cookie):
+    create = {"type": "threads.create", "params": {"input": {"content": [{"type": "input_text", "text": "hi"}],
+                                                              "attachments": [], "inference_options": {}}}}
+    _, raw = await post(path, json.dumps(create).encode(), cookie)
+    events = [json.loads(line[6:]) for line in raw.decode().split("\n\n") if line.startswith("data: ")]
+    thread_id, answer_id = events[0]["thread"]["id"], events[-1]["item"]["id"]
+    before = await models.ThreadItem.objects.acount()
+    retry = {"type": "threads.retry_after_item", "params": {"thread_id": thread_id, "item_id": answer_id}}
+    status, body = await post(path, json.dumps(retry).encode(), cookie)
+    assert status == 400 and "not a user message" in error_of(body)["message"]
+    tool = {"type": "threads.add_client_tool_output", "params": {"thread_id": thread_id, "result": 1}}
+    status, body = await post(path, json.dumps(tool).encode(), cookie)
+    assert status == 400 and "ClientToolCallItem" in error_of(body)["message"]
+    action = {"type": "threads.custom_action",
+              "params": {"thread_id": thread_id, "item_id": answer_id, "action": {"type": "test.x", "payload": {}}}}
+    status, body = await post(path, json.dumps(action).encode(), cookie)
+    assert status == 400 and "not a widget" in error_of(body)["message"]
+    assert await models.ThreadItem.objects.acount() == before
+
+
+async def test_attachment_limits_are_clear_400s(path, cookie):
+    too_big = {"type": "attachments.create", "params": {"name": "a.txt", "size": 10**9, "mime_type": "text/plain"}}
+    status, body = await post(path, json.dumps(too_big).encode(), cookie)
+    assert status == 400 and "limit" in error_of(body)["message"]
+    wrong_type = {"type": "attachments.create", "params": {"name": "a.exe", "size": 1, "mime_type": "application/x-msdownload"}}
+    status, body = await post(path, json.dumps(wrong_type).encode(), cookie)
+    assert status == 400 and "application/x-msdownload" in error_of(body)["message"]
+    assert await models.Attachment.objects.acount() == 0
+
+
+async def test_composer_tool_choice_and_metadata_reach_the_context(path, cookie):
+    create = {
+        "type": "threads.create",
+        "metadata": {"page": "/events"},
+        "params": {"input": {"content": [{"type": "input_text", "text": "meta"}], "attachments": [],
+                             "inference_options": {"tool_choice": {"id": "event_finder"}}}},
+    }
+    _, raw = await post(path, json.dumps(create).encode(), cookie)
+    events = [json.loads(line[6:]) for line in raw.decode().split("\n\n") if line.startswith("data: ")]
+    reported = json.loads(events[-1]["item"]["content"][0]["text"])
+    assert reported == {"page": "/events", "tool_choice": "event_finder"}
+
+
+async def test_anonymous_session_policy_keys_data_by_session(path):
+    body = json.dumps({"type": "threads.list", "params": {}}).encode()
+
+    def anonymous_session_cookie() -> str:
+        from django.contrib.sessions.backends.db import SessionStore
+
+        session = SessionStore()
+        session.create()
+        return f"{settings.SESSION_COOKIE_NAME}={session.session_key}; csrftoken={CSRF_SECRET}"
+
+    first, second = await sync_to_async(anonymous_session_cookie)(), await sync_to_async(anonymous_session_cookie)()
+    with override_settings(CHATKIT={**settings.CHATKIT, "AUTH_POLICY": "anonymous_session"}):
+        create = {"type": "threads.create", "params": {"input": {"content": [{"type": "input_text", "text": "hi"}],
+                                                                  "attachments": [], "inference_options": {}}}}
+        status, _ = await post(path, json.dumps(create).encode(), first)
+        assert status == 200
+        _, mine = await post(path, body, first)
+        _, theirs = await post(path, body, second)
+    assert len(json.loads(mine)["data"]) == 1
+    assert json.loads(theirs)["data"] == []
+    owner = (await models.Thread.objects.aget()).owner
+    assert owner.startswith("session:")
+
+
+# -- property: random and mutated bodies never give a 500 and never write ---------------
+
+VALID = {
+    "type": "threads.create",
+    "params": {"input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}},
+}
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@st.composite
+def bodies(draw) -> bytes:
+    choice = draw(st.integers(0, 3))
+    if choice == 0:
+        return draw(st.binary(max_size=200))
+    if choice == 1:
+        return json.dumps(draw(json_values)).encode()
+    if choice == 2:
+        params = draw(st.dictionaries(
+            st.sampled_from(["thread_id", "item_id", "input", "limit", "after", "order", "title", "kind",
+                             "item_ids", "action", "result", "name", "size", "mime_type", "attachment_id",
+                             "audio_base64"]),
+            json_values, max_size=5))
+        return json.dumps({"type": draw(st.sampled_from(OPS)), "params": params}).encode()
+    # mutate a valid request: drop, retype or replace one field
+    body = json.loads(json.dumps(VALID))
+    target = body["params"]["input"]
+    key = draw(st.sampled_from(sorted(target)))
+    if draw(st.booleans()):
+        del target[key]
+    else:
+        target[key] = draw(json_values)
+    return json.dumps(body).encode()
+
+
+def counts() -> tuple[int, ...]:
+    return tuple(m.objects.count() for m in (models.Thread, models.ThreadItem, models.Attachment, models.Feedback))
+
+
+@hypothesis_settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=bodies(), transport=st.sampled_from(sorted(PATHS)))
+def test_random_bodies_never_500_and_refusals_never_write(user, body, transport):
+    cookie = login_cookie(user)
+    before = counts()
+    status, response = async_to_sync(post)(PATHS[transport], body, cookie)
+    assert status < 500 or status == 501, (status, response[:300])
+    if status != 200:
+        assert counts() == before
+        assert "message" in json.loads(response)["error"]
