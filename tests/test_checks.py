@@ -1,0 +1,54 @@
+"""System checks fire on bad configuration and stay silent on a good one."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from django_chatkit.checks import check_settings
+
+
+def ids(**chatkit) -> set[str]:
+    with override_settings(CHATKIT=chatkit):
+        return {message.id for message in check_settings()}
+
+
+def test_default_configuration_is_clean():
+    out = StringIO()
+    call_command("check", stdout=out)
+    assert "no issues" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "chatkit, expected",
+    [
+        ({"SERVER_CLASS": "nowhere.Server"}, "django_chatkit.E002"),
+        ({"SERVER_CLASS": "django_chatkit.models.Thread"}, "django_chatkit.E002"),
+        ({"CONTEXT_BUILDER": "nowhere.build"}, "django_chatkit.E003"),
+        ({"OWNER_RESOLVER": "django_chatkit.conf.DEFAULTS"}, "django_chatkit.E004"),
+        ({"TRANSCRIBER": "nowhere.transcribe"}, "django_chatkit.E005"),
+        ({"AUTH_POLICY": "everyone"}, "django_chatkit.E006"),
+        ({"MAX_REQUEST_BYTES": 0}, "django_chatkit.E007"),
+        ({"SERVR_CLASS": "typo"}, "django_chatkit.W001"),
+    ],
+)
+def test_each_check_fires_on_a_crafted_mistake(chatkit, expected):
+    assert expected in ids(**chatkit)
+
+
+def test_errors_fail_manage_py_check_with_the_key_named():
+    with override_settings(CHATKIT={"SERVER_CLASS": "nowhere.Server"}):
+        with pytest.raises(SystemCheckError, match=r"CHATKIT\['SERVER_CLASS'\]"):
+            call_command("check")
+
+
+def test_missing_sessions_app_is_a_warning():
+    from django.conf import settings
+
+    apps = [a for a in settings.INSTALLED_APPS if a not in ("django.contrib.sessions", "django.contrib.admin", "django.contrib.messages")]
+    with override_settings(INSTALLED_APPS=apps):
+        assert "django_chatkit.W002" in {m.id for m in check_settings()}
