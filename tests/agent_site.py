@@ -103,6 +103,11 @@ general_agent = Agent(
 
 event_finder_agent = Agent(name="Event Finder", instructions="You find events.")
 
+
+def agent_for(context) -> Agent:
+    """An AGENTS entry may be a function of the request context."""
+    return Agent(name=f"Helper of {context.user.username}", instructions="Help this user.")
+
 AGENT_SETTINGS = {
     "SERVER_CLASS": "django_chatkit.agents.AgentChatKitServer",
     "AGENTS": {

@@ -352,6 +352,12 @@ def test_routing_uses_context_metadata_then_the_message(user):
     assert server.get_tool_choice(None, ctx_for(user), history) == "event_finder"
 
 
+@override_settings(CHATKIT={**AGENT_SETTINGS, "AGENTS": {"personal": "tests.agent_site.agent_for"}})
+async def test_an_agent_factory_gets_the_request_context(user):
+    events = await run_turn(user, "hi")
+    assert answer(events) == 'Helper of alice: You said: "hi".'
+
+
 @override_settings(CHATKIT={**AGENT_SETTINGS, "DEFAULT_AGENT": "event_finder"})
 def test_default_agent_setting(user):
     server = AgentChatKitServer()
