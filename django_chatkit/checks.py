@@ -177,3 +177,76 @@ def check_widget_actions(app_configs: Any = None, databases: Any = None, **kwarg
                     )
                 )
     return problems
+
+
+# -- agents (django_chatkit.agents) -------------------------------------------------------------
+
+
+@register(Tags.compatibility)
+def check_agents(app_configs: Any = None, **kwargs: Any) -> list:
+    """``AGENTS``, ``DEFAULT_AGENT``, ``AGENT_BACKEND`` and ``THREAD_TITLE``."""
+    from django.utils.module_loading import import_string
+
+    problems: list = []
+    example = 'CHATKIT["AGENTS"] = {"general": "myapp.agents.general_agent"}'
+    try:
+        backend = chatkit_settings.AGENT_BACKEND
+    except ImproperlyConfigured as exc:
+        problems.append(Error(str(exc), id="django_chatkit.E033"))
+        backend = None
+    try:
+        chatkit_settings.THREAD_TITLE
+    except ImproperlyConfigured as exc:
+        problems.append(Error(str(exc), id="django_chatkit.E034"))
+    try:
+        server_class = chatkit_settings.SERVER_CLASS
+    except ImproperlyConfigured:
+        return problems  # reported as E002
+    from .agents import AgentChatKitServer, has_openai_credentials
+
+    if not (isinstance(server_class, type) and issubclass(server_class, AgentChatKitServer)):
+        return problems
+    try:
+        agents = chatkit_settings.AGENTS
+    except ImproperlyConfigured as exc:
+        return [*problems, Error(str(exc), id="django_chatkit.E030")]
+    if not agents:
+        problems.append(
+            Error("CHATKIT['AGENTS'] is empty, so AgentChatKitServer has no agent to run.", hint=example, id="django_chatkit.E030")
+        )
+    from agents import Agent
+
+    for key, target in agents.items():
+        try:
+            value = import_string(target) if isinstance(target, str) else target
+        except ImportError as exc:
+            problems.append(
+                Error(f"CHATKIT['AGENTS'][{key!r}] cannot be imported: {exc}", hint=example, id="django_chatkit.E031")
+            )
+            continue
+        if not (isinstance(value, Agent) or callable(value)):
+            problems.append(
+                Error(
+                    f"CHATKIT['AGENTS'][{key!r}] is {value!r}, not an agents.Agent or a function returning one.",
+                    hint=example,
+                    id="django_chatkit.E031",
+                )
+            )
+    default = chatkit_settings.DEFAULT_AGENT
+    if agents and default not in agents:
+        problems.append(
+            Error(
+                f"CHATKIT['DEFAULT_AGENT'] is {default!r}, which is not a key of CHATKIT['AGENTS'].",
+                hint=f"Use one of: {', '.join(map(repr, agents))}.",
+                id="django_chatkit.E032",
+            )
+        )
+    if backend == "openai" and not has_openai_credentials():
+        problems.append(
+            Warning(
+                "CHATKIT['AGENT_BACKEND'] is 'openai' but no OpenAI API key is configured.",
+                hint="Set OPENAI_API_KEY, or use AGENT_BACKEND 'auto' to fall back to the offline model.",
+                id="django_chatkit.W030",
+            )
+        )
+    return problems

@@ -537,3 +537,46 @@ def test_example_project_runs_its_agents_offline_without_an_api_key(tmp_path):
     # An @-mentioned article reaches the agent.
     (mention_reply,) = result["mention"]
     assert "@-mention: Articles \"Ridership report\"" in mention_reply["content"][0]["text"]
+
+
+# -- system checks -----------------------------------------------------------------------------
+
+
+def agent_check_ids(**chatkit) -> set[str]:
+    from django_chatkit.checks import check_agents
+
+    with override_settings(CHATKIT={"SERVER_CLASS": "django_chatkit.agents.AgentChatKitServer", **chatkit}):
+        return {message.id for message in check_agents()}
+
+
+@pytest.mark.parametrize(
+    "chatkit, expected",
+    [
+        ({"AGENTS": {}}, "django_chatkit.E030"),
+        ({"AGENTS": ["tests.agent_site.general_agent"]}, "django_chatkit.E030"),
+        ({"AGENTS": {"general": "tests.agent_site.nowhere"}}, "django_chatkit.E031"),
+        ({"AGENTS": {"general": "tests.agent_site.AGENT_SETTINGS"}}, "django_chatkit.E031"),
+        ({"AGENTS": AGENT_SETTINGS["AGENTS"], "DEFAULT_AGENT": "chat"}, "django_chatkit.E032"),
+        ({"AGENTS": AGENT_SETTINGS["AGENTS"], "AGENT_BACKEND": "cloud"}, "django_chatkit.E033"),
+        ({"AGENTS": AGENT_SETTINGS["AGENTS"], "THREAD_TITLE": "nowhere.title"}, "django_chatkit.E034"),
+    ],
+)
+def test_agent_checks_fire_on_a_crafted_mistake(chatkit, expected):
+    assert expected in agent_check_ids(**chatkit)
+
+
+def test_agent_checks_are_silent_on_a_good_configuration(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert agent_check_ids(**AGENT_SETTINGS) == set()
+    assert agent_check_ids(**{**AGENT_SETTINGS, "AGENT_BACKEND": "openai"}) == {"django_chatkit.W030"}
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert agent_check_ids(**{**AGENT_SETTINGS, "AGENT_BACKEND": "openai"}) == set()
+
+
+def test_manage_py_check_names_the_agents_setting():
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    bad = {**AGENT_SETTINGS, "AGENTS": {"general": "tests.agent_site.nowhere"}}
+    with override_settings(CHATKIT=bad), pytest.raises(SystemCheckError, match=r"CHATKIT\['AGENTS'\]\['general'\]"):
+        call_command("check")
