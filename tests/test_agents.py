@@ -484,25 +484,36 @@ save_widget_definition(WidgetDefinition.from_file("example_project/demo/widgets/
 user = get_user_model().objects.create_user("demo")
 article = Article.objects.get(title="Ridership report")
 
+context = RequestContext(user_id=f"user:{user.pk}", user=user)
+
+def process(body):
+    async def run():
+        result = await get_chatkit_server().process(json.dumps(body), context)
+        return b"".join([chunk async for chunk in result])
+    return [json.loads(block[6:]) for block in asyncio.run(run()).split(b"\n\n") if block.startswith(b"data: ")]
+
 def turn(text, tool=None, tags=()):
     content = [{"type": "input_text", "text": text}, *tags]
     options = {"tool_choice": {"id": tool}} if tool else {}
     body = {"type": "threads.create", "params": {"input": {"content": content, "attachments": [], "inference_options": options}}}
-    context = RequestContext(user_id=f"user:{user.pk}", user=user)
-    if tool:
-        context.metadata["tool_choice"] = tool
-    async def run():
-        result = await get_chatkit_server().process(json.dumps(body), context)
-        return b"".join([chunk async for chunk in result])
-    events = [json.loads(block[6:]) for block in asyncio.run(run()).split(b"\n\n") if block.startswith(b"data: ")]
-    return [e["item"] for e in events if e["type"] == "thread.item.done" and e["item"]["type"] != "user_message"]
+    context.metadata = {"tool_choice": tool} if tool else {}
+    events = process(body)
+    items = [e["item"] for e in events if e["type"] == "thread.item.done" and e["item"]["type"] != "user_message"]
+    return events[0]["thread"]["id"], items
 
 tag = {"type": "input_tag", "id": f"article:{article.pk}", "text": article.title, "data": {}}
+thread_id, lines = turn("show me the lines")
+# The user clicks a line: the seed's server action re-renders the widget the agent showed.
+clicked = process({"type": "threads.custom_action", "params": {
+    "thread_id": thread_id, "item_id": lines[0]["id"],
+    "action": {"type": "line.select", "payload": {"id": "red-line"}},
+}})
 print(json.dumps({
     "server": type(get_chatkit_server()).__name__,
-    "lines": turn("show me the lines"),
-    "events": turn("find events", tool="event_finder"),
-    "mention": turn("summarise ", tags=[tag]),
+    "lines": lines,
+    "clicked": [e for e in clicked if e["type"] in ("thread.item.replaced", "thread.item.done", "client_effect", "error")],
+    "events": turn("find events", tool="event_finder")[1],
+    "mention": turn("summarise ", tags=[tag])[1],
 }))
 """
 
@@ -531,6 +542,15 @@ def test_example_project_runs_its_agents_offline_without_an_api_key(tmp_path):
     assert widget["type"] == "widget" and widget["widget"]["type"] == "ListView"
     assert [i["key"] for i in widget["widget"]["children"]] == ["blue-line", "red-line", "green-line"]
     assert reply["content"][0]["text"].startswith("Assistant: Tool show_line_selector returned")
+    # Clicking a line runs the seed's line.select action on the widget the agent showed:
+    # re-rendered from its template with the selection, a confirmation, a client effect.
+    replaced, confirmation, effect = result["clicked"]
+    assert replaced["type"] == "thread.item.replaced" and replaced["item"]["id"] == widget["id"]
+    red = replaced["item"]["widget"]["children"][1]
+    assert red["key"] == "red-line"
+    assert red["children"][0]["children"][0]["name"] == "check-circle-filled"
+    assert confirmation["item"]["content"][0]["text"] == "Selected red-line"
+    assert effect == {"type": "client_effect", "name": "selection_changed", "data": {"lineId": "red-line"}}
     # The Find Events composer tool routes to the other agent and its tool.
     (events_reply,) = result["events"]
     assert events_reply["content"][0]["text"].startswith("Event Finder: Tool find_events returned: Blue Line")
