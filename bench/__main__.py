@@ -184,7 +184,7 @@ def alternate(contenders: list[Contender], repeats: int, measure) -> dict[str, l
 def streaming_scenarios(profile: dict[str, Any], wanted: set[str], data_dir: Path, log: Any) -> dict[str, Any]:
     env = bench_env(data_dir)
     migrate = subprocess.run(
-        [sys.executable, "-m", "django", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, capture_output=True
+        [sys.executable, "-m", "django", "migrate", "--verbosity", "0", "--skip-checks"], cwd=ROOT, env=env, capture_output=True
     )
     if migrate.returncode != 0:
         raise RuntimeError(migrate.stderr.decode(errors="replace"))
@@ -312,6 +312,8 @@ def environment() -> dict[str, Any]:
         "cpus": cpus,
         "packages": packages,
         "commit": commit.stdout.strip() or None,
+        "sqlite_init": bench_env(Path(tempfile.gettempdir())).get("CHATKIT_BENCH_SQLITE_INIT",
+                                                                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"),
     }
 
 

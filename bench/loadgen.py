@@ -65,7 +65,7 @@ async def _http_stream(session: Any, url: str, body: bytes, start_gate: asyncio.
                 if first is None and b"data: " in chunk:
                     first = time.perf_counter() - started
                 counter.feed(chunk)
-                last = (last + chunk)[-4096:]
+                last = _last_event(last, chunk)
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "ttfe": first,
                 "total": time.perf_counter() - started, "events": counter.events}
@@ -74,11 +74,21 @@ async def _http_stream(session: Any, url: str, body: bytes, start_gate: asyncio.
     return _verdict(first, total, counter, last)
 
 
+def _last_event(last: bytes, chunk: bytes) -> bytes:
+    """The bytes of the latest event so far (from its ``data: ``), however long it is."""
+    start = chunk.rfind(b"data: ")
+    if start >= 0:
+        return chunk[start:]
+    combined = last + chunk  # the marker may straddle the two
+    start = combined.rfind(b"data: ", max(0, len(last) - 5))
+    return combined[start:] if start >= 0 else combined
+
+
 def _verdict(first: float | None, total: float, counter: _Counter, last: bytes) -> dict[str, Any]:
     error = None
     if counter.error:
         error = "the stream carried an error event"
-    elif _END_MARKER not in last.rsplit(b"data: ", 1)[-1]:
+    elif _END_MARKER not in last[:200]:
         error = "the stream did not end with the finished answer"
     return {"ok": error is None, "error": error, "ttfe": first, "total": total, "events": counter.events}
 
@@ -111,7 +121,7 @@ async def _floor_stream(server: Any, body: bytes, gate: asyncio.Event) -> dict[s
         if first is None:
             first = time.perf_counter() - started
         counter.feed(chunk)
-        last = chunk
+        last = _last_event(last, chunk)
     total = time.perf_counter() - started
     counter.finish()
     return _verdict(first, total, counter, last)

@@ -1,7 +1,7 @@
 """Django settings of the benchmark's app contenders (not for any real site).
 
 The database is a SQLite file under ``CHATKIT_BENCH_DIR`` (the orchestrator makes a
-fresh one per run); ``CHATKIT_BENCH_DATABASE_URL`` switches to PostgreSQL for the
+fresh one per run), in WAL mode; ``CHATKIT_BENCH_DATABASE_URL`` switches to PostgreSQL for the
 paging measurement. Middleware is the usual stack of a Django site.
 """
 
@@ -51,6 +51,10 @@ TEMPLATES = [
     }
 ]
 
+# SQLite as it is usually run in production: write-ahead log, fsync at checkpoints.
+# CHATKIT_BENCH_SQLITE_INIT="" measures SQLite's defaults (rollback journal, fsync per commit).
+SQLITE_INIT = os.environ.get("CHATKIT_BENCH_SQLITE_INIT", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+
 if os.environ.get("CHATKIT_BENCH_DATABASE_URL"):
     import dj_database_url
 
@@ -60,7 +64,7 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(_DIR / "bench.sqlite3"),
-            "OPTIONS": {"timeout": 20},
+            "OPTIONS": {"timeout": 20, **({"init_command": SQLITE_INIT} if SQLITE_INIT else {})},
         }
     }
 

@@ -27,7 +27,7 @@ from chatkit.types import (
     ThreadMetadata,
 )
 from django.core.files.storage import storages
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import Model, OuterRef, Q, Subquery
 from django.urls import reverse
 from pydantic import TypeAdapter
@@ -71,11 +71,19 @@ def _thread_data(thread: ThreadMetadata) -> dict[str, Any]:
 
 @sync_to_async
 def _insert(model: type[Model], **fields: Any) -> bool:
-    """Insert a row; False when a unique constraint refuses it (in a savepoint, so an
-    enclosing transaction stays usable)."""
+    """Insert a row; False when a unique constraint refuses it.
+
+    Inside a transaction the insert gets a savepoint, so the enclosing transaction stays
+    usable after a refusal. In autocommit mode (the requests of both transports) the
+    INSERT is atomic on its own: no BEGIN/COMMIT round trips (4 of a turn's 11 statements).
+    """
+    alias = router.db_for_write(model)
     try:
-        with transaction.atomic():
-            model.objects.create(**fields)
+        if transaction.get_connection(alias).in_atomic_block:
+            with transaction.atomic(using=alias):
+                model.objects.using(alias).create(**fields)
+        else:
+            model.objects.using(alias).create(**fields)
     except IntegrityError:
         return False
     return True
