@@ -179,7 +179,7 @@ function applyTheme(el, theme) {
 function safeImageSrc(src) {
   const s = String(src ?? "").trim();
   const compact = s.replace(/[\u0000-\u0020]/g, "").toLowerCase();
-  if (/^(https?:|data:image\/(png|gif|jpe?g|webp|avif);|blob:)/.test(compact)) return s;
+  if (/^(https?:|data:image\/(png|gif|jpe?g|webp|avif|svg\+xml);|blob:)/.test(compact)) return s;
   if (/^[a-z][a-z0-9+.-]*:/.test(compact)) return null;
   return s;
 }
@@ -698,14 +698,17 @@ export function formValues(form) {
       else if (!(el.name in values)) values[el.name] = null;
     } else values[el.name] = el.value;
   }
-  // Labels point at fields by name; wire them to the generated ids.
   return values;
 }
 
+// Label components name their field by `fieldName`; point them at the generated ids.
 function wireLabels(root) {
   for (const label of root.querySelectorAll("label.ck-label[data-field-name]")) {
     const field = root.querySelector(`[name="${CSS.escape(label.dataset.fieldName)}"]`);
-    if (field && field.id) label.htmlFor = field.id;
+    if (field && field.id) {
+      label.htmlFor = field.id;
+      field.removeAttribute("aria-label"); // the visible label names the field now
+    }
   }
 }
 
