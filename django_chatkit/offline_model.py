@@ -69,6 +69,8 @@ __all__ = ["MENTION_CONTEXT_HEADER", "OfflineModel"]
 MENTION_CONTEXT_HEADER = "# User-provided context for @-mentions"
 """How ChatKit's converter opens the message carrying @-mention context."""
 
+_CONTEXT_PREFIXES = (MENTION_CONTEXT_HEADER, "The user is referring to this in particular")
+
 OFFLINE_MODEL_NAME = "django-chatkit-offline"
 _TOKEN = re.compile(r"\S+\s*")
 _TOOL_OUTPUT_PREVIEW = 200
@@ -108,15 +110,21 @@ class _Turn:
         self.user_text = ""
         self.attachments = 0
         self.mentions: list[str] = []
-        if user_messages:
-            first, *context = user_messages
-            texts = _text_parts(_field(first, "content"))
+        # ChatKit's converter puts a user message first, then its context messages
+        # (@-mentions, quoted text); widgets shown earlier are user-role messages too. The
+        # user's own message is the last user message that is not such context.
+        context: list[Any] = []
+        for message in reversed(user_messages):
+            texts = _text_parts(_field(message, "content"))
+            if texts and texts[0].startswith(_CONTEXT_PREFIXES):
+                context.insert(0, texts)
+                continue
             self.user_text = texts[0] if texts else ""
             self.attachments = max(len(texts) - 1, 0)
-            for message in context:
-                parts = _text_parts(_field(message, "content"))
-                if parts and parts[0].startswith(MENTION_CONTEXT_HEADER):
-                    self.mentions.extend(p.strip().splitlines()[0] for p in parts[1:] if p.strip())
+            break
+        for parts in context:
+            if parts[0].startswith(MENTION_CONTEXT_HEADER):
+                self.mentions.extend(p.strip().splitlines()[0] for p in parts[1:] if p.strip())
         last = items[-1] if items else None
         self.tool_output: tuple[str, str] | None = None
         if last is not None and _field(last, "type") == "function_call_output":

@@ -134,3 +134,18 @@ async def test_tool_output_preview_is_shortened():
     assert text.startswith("Tool long_tool returned: xxx")
     assert len(text) < 260
     assert json.dumps(text)  # plain text, serializable
+
+
+async def test_the_users_message_is_found_after_earlier_widget_context():
+    agent_input = [
+        {"role": "user", "type": "message", "content": [{"type": "input_text", "text": "show lines"}]},
+        {"role": "user", "type": "message", "content": [{"type": "input_text", "text": "The following graphical UI widget"}]},
+        {"role": "user", "type": "message", "content": [{"type": "input_text", "text": "now pick red"}]},
+        {
+            "role": "user",
+            "type": "message",
+            "content": [{"type": "input_text", "text": "The user is referring to this in particular: \nRed"}],
+        },
+    ]
+    result, _ = await stream(Agent(name="A"), agent_input)
+    assert result.final_output == 'You said: "now pick red".'
