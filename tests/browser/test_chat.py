@@ -54,3 +54,233 @@ def test_typed_message_streams_an_answer_that_survives_a_reload(open_page, expec
     expect(page.locator(".ck-assistant-message").last).to_contain_text("You said: hello from the browser")
     assert page.js_errors == []
     assert models.Thread.objects.filter(owner=f"user:{amy.pk}").count() == 1
+
+
+def seed_widget_thread(user) -> tuple[str, str]:
+    """A thread holding one widget with a client, a sync and a streaming server action."""
+    from datetime import datetime
+
+    from asgiref.sync import async_to_sync
+    from chatkit.types import ThreadMetadata, WidgetItem
+    from chatkit.widgets import Button, Card, Row, Text
+
+    from django_chatkit.context import RequestContext
+    from django_chatkit.store import DjangoStore
+
+    store = DjangoStore()
+    context = RequestContext(user_id=f"user:{user.pk}", user=user)
+    thread = ThreadMetadata(id="thr_browser1", title="Widgets", created_at=datetime.now())
+    card = Card(
+        children=[
+            Text(id="label", value="Pick a line"),
+            Row(
+                gap=2,
+                children=[
+                    Button(label="Open", onClickAction={"type": "browser.open", "handler": "client", "payload": {"id": "article-123"}}),
+                    Button(label="Rename", onClickAction={"type": "test.pick", "streaming": False, "payload": {"label": "renamed in place"}}),
+                    Button(label="Replace", onClickAction={"type": "browser.replace", "payload": {"label": "blue"}}),
+                ],
+            ),
+        ]
+    )
+    item = WidgetItem(id="wid_browser1", thread_id=thread.id, created_at=datetime.now(), widget=card)
+
+    async def seed():
+        await store.save_thread(thread, context)
+        await store.add_thread_item(thread.id, item, context)
+
+    async_to_sync(seed)()
+    return thread.id, item.id
+
+
+def stored_widget_text(item_id: str) -> str:
+    data = models.ThreadItem.objects.get(item_id=item_id).data
+    return data["widget"]["children"][0]["value"]
+
+
+def test_widget_actions_client_sync_and_server(open_page, expect, amy):
+    thread_id, item_id = seed_widget_thread(amy)
+    page = open_page(CHAT, amy)
+    page.locator(".ck-thread-open", has_text="Widgets").click()
+    widget = page.locator(f'[data-item-id="{item_id}"]')
+    expect(widget).to_contain_text("Pick a line")
+
+    # handler "client": the page's onAction gets the action and the widget item; nothing is posted.
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    widget.get_by_role("button", name="Open").click()
+    page.wait_for_function("window.seen.actions.length === 1")
+    assert page.evaluate("window.seen.actions") == [
+        {"action": {"type": "browser.open", "payload": {"id": "article-123"}}, "itemId": item_id}
+    ]
+    assert posts == []
+
+    # streaming: false -> threads.sync_custom_action; the same item updates in place.
+    widget.get_by_role("button", name="Rename").click()
+    expect(widget).to_contain_text("renamed in place")
+    expect(page.locator(".ck-item")).to_have_count(1)
+    assert stored_widget_text(item_id) == "renamed in place"
+
+    # handler "server" (default) -> threads.custom_action; the handler replaces the widget.
+    page.evaluate("() => { document.querySelector('[data-item-id=\"%s\"]').dataset.old = '1'; }" % item_id)
+    widget.get_by_role("button", name="Pick").click()  # the renamed card's server button (ScriptedServer)
+    expect(page.locator(".ck-assistant-message").last).to_contain_text("Action test.pick")
+    page.reload()
+    page.locator(".ck-thread-open", has_text="Widgets").click()
+    expect(widget).to_contain_text("renamed in place")
+    assert page.js_errors == []
+
+
+def test_server_action_replaces_the_widget_and_runs_client_effect(open_page, expect, amy):
+    thread_id, item_id = seed_widget_thread(amy)
+    page = open_page(CHAT, amy)
+    page.locator(".ck-thread-open", has_text="Widgets").click()
+    widget = page.locator(f'[data-item-id="{item_id}"]')
+    replace = widget.get_by_role("button", name="Replace")
+    replace.click()
+    expect(widget).to_contain_text("Replaced with blue")
+    expect(widget.get_by_role("button")).to_have_count(0)
+    page.wait_for_function("window.seen.effects.length === 1")
+    assert page.evaluate("window.seen.effects") == [{"name": "replaced", "data": {"label": "blue"}}]
+    assert stored_widget_text(item_id) == "Replaced with blue"
+
+
+def test_stop_button_ends_the_stream_and_the_partial_answer_persists(open_page, expect, amy):
+    page = open_page(CHAT, amy)
+    send(page, "slow please")
+    stop = page.get_by_role("button", name="Stop")
+    expect(stop).to_be_visible()
+    answer = page.locator(".ck-assistant-message").last
+    expect(answer).to_contain_text("w5")
+    stop.click()
+    expect(stop).to_be_hidden()
+    expect(page.get_by_role("button", name="Send message")).to_be_visible()
+    partial = answer.locator(".ck-assistant-text").inner_text()
+    assert partial.startswith("w0 w1") and "finished" not in partial
+
+    # The server kept what had been produced: a reload shows a partial answer, not the full one.
+    def stored_answer() -> str:
+        rows = models.ThreadItem.objects.filter(owner=f"user:{amy.pk}", type="assistant_message")
+        return " ".join(part["text"] for row in rows for part in row.data["content"])
+
+    import time
+
+    deadline = time.monotonic() + 10
+    while not stored_answer() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stored = stored_answer()
+    assert stored.startswith("w0 w1") and "finished" not in stored and "w399" not in stored
+    page.reload()
+    expect(page.locator(".ck-assistant-message").last).to_contain_text("w0 w1")
+    assert "finished" not in page.locator(".ck-assistant-message").last.inner_text()
+
+
+def test_mention_is_searched_and_sent_as_a_tag(open_page, expect, amy):
+    page = open_page(CHAT, amy)
+    searches = []
+    page.on("request", lambda r: searches.append(r.url) if "/api/search" in r.url else None)
+    box = page.get_by_role("textbox", name="Message")
+    box.press_sequentially("Tell me about @Ada")
+    option = page.get_by_role("option", name="Ada Lovelace")
+    expect(option).to_be_visible()
+    assert any("q=Ada" in url for url in searches)
+    box.press("Enter")  # picks the highlighted suggestion
+    expect(page.locator(".ck-tags .ck-tag")).to_have_text("Ada Lovelace")
+    assert box.input_value() == "Tell me about "
+    box.press("Enter")
+    sent = page.locator(".ck-user-message .ck-tag")
+    expect(sent).to_have_text("Ada Lovelace")
+    expect(page.locator(".ck-assistant-message").last).to_contain_text("@Ada Lovelace")
+
+    row = models.ThreadItem.objects.get(owner=f"user:{amy.pk}", type="user_message")
+    tags = [part for part in row.data["content"] if part["type"] == "input_tag"]
+    assert tags == [
+        {"type": "input_tag", "id": "catalog:ada", "text": "Ada Lovelace", "data": {"type": "person"},
+         "group": "Catalog", "interactive": True}
+    ]
+    # Clicking an interactive tag reaches the page's entities.onClick.
+    sent.click()
+    page.wait_for_function("window.seen.entityClicks.length === 1")
+    assert page.evaluate("window.seen.entityClicks[0].id") == "catalog:ada"
+
+
+def test_composer_tool_choice_is_sent_with_the_message(open_page, expect, amy):
+    page = open_page(CHAT, amy)
+    box = page.get_by_role("textbox", name="Message")
+    tool = page.get_by_role("button", name="Find Events")
+    tool.click()
+    expect(tool).to_have_attribute("aria-pressed", "true")
+    expect(box).to_have_attribute("placeholder", "What events are you looking for?")
+    send(page, "concerts tonight")
+    expect(page.locator(".ck-assistant-message").last).to_contain_text("You said: concerts tonight")
+    row = models.ThreadItem.objects.get(owner=f"user:{amy.pk}", type="user_message")
+    assert row.data["inference_options"]["tool_choice"] == {"id": "event_finder"}
+
+
+def test_thread_list_new_rename_delete_and_feedback(open_page, expect, amy):
+    page = open_page(CHAT, amy)
+    send(page, "first thread")
+    expect(page.locator(".ck-assistant-message")).to_contain_text("You said: first thread")
+    threads = page.locator(".ck-thread")
+    expect(threads).to_have_count(1)
+
+    # Feedback on the answer is stored.
+    page.get_by_role("button", name="Good response").click()
+    expect(page.get_by_role("button", name="Good response")).to_have_attribute("aria-pressed", "true")
+    assert list(models.Feedback.objects.values_list("kind", flat=True)) == ["positive"]
+
+    page.get_by_role("button", name="New chat", exact=True).click()
+    expect(page.locator(".ck-item")).to_have_count(0)
+    send(page, "second thread")
+    expect(page.locator(".ck-assistant-message")).to_contain_text("You said: second thread")
+    expect(threads).to_have_count(2)
+
+    # Rename inline.
+    first_id = models.Thread.objects.filter(owner=f"user:{amy.pk}").order_by("created_at_us").first().thread_id
+    first = page.locator(f'.ck-thread[data-thread-id="{first_id}"]')
+    first.locator(".ck-thread-rename").click()
+    title = page.get_by_role("textbox", name="Thread title")
+    title.fill("Renamed thread")
+    title.press("Enter")
+    expect(page.locator(".ck-thread-open", has_text="Renamed thread")).to_have_count(1)
+    assert models.Thread.objects.filter(owner=f"user:{amy.pk}", title="Renamed thread").count() == 1
+
+    # Delete it.
+    page.locator(".ck-thread", has_text="Renamed thread").locator(".ck-thread-delete").click()
+    expect(threads).to_have_count(1)
+    assert models.Thread.objects.filter(owner=f"user:{amy.pk}").count() == 1
+
+
+def test_client_tool_call_is_answered_by_the_page(open_page, expect, amy):
+    page = open_page(CHAT, amy)
+    send(page, "tool please")
+    expect(page.locator(".ck-assistant-message").last).to_contain_text("Got")
+    row = models.ThreadItem.objects.get(owner=f"user:{amy.pk}", type="client_tool_call")
+    assert row.data["output"] == {"tool": "get_location", "city": "Paris", "precision": "city"}
+
+
+def test_stream_errors_are_shown(open_page, expect, amy):
+    page = open_page(CHAT, amy)
+    send(page, "fail now")
+    expect(page.get_by_role("alert")).to_contain_text("The scripted failure happened.")
+    expect(page.locator(".ck-assistant-message")).to_contain_text("about to fail")
+
+
+def test_markdown_from_the_model_cannot_run_script(open_page, expect, amy):
+    page = open_page(CHAT, amy)
+    hostile = (
+        "<img src=x onerror=\"window.pwned=1\"> <script>window.pwned=2</script> "
+        "[link](javascript:window.pwned=3) **<svg onload=\"window.pwned=4\">**"
+    )
+    send(page, hostile)
+    answer = page.locator(".ck-assistant-message").last
+    expect(answer).to_contain_text("<img src=x onerror=\"window.pwned=1\">")
+    expect(answer).to_contain_text("<script>window.pwned=2</script>")
+    text = answer.locator(".ck-assistant-text")
+    assert text.locator("img, script, svg, [onerror], [onload]").count() == 0
+    assert text.locator("a").count() == 0  # the javascript: link stays plain text
+    assert text.locator("strong").count() == 1  # markdown itself still works
+    page.reload()
+    expect(page.locator(".ck-assistant-message").last).to_contain_text("<script>window.pwned=2</script>")
+    assert page.evaluate("window.pwned") is None
+    assert page.js_errors == []

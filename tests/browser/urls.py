@@ -10,6 +10,7 @@ from django.urls import path, re_path
 from django.views.generic import TemplateView
 
 from django_chatkit import entities
+from tests.browser import actions  # noqa: F401  (registers the browser.replace action)
 
 TOOL_CHOICES = [
     {"id": "general", "label": "Chat", "icon": "sparkle", "placeholderOverride": "Ask anything...", "pinned": True},

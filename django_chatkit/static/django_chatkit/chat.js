@@ -139,7 +139,7 @@ export class ChatKit {
   }
 
   _threadEntry(thread) {
-    const title = thread.title || "New chat";
+    const title = thread.title || "Untitled chat";
     const open = h("button", { type: "button", class: "ck-thread-open", text: title, onClick: () => this.loadThread(thread.id) });
     if (thread.id === this.threadId) open.setAttribute("aria-current", "true");
     const li = h(
@@ -154,7 +154,10 @@ export class ChatKit {
 
   _renameInline(li, thread) {
     const input = h("input", { type: "text", class: "ck-rename-input", "aria-label": "Thread title", value: thread.title || "" });
+    let done = false;
     const finish = async (save) => {
+      if (done) return; // Enter, then the blur caused by re-rendering the list
+      done = true;
       if (save && input.value.trim()) await this.renameThread(thread.id, input.value.trim());
       else await this.refreshThreads();
     };
