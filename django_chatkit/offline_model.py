@@ -22,7 +22,7 @@ The rules, applied to the current turn (the items after the last assistant messa
    space) per ``output_text.delta`` event::
 
        <label>: You said: "<text>". You mentioned: <first line of each @-mention context>.
-       I received <n> attachment(s).
+       I received <n> attachment(s): <first line of a text, a file's name, or "an image">.
 
    The ``label`` (usually the agent's name) and the mention/attachment sentences appear
    only when there is something to show.
@@ -82,6 +82,19 @@ def _field(item: Any, key: str, default: Any = None) -> Any:
     return getattr(item, key, default)
 
 
+def _part_label(part: Any) -> str:
+    """How the echo names an attachment part: a text's first line, a file's name, "an image"."""
+    kind = _field(part, "type")
+    if kind == "input_image":
+        return "an image"
+    if kind == "input_file":
+        return str(_field(part, "filename") or "a file")
+    text = _field(part, "text")
+    if isinstance(text, str) and text.strip():
+        return text.strip().splitlines()[0].rstrip(":")
+    return "an attachment"
+
+
 def _text_parts(content: Any) -> list[str]:
     """The text of each part of a message's content (a string or a list of parts)."""
     if isinstance(content, str):
@@ -108,7 +121,7 @@ class _Turn:
             if _field(item, "role") == "user" and _field(item, "type", "message") == "message"
         ]
         self.user_text = ""
-        self.attachments = 0
+        self.attachments: list[str] = []
         self.mentions: list[str] = []
         # ChatKit's converter puts a user message first, then its context messages
         # (@-mentions, quoted text); widgets shown earlier are user-role messages too. The
@@ -120,7 +133,9 @@ class _Turn:
                 context.insert(0, texts)
                 continue
             self.user_text = texts[0] if texts else ""
-            self.attachments = max(len(texts) - 1, 0)
+            content = _field(message, "content")
+            if isinstance(content, list):
+                self.attachments = [_part_label(part) for part in content[1:]]
             break
         for parts in context:
             if parts[0].startswith(MENTION_CONTEXT_HEADER):
@@ -195,7 +210,8 @@ class OfflineModel(Model):
         if turn.mentions:
             sentences.append("You mentioned: " + "; ".join(turn.mentions) + ".")
         if turn.attachments:
-            sentences.append(f"I received {turn.attachments} attachment(s).")
+            count = len(turn.attachments)
+            sentences.append(f"I received {count} attachment(s): " + "; ".join(turn.attachments) + ".")
         return self._prefix() + " ".join(sentences)
 
     def _choose_tool_call(

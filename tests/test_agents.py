@@ -186,6 +186,21 @@ def test_mention_of_a_foreign_row_is_refused_with_a_notice(alice, other_user):
     assert f"note:{secret.pk})" not in text
 
 
+def test_uploaded_attachments_reach_the_agent(alice):
+    from urllib.parse import urlparse
+
+    ids = []
+    for name, mime, body in [("notes.txt", "text/plain", b"remember the milk"), ("dot.png", "image/png", b"\x89PNG")]:
+        created = alice.call("attachments.create", {"name": name, "size": len(body), "mime_type": mime})
+        upload = urlparse(created["upload_descriptor"]["url"]).path
+        assert alice.http.post(upload, files={"file": (name, body, mime)}).status_code == 200
+        ids.append(created["id"])
+    events = alice.stream("threads.create", {"input": {**user_input("look"), "attachments": ids}})
+    assert answer(events) == (
+        'General: You said: "look". I received 2 attachment(s): Attached file notes.txt; an image.'
+    )
+
+
 def test_client_tool_call_round_trips(alice):
     events = alice.stream("threads.create", {"input": user_input("/get_location")})
     calls = done_items(events, "client_tool_call")

@@ -106,7 +106,7 @@ async def test_mentions_and_attachments_from_the_input_are_reported():
     result, _ = await stream(Agent(name="A"), agent_input)
     assert result.final_output == (
         'You said: "compare @Ada". You mentioned: @-mention: People "Ada Lovelace" (id person:1). '
-        "I received 1 attachment(s)."
+        "I received 1 attachment(s): Attached file notes.txt."
     )
 
 
