@@ -122,11 +122,15 @@ class LoadGenerator:
 def load(loadgen: LoadGenerator, contender: Contender, streams: int, deltas: int) -> dict[str, Any]:
     """One measurement: the load generator process against one contender."""
     sampler = RssSampler(contender.pid)
+    server_cpu = cpu_seconds(contender.pid)
+    client_cpu = cpu_seconds(loadgen.process.pid)
     sampler.start()
     try:
         result = loadgen.run({"target": contender.target, "streams": streams, "deltas": deltas})
     finally:
         sampler.stop()
+    server_cpu = cpu_seconds(contender.pid) - server_cpu if contender.pid else None
+    client_cpu = cpu_seconds(loadgen.process.pid) - client_cpu
     expected = deltas + FIXED_EVENTS
     errors = []
     for stream in result["streams"]:
@@ -147,7 +151,19 @@ def load(loadgen: LoadGenerator, contender: Contender, streams: int, deltas: int
         "error_samples": sorted(set(errors))[:3],
         "rss_before": sampler.before or None,
         "rss_peak": sampler.peak or None,
+        # CPU time over wall time: 1.0 = one core busy the whole measurement
+        "server_cpu": server_cpu / result["wall"] if server_cpu is not None else None,
+        "loadgen_cpu": client_cpu / result["wall"],
     }
+
+
+def cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -229,6 +245,8 @@ def streaming_scenarios(profile: dict[str, Any], wanted: set[str], data_dir: Pat
                         "ttfe_p50": summarize(r, "ttfe_p50"),
                         "ttfe_p99": summarize(r, "ttfe_p99"),
                         "rss_peak": summarize(r, "rss_peak"),
+                        "server_cpu": summarize(r, "server_cpu"),
+                        "loadgen_cpu": summarize(r, "loadgen_cpu"),
                         "errors": sum(x["errors"] for x in r),
                         "error_samples": sorted({e for x in r for e in x["error_samples"]})[:3],
                     }

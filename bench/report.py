@@ -141,16 +141,18 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             f"## 2. {spec['streams']} simultaneous streams of {spec['deltas']} deltas ({spec['repeats']} rounds)",
             "",
-            "| contender | events/s | wall s | first event p50 ms | p99 ms | peak RSS MiB | errors |",
-            "|---|---|---|---|---|---|---|",
+            "| contender | events/s | wall s | first event p50 ms | p99 ms | peak RSS MiB | server CPU | load CPU | errors |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for key, s in concurrency["summary"].items():
             rss = _span(s["rss_peak"], 1 / 2**20) if s["rss_peak"] else "(in the load process)"
             lines.append(
                 f"| {labels.get(key, key)} | {_span(s['events_per_s'])} | {_span(s['wall'], fmt='{:.2f}')} "
-                f"| {_span_ms(s['ttfe_p50'])} | {_span_ms(s['ttfe_p99'])} | {rss} | {s['errors']} |"
+                f"| {_span_ms(s['ttfe_p50'])} | {_span_ms(s['ttfe_p99'])} | {rss} "
+                f"| {_span(s.get('server_cpu'), fmt='{:.2f}')} | {_span(s.get('loadgen_cpu'), fmt='{:.2f}')} | {s['errors']} |"
             )
-        lines.append("")
+        lines += ["", "CPU columns: CPU seconds per wall second of the server process and of the load "
+                  "generator (1.00 = one core busy throughout; the floor runs inside the load generator).", ""]
     queries = results.get("queries")
     if queries:
         lines += ["## 3. Queries per `threads.add_user_message` turn (one-message answer)", "",
