@@ -69,6 +69,7 @@ from .offline import message_text
 from .offline_model import OfflineModel
 from .server import DjangoChatKitServer
 from .store import attachment_storage
+from .widgets import WidgetError, awidget_item
 
 __all__ = [
     "AgentChatKitServer",
@@ -194,6 +195,15 @@ async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
+def _tool_arguments(raw: str) -> dict[str, Any] | None:
+    """The model's arguments as a dict, or ``None`` when they are not a JSON object."""
+    try:
+        arguments = json.loads(raw or "{}")
+    except ValueError:
+        return None
+    return arguments if isinstance(arguments, dict) else None
+
+
 def _parameters_schema(parameters: Mapping[str, Any] | type[BaseModel] | None) -> dict[str, Any]:
     if parameters is None:
         return {"type": "object", "properties": {}, "additionalProperties": True}
@@ -218,12 +228,12 @@ def widget_tool(
     can re-render it) or a callable ``(data) -> WidgetRoot`` (sync, async, or an async
     generator of successive roots, which streams the widget).
 
-    A template that refuses the data (schema, rendering) does not end the turn: the
-    model gets the reason as the tool's result and may try again.
-
     The data comes from ``data``: a dict, or a callable ``(agent_context, arguments)``
     (sync or async). Without ``data`` the model's arguments are the data; ``parameters``
     (a JSON schema or pydantic model) tells the model their shape.
+
+    A template that refuses the data (schema, rendering) does not end the turn: the
+    model gets the reason as the tool's result and may try again.
     """
     if not (isinstance(widget, str) or callable(widget)):
         raise TypeError("widget_tool() needs a template name or a callable returning a widget.")
@@ -236,15 +246,15 @@ def widget_tool(
 
     async def invoke(wrapper: RunContextWrapper[Any], raw_arguments: str) -> str:
         ctx = _agent_context(wrapper)
-        arguments = json.loads(raw_arguments or "{}")
+        arguments = _tool_arguments(raw_arguments)
+        if arguments is None:
+            return f"The arguments of {tool_name} must be a JSON object."
         if data is None:
             values = arguments
         elif callable(data):
             values = await _maybe_await(data(ctx, arguments))
         else:
             values = dict(data)
-        from .widgets import WidgetError, awidget_item
-
         try:
             if template_name is not None:
                 # widget_item remembers template, version and data in the thread, so a
@@ -289,7 +299,10 @@ def client_tool(
 
     async def invoke(wrapper: RunContextWrapper[Any], raw_arguments: str) -> str:
         ctx = _agent_context(wrapper)
-        ctx.client_tool_call = ClientToolCall(name=name, arguments=json.loads(raw_arguments or "{}"))
+        arguments = _tool_arguments(raw_arguments)
+        if arguments is None:
+            return f"The arguments of {name} must be a JSON object."
+        ctx.client_tool_call = ClientToolCall(name=name, arguments=arguments)
         return f"The client will run {name}."
 
     tool = FunctionTool(

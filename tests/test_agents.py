@@ -333,6 +333,22 @@ async def test_widget_tool_streams_a_widget_from_an_async_generator(user):
     assert stored.widget.children[0].value == "one two three"
 
 
+@pytest.mark.parametrize("raw", ["not json", "[1, 2]"])
+async def test_tools_refuse_arguments_that_are_not_an_object(raw):
+    from agents.tool_context import ToolContext
+    from chatkit.agents import AgentContext
+
+    from tests.agent_site import get_location, show_badge
+
+    thread = ThreadMetadata(id="thr_1", created_at=datetime.now())
+    agent_context = AgentContext(thread=thread, store=AgentChatKitServer().store, request_context=None)
+    for tool in (show_badge, get_location):
+        wrapper = ToolContext(agent_context, tool_name=tool.name, tool_call_id="call_1", tool_arguments=raw)
+        result = await tool.on_invoke_tool(wrapper, raw)
+        assert result == f"The arguments of {tool.name} must be a JSON object."
+    assert agent_context.client_tool_call is None
+
+
 @override_settings(CHATKIT=AGENT_SETTINGS)
 async def test_widget_tool_tells_the_model_when_the_data_is_refused(user):
     await sync_to_async(save_widget_definition)(WidgetDefinition(**BADGE_TEMPLATE))
