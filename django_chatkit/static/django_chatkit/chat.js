@@ -655,7 +655,9 @@ export class ChatKit {
     } catch (err) {
       results = [];
     }
-    if (seq !== this._mentionSeq) return; // a newer keystroke won
+    // A newer keystroke or a chosen suggestion makes this answer stale.
+    const now = this._mentionQuery();
+    if (seq !== this._mentionSeq || !now || now.query !== mention.query) return;
     this._showMentions(results, mention);
   }
 
@@ -702,6 +704,7 @@ export class ChatKit {
   }
 
   _closeMentions() {
+    this._mentionSeq = (this._mentionSeq || 0) + 1; // drop searches still in flight
     this.mentionList.hidden = true;
     this.mentionList.replaceChildren();
     this.input.setAttribute("aria-expanded", "false");
