@@ -107,8 +107,14 @@ def check_widget_actions(app_configs: Any = None, databases: Any = None, **kwarg
     if databases:
         from .models import WidgetTemplate
 
+        from django.db import DatabaseError
+
         for alias in databases:
-            for row in WidgetTemplate.objects.using(alias).all():
+            try:
+                rows = list(WidgetTemplate.objects.using(alias).all())
+            except DatabaseError:
+                continue  # not migrated yet (``migrate`` runs the checks before it migrates)
+            for row in rows:
                 definitions[row.name] = row.definition()
 
     handlers: dict[str, set[str]] = {}
