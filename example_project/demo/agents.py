@@ -13,6 +13,18 @@ from agents import Agent, function_tool
 
 from django_chatkit.agents import widget_tool
 
+# The composer's tool buttons (the seed's TOOL_CHOICES); each id is a key of CHATKIT["AGENTS"].
+TOOL_CHOICES = [
+    {"id": "general", "label": "Chat", "icon": "sparkle", "placeholderOverride": "Ask anything...", "pinned": True},
+    {
+        "id": "event_finder",
+        "label": "Find Events",
+        "icon": "calendar",
+        "placeholderOverride": "What events are you looking for?",
+        "pinned": True,
+    },
+]
+
 LINES = [
     {"id": "blue-line", "name": "Blue Line", "color": "blue-500"},
     {"id": "red-line", "name": "Red Line", "color": "red-500"},
