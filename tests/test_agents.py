@@ -509,6 +509,8 @@ from django.contrib.auth import get_user_model
 from django_chatkit.server import get_chatkit_server
 from django_chatkit.context import RequestContext
 from django_chatkit.widgets import WidgetDefinition, save_widget_definition
+from django.conf import settings
+from example_project.demo.agents import TOOL_CHOICES
 from example_project.demo.models import Article
 
 save_widget_definition(WidgetDefinition.from_file("example_project/demo/widgets/line_selector.widget"))
@@ -541,6 +543,8 @@ clicked = process({"type": "threads.custom_action", "params": {
 }})
 print(json.dumps({
     "server": type(get_chatkit_server()).__name__,
+    "tools": [tool["id"] for tool in TOOL_CHOICES],
+    "agents": list(settings.CHATKIT["AGENTS"]),
     "lines": lines,
     "clicked": [e for e in clicked if e["type"] in ("thread.item.replaced", "thread.item.done", "client_effect", "error")],
     "events": turn("find events", tool="event_finder")[1],
@@ -568,6 +572,7 @@ def test_example_project_runs_its_agents_offline_without_an_api_key(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["server"] == "AgentChatKitServer"
+    assert result["tools"] == result["agents"] == ["general", "event_finder"]  # Chat, Find Events
     # "lines" triggers the line selector widget tool (an admin-managed template).
     widget, reply = result["lines"]
     assert widget["type"] == "widget" and widget["widget"]["type"] == "ListView"
