@@ -1,4 +1,4 @@
-"""Admin for threads (with a readable transcript), attachments and feedback."""
+"""Admin for threads (with a readable transcript), attachments, feedback and widget templates."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from . import models
+from .widget_admin import WidgetTemplateAdmin  # noqa: F401  (registers the widget template admin)
 
 TRANSCRIPT_LIMIT = 500
 

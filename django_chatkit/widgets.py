@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import warnings
 from collections import OrderedDict
@@ -44,7 +45,7 @@ from asgiref.sync import sync_to_async
 from chatkit import widgets as sdk_widgets
 from chatkit.types import ThreadMetadata, WidgetItem
 from chatkit.widgets import DynamicWidgetRoot, WidgetRoot
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, Undefined
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ValidationError
@@ -203,6 +204,18 @@ class _WidgetSandbox(ImmutableSandboxedEnvironment):
 
 
 _environment = _WidgetSandbox(undefined=StrictUndefined, autoescape=False)
+_plain_tojson = _environment.filters["tojson"]
+
+
+def _strict_tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Any:
+    # json.dumps would say "StrictUndefined is not JSON serializable": name the variable instead.
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    return _plain_tojson(eval_ctx, value, indent)
+
+
+_strict_tojson.jinja_pass_arg = _plain_tojson.jinja_pass_arg  # type: ignore[attr-defined]
+_environment.filters["tojson"] = _strict_tojson
 _cache: OrderedDict[tuple[str, int | None, str], Template] = OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -521,6 +534,11 @@ def save_widget_definition(
         setattr(row, key, value)
     row.save(user=user, comment=comment)
     return row, status
+
+
+def widget_filename(name: str) -> str:
+    """A safe ``.widget`` file name for template ``name`` (no path separators)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).lstrip(".") + ".widget"
 
 
 def widget_directories() -> list[Path]:

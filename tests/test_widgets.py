@@ -1,0 +1,280 @@
+"""django_chatkit/widgets.py: sandboxed rendering, schema and widget validation, versions,
+widget items that remember their template, and the import/export commands."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from chatkit.types import ThreadMetadata, WidgetItem
+from django.core.management import CommandError, call_command
+
+from django_chatkit import widgets
+from django_chatkit.models import WidgetTemplate
+from django_chatkit.widgets import (
+    WidgetDataError,
+    WidgetDefinition,
+    WidgetNotFound,
+    WidgetOutputError,
+    WidgetSchemaError,
+    WidgetTemplateError,
+    arender_widget,
+    render_widget,
+    save_widget_definition,
+    widget_item,
+    widget_source,
+)
+
+EXAMPLE_WIDGETS = Path(__file__).resolve().parent.parent / "example_project" / "demo" / "widgets"
+CARD = '{"type": "Card", "children": [{"type": "Text", "value": {{ title|tojson }}}]}'
+TITLE_SCHEMA = {"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]}
+
+
+def card(**overrides) -> WidgetDefinition:
+    return WidgetDefinition(**{"name": "card", "template": CARD, "json_schema": TITLE_SCHEMA, "version": 2, **overrides})
+
+
+# -- rendering ---------------------------------------------------------------------------
+
+
+def test_renders_a_widget_root_with_escaped_values():
+    root = card().render({"title": 'Say "hi" </script>'})
+    assert root.type == "Card"
+    assert root.model_dump(mode="json", exclude_none=True)["children"][0] == {"type": "Text", "value": 'Say "hi" </script>'}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "{{ title.__class__.__mro__[1].__subclasses__() }}",
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+        "{{ self.__init__.__globals__ }}",
+        "{{ lipsum.__globals__['os'] }}",
+        "{% set x = [] %}{{ x.append(1) }}",
+        "{{ 'a' * 100000000 }}",
+        "{{ 2 ** 100000 }}",
+    ],
+)
+def test_sandbox_refuses_template_injection(payload):
+    definition = WidgetDefinition(name="evil", template=payload, version=4)
+    with pytest.raises(WidgetTemplateError) as excinfo:
+        definition.render({"title": "x"})
+    message = str(excinfo.value)
+    assert message.startswith("Widget template 'evil' (version 4): template failed:")
+    assert "unsafe" in message or "sandbox" in message or "too large" in message
+
+
+def test_undefined_variables_are_errors_not_blanks():
+    definition = WidgetDefinition(name="typo", template='{"type": "Card", "children": [{"type": "Text", "value": {{ titel|tojson }}}]}')
+    with pytest.raises(WidgetTemplateError, match="undefined variable: 'titel' is undefined"):
+        definition.render({"title": "x"})
+
+
+def test_schema_invalid_data_is_refused_before_rendering(monkeypatch):
+    rendered = []
+    original = widgets.compile_template
+
+    def spy(*args, **kwargs):
+        template = original(*args, **kwargs)
+        rendered.append(template)
+        return template
+
+    monkeypatch.setattr(widgets, "compile_template", spy)
+    with pytest.raises(WidgetDataError) as excinfo:
+        card().render({"title": 3})
+    assert rendered == []
+    assert excinfo.value.problems[0].path == "$.title"
+    assert str(excinfo.value) == "Widget template 'card' (version 2): data validation failed: $.title: 3 is not of type 'string'"
+
+
+def test_every_data_error_is_listed_with_its_path():
+    schema = {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": {"type": "object", "required": ["id"]}}},
+        "required": ["items", "title"],
+    }
+    with pytest.raises(WidgetDataError) as excinfo:
+        card(json_schema=schema).render({"items": [{"id": 1}, {}]})
+    paths = {p.path for p in excinfo.value.problems}
+    assert paths == {"$", "$.items[1]"}
+
+
+def test_invalid_json_schema_is_reported_on_the_schema():
+    with pytest.raises(WidgetSchemaError) as excinfo:
+        card(json_schema={"type": "objekt"}).render({"title": "x"})
+    assert excinfo.value.field == "json_schema" and "objekt" in str(excinfo.value)
+
+
+def test_output_that_is_not_json_suggests_tojson():
+    definition = card(template='{"type": "Card", "children": [{"type": "Text", "value": "{{ title }}"}]}')
+    with pytest.raises(WidgetOutputError, match="tojson"):
+        definition.render({"title": 'a "quoted" word'})
+
+
+@pytest.mark.parametrize(
+    "document, path, message",
+    [
+        ({"type": "Text", "value": "x"}, "$.type", "must be one of Card, ListView, Basic"),
+        ({"type": "Card", "children": [{"type": "Buton", "label": "x"}]}, "$.children[0].type", "unknown component type 'Buton'"),
+        ({"type": "Card", "children": [{"type": "Text"}]}, "$.children[0].value", "Field required"),
+        (
+            {"type": "Card", "children": [{"type": "Button", "onClickAction": {"type": "a", "handler": "browser"}}]},
+            "$.children[0].onClickAction.handler",
+            "'client' or 'server'",
+        ),
+        ({"type": "ListView", "children": [{"type": "Text", "value": "x"}]}, "$.children[0]", ""),
+    ],
+)
+def test_rendered_json_is_validated_as_a_widget_root(document, path, message):
+    definition = WidgetDefinition(name="shape", template=json.dumps(document))
+    with pytest.raises(WidgetOutputError) as excinfo:
+        definition.render({})
+    assert any(p.path.startswith(path) and message in p.message for p in excinfo.value.problems), excinfo.value.problems
+
+
+def test_compiled_templates_are_cached_per_version():
+    widgets.clear_template_cache()
+    first = card(version=1).compile()
+    assert card(version=1).compile() is first
+    assert card(version=2).compile() is not first
+    changed = card(version=1, template=CARD.replace("Text", "Title")).compile()
+    assert changed is not first
+
+
+# -- stored templates and versions ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_every_content_change_makes_a_version_and_restore_makes_another():
+    template, status = save_widget_definition(card(version=None))
+    assert (status, template.version) == ("created", 1)
+    template.template = CARD.replace('"Text"', '"Title"')
+    template.save()
+    template.title = "A card"
+    template.save()
+    template.save()  # no change, no version
+    assert list(template.versions.order_by("version").values_list("version", flat=True)) == [1, 2, 3]
+    assert render_widget("card", {"title": "x"}).children[0].type == "Title"
+    assert render_widget("card", {"title": "x"}, version=1).children[0].type == "Text"
+
+    restored = template.restore(1)
+    assert restored.version == 4 and restored.comment == "Restored version 1"
+    template.refresh_from_db()
+    assert template.version == 4 and template.template == CARD and template.title == ""
+    assert render_widget("card", {"title": "x"}).children[0].type == "Text"
+
+
+@pytest.mark.django_db
+def test_unknown_template_or_version():
+    with pytest.raises(WidgetNotFound, match="No widget template named 'nope'"):
+        render_widget("nope", {})
+    save_widget_definition(card(version=None))
+    with pytest.raises(WidgetNotFound, match="has no version 9"):
+        render_widget("card", {"title": "x"}, version=9)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_async_render_reads_the_database_off_the_event_loop():
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(save_widget_definition)(card(version=None))
+    root = await arender_widget("card", {"title": "async"})
+    assert root.model_dump(mode="json")["children"][0]["value"] == "async"
+
+
+@pytest.mark.django_db
+def test_widget_item_remembers_template_version_and_data_server_side():
+    save_widget_definition(card(version=None))
+    thread = ThreadMetadata(id="thr_1", created_at=datetime.now())
+    item = widget_item("card", {"title": "hello"}, thread=thread, copy_text="hello")
+    assert isinstance(item, WidgetItem) and item.thread_id == "thr_1" and item.copy_text == "hello"
+    source = widget_source(thread, item)
+    assert (source.template, source.version, source.data) == ("card", 1, {"title": "hello"})
+    # Nothing of it travels with the item the browser gets.
+    assert "hello" not in json.dumps(item.model_dump(mode="json")).replace('"value": "hello"', "").replace(
+        '"copy_text": "hello"', ""
+    )
+    assert widget_source(ThreadMetadata(id="thr_2", created_at=datetime.now()), item) is None
+
+
+# -- .widget files and the commands ---------------------------------------------------------------
+
+
+def test_shipped_widget_files_parse_check_and_reproduce_exactly():
+    files = sorted(EXAMPLE_WIDGETS.glob("*.widget"))
+    assert {f.stem for f in files} == {"line_selector", "item_list", "article_button", "suggestions"}
+    for path in files:
+        definition = WidgetDefinition.from_file(path)
+        assert definition.check() is not None
+        assert definition.to_widget_file() == path.read_text(encoding="utf-8")
+
+
+def test_builder_file_with_unknown_keys_round_trips():
+    document = {"version": "1.0", "name": "x", "template": CARD, "jsonSchema": TITLE_SCHEMA, "outputJsonPreview": {"a": 1}}
+    definition = WidgetDefinition.from_widget_json(document)
+    assert definition.extra == {"outputJsonPreview": {"a": 1}}
+    assert definition.to_widget_json() == document
+
+
+@pytest.mark.parametrize(
+    "document, message",
+    [
+        ({"version": "2.0", "name": "x", "template": "{}"}, "unsupported .widget version"),
+        ({"version": "1.0", "template": "{}"}, "non-empty string 'name'"),
+        ({"version": "1.0", "name": "x", "template": 3}, "'template' must be a string"),
+    ],
+)
+def test_bad_widget_files_are_refused_clearly(document, message):
+    with pytest.raises(widgets.WidgetError, match=message):
+        WidgetDefinition.from_widget_json(document)
+
+
+@pytest.mark.django_db
+def test_import_is_idempotent_and_a_changed_file_makes_a_new_version(tmp_path):
+    for path in EXAMPLE_WIDGETS.glob("*.widget"):
+        shutil.copy(path, tmp_path)
+    out = StringIO()
+    call_command("chatkit_import_widgets", str(tmp_path), stdout=out)
+    assert "4 created, 0 updated, 0 unchanged" in out.getvalue()
+    out = StringIO()
+    call_command("chatkit_import_widgets", str(tmp_path), stdout=out)
+    assert "0 created, 0 updated, 4 unchanged" in out.getvalue()
+    assert WidgetTemplate.objects.get(name="line_selector").version == 1
+
+    changed = tmp_path / "line_selector.widget"
+    document = json.loads(changed.read_text())
+    document["title"] = "Pick a line"
+    changed.write_text(json.dumps(document))
+    out = StringIO()
+    call_command("chatkit_import_widgets", str(changed), stdout=out)
+    assert "1 updated" in out.getvalue()
+    template = WidgetTemplate.objects.get(name="line_selector")
+    assert (template.version, template.title, template.versions.count()) == (2, "Pick a line", 2)
+
+
+@pytest.mark.django_db
+def test_import_refuses_a_broken_file_and_names_it(tmp_path):
+    bad = tmp_path / "bad.widget"
+    bad.write_text(json.dumps({"version": "1.0", "name": "bad", "template": "{{ x", "jsonSchema": {}}))
+    with pytest.raises(CommandError, match="bad.widget: Widget template 'bad': template failed"):
+        call_command("chatkit_import_widgets", str(bad), stdout=StringIO())
+    assert not WidgetTemplate.objects.exists()
+
+
+@pytest.mark.django_db
+def test_export_round_trips_the_shipped_files_exactly(tmp_path):
+    call_command("chatkit_import_widgets", str(EXAMPLE_WIDGETS), stdout=StringIO())
+    out = StringIO()
+    call_command("chatkit_export_widgets", str(tmp_path), stdout=out)
+    assert "4 written, 0 unchanged" in out.getvalue()
+    for path in EXAMPLE_WIDGETS.glob("*.widget"):
+        assert (tmp_path / path.name).read_bytes() == path.read_bytes()
+    out = StringIO()
+    call_command("chatkit_export_widgets", str(tmp_path), "suggestions", stdout=out)
+    assert "0 written, 1 unchanged" in out.getvalue()
+    with pytest.raises(CommandError, match="No widget template named 'nope'"):
+        call_command("chatkit_export_widgets", str(tmp_path), "nope", stdout=StringIO())
