@@ -25,7 +25,9 @@ The rules, applied to the current turn (the items after the last assistant messa
        I received <n> attachment(s): <first line of a text, a file's name, or "an image">.
 
    The ``label`` (usually the agent's name) and the mention/attachment sentences appear
-   only when there is something to show.
+   only when there is something to show. An agent with a structured ``output_type``
+   gets JSON of the schema's shape: defaults where given, the echo in string fields,
+   zero, false or empty values elsewhere.
 """
 
 from __future__ import annotations
@@ -158,7 +160,7 @@ class _Turn:
             self.tool_output = (str(name), output)
 
 
-def _placeholder(schema: Mapping[str, Any]) -> Any:
+def _placeholder(schema: Mapping[str, Any], fill: str = "") -> Any:
     if "default" in schema:
         return schema["default"]
     if "enum" in schema and schema["enum"]:
@@ -167,13 +169,13 @@ def _placeholder(schema: Mapping[str, Any]) -> Any:
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object":
-        return _arguments_from_schema(schema)
-    return {"string": "", "integer": 0, "number": 0, "boolean": False, "array": []}.get(kind)
+        return _arguments_from_schema(schema, fill)
+    return {"string": fill, "integer": 0, "number": 0, "boolean": False, "array": []}.get(kind)
 
 
-def _arguments_from_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+def _arguments_from_schema(schema: Mapping[str, Any], fill: str = "") -> dict[str, Any]:
     properties = schema.get("properties") or {}
-    return {name: _placeholder(prop or {}) for name, prop in properties.items()}
+    return {name: _placeholder(prop or {}, fill) for name, prop in properties.items()}
 
 
 class OfflineModel(Model):
@@ -251,6 +253,7 @@ class OfflineModel(Model):
         input: str | list[TResponseInputItem],
         tools: list[Tool],
         handoffs: list[Handoff],
+        output_schema: AgentOutputSchemaBase | None = None,
     ) -> tuple[ResponseOutputMessage | ResponseFunctionToolCall, str]:
         items: list[Any] = (
             [{"role": "user", "type": "message", "content": input}]
@@ -272,6 +275,9 @@ class OfflineModel(Model):
             )
             return item, encoded
         text = self._reply_text(turn)
+        if output_schema is not None and not output_schema.is_plain_text():
+            # Structured output: the schema's shape, every string field holding the reply.
+            text = json.dumps(_arguments_from_schema(output_schema.json_schema(), fill=text))
         message = ResponseOutputMessage(
             type="message",
             id=new_id("msg"),
@@ -312,7 +318,7 @@ class OfflineModel(Model):
         conversation_id: str | None = None,
         prompt: ResponsePromptParam | None = None,
     ) -> ModelResponse:
-        item, _ = self._output(input, tools, handoffs)
+        item, _ = self._output(input, tools, handoffs, output_schema)
         return ModelResponse(output=[item], usage=Usage(requests=1), response_id=new_id("resp"))
 
     async def stream_response(
@@ -329,7 +335,7 @@ class OfflineModel(Model):
         conversation_id: str | None = None,
         prompt: ResponsePromptParam | None = None,
     ) -> AsyncIterator[TResponseStreamEvent]:
-        item, payload = self._output(input, tools, handoffs)
+        item, payload = self._output(input, tools, handoffs, output_schema)
         sequence = iter(range(1_000_000))
         in_progress = self._response([], status="in_progress")
         yield ResponseCreatedEvent(

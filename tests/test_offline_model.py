@@ -149,3 +149,14 @@ async def test_the_users_message_is_found_after_earlier_widget_context():
     ]
     result, _ = await stream(Agent(name="A"), agent_input)
     assert result.final_output == 'You said: "now pick red".'
+
+
+async def test_structured_output_follows_the_schema():
+    from pydantic import BaseModel
+
+    class Title(BaseModel):
+        title: str
+        words: int
+
+    result, _ = await stream(Agent(name="Titler", output_type=Title), "name this thread")
+    assert result.final_output == Title(title='You said: "name this thread".', words=0)
