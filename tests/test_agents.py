@@ -173,6 +173,16 @@ def test_mention_reaches_the_agent_input(alice, user):
     assert not [e for e in events if e["type"] == "notice"]
 
 
+def test_entity_search_over_http_is_scoped_per_user(alice, agent_site, user, other_user):
+    Note.objects.create(owner=user, title="Groceries", body="milk")
+    Note.objects.create(owner=other_user, title="Grocery secrets", body="bob's")
+    found = alice.http.get("/api/search", params={"q": "groc"})
+    assert found.status_code == 200
+    assert [(e["id"].split(":")[0], e["title"], e["group"]) for e in found.json()] == [("note", "Groceries", "Notes")]
+    bob = agent_site.client(other_user)
+    assert [e["title"] for e in bob.http.get("/api/search", params={"q": "groc"}).json()] == ["Grocery secrets"]
+
+
 def test_mention_of_a_foreign_row_is_refused_with_a_notice(alice, other_user):
     secret = Note.objects.create(owner=other_user, title="Bob's diary", body="very private words")
     tag = {"type": "input_tag", "id": f"note:{secret.pk}", "text": "Bob's diary", "data": {}, "interactive": True}
