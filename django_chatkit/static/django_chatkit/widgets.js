@@ -557,7 +557,8 @@ class Renderer {
       el.addEventListener("click", (e) => {
         if (c.submit) return; // the form's submit handler dispatches with the values
         e.preventDefault();
-        const form = el.closest("form");
+        // Only a widget's own Form (or asForm Card) contributes values, never the host page's.
+        const form = el.closest("form.ck-box, form.ck-card");
         this.dispatch(c.onClickAction, el, c, form ? formValues(form) : null);
       });
     }
