@@ -74,6 +74,8 @@ DEFAULTS: dict[str, Any] = {
     # Extra directories of .widget files, besides each installed app's widgets/ directory
     # (read by the system checks and by chatkit_import_widgets without arguments).
     "WIDGET_DIRS": [],
+    # Seconds a stored widget template stays in memory between database reads (0: always read).
+    "WIDGET_CACHE_TIMEOUT": 5.0,
     # Which chat UI {% chatkit_ui %} renders: "builtin" (this app's client) or "official".
     "CLIENT_UI": "builtin",
     # Domain key given to the official ChatKit web component (api.domainKey).
@@ -251,6 +253,10 @@ class ChatKitSettings:
         if isinstance(dirs, (str, bytes)) or not isinstance(dirs, (list, tuple)):
             raise ChatKitConfigurationError("WIDGET_DIRS", f"must be a list of directories, not {dirs!r}", '[BASE_DIR / "widgets"]')
         return [str(d) for d in dirs]
+
+    @property
+    def WIDGET_CACHE_TIMEOUT(self) -> float:
+        return float(self._get("WIDGET_CACHE_TIMEOUT") or 0)
 
     @property
     def CLIENT_UI(self) -> str:

@@ -32,6 +32,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -42,6 +43,7 @@ from typing import Any, get_args
 
 import jsonschema
 from asgiref.sync import sync_to_async
+from django.db.models.signals import post_delete, post_save
 from chatkit import widgets as sdk_widgets
 from chatkit.types import ThreadMetadata, WidgetItem
 from chatkit.widgets import DynamicWidgetRoot, WidgetRoot
@@ -251,8 +253,11 @@ def compile_template(source: str, *, name: str | None = None, version: int | Non
 
 
 def clear_template_cache() -> None:
+    """Forget compiled templates, schema validators and stored definitions."""
     with _cache_lock:
         _cache.clear()
+        _validators.clear()
+        _definitions.clear()
 
 
 # -- validation --------------------------------------------------------------------------
@@ -277,13 +282,33 @@ def check_schema(schema: Any, *, name: str | None = None, version: int | None = 
         raise WidgetSchemaError([problem], template=name, version=version) from exc
 
 
+_validators: OrderedDict[str, Any] = OrderedDict()
+
+
+def _validator(schema: Any, name: str | None, version: int | None) -> Any:
+    """A checked validator for ``schema``, cached (checking a schema costs more than using it)."""
+    key = json.dumps(schema, sort_keys=True, default=str)
+    with _cache_lock:
+        validator = _validators.get(key)
+    if validator is not None:
+        return validator
+    check_schema(schema, name=name, version=version)
+    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+    with _cache_lock:
+        _validators[key] = validator
+        while len(_validators) > _CACHE_SIZE:
+            _validators.popitem(last=False)
+    return validator
+
+
 def validate_data(
     schema: dict[str, Any], data: Any, *, name: str | None = None, version: int | None = None
 ) -> None:
     """Raise :class:`WidgetDataError` listing every place ``data`` breaks ``schema``."""
-    check_schema(schema, name=name, version=version)
-    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+    validator = _validator(schema, name, version)
+    if validator.is_valid(data):
+        return
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         problems = [WidgetProblem(e.json_path, e.message) for e in errors]
@@ -343,8 +368,15 @@ def validate_widget(
             if cls is None:
                 problems.append(WidgetProblem(f"{path}.type", f"unknown component type {node['type']!r}"))
                 continue
+            if node["type"] == "ListView" and isinstance(node.get("children"), list):
+                for index, child in enumerate(node["children"]):
+                    if not isinstance(child, dict) or child.get("type") != "ListViewItem":
+                        problems.append(WidgetProblem(f"{path}.children[{index}]", "a ListView holds only ListViewItem children"))
+            # Children are validated on their own (next in the walk): checking them here
+            # too would make validation quadratic in the depth of the tree.
+            own = {**node, "children": []} if "children" in node else node
             try:
-                cls.model_validate(node)
+                cls.model_validate(own)
             except ValidationError as exc:
                 problems.extend(p for p in _pydantic_problems(exc, path) if p not in problems)
     if problems:
@@ -476,19 +508,50 @@ class WidgetDefinition:
 # -- templates in the database --------------------------------------------------------------
 
 
+_definitions: dict[tuple[str, int | None], tuple[float, WidgetDefinition]] = {}
+
+
 def get_widget_definition(name: str, version: int | None = None) -> WidgetDefinition:
-    """The current (or a given) version of the stored template ``name``."""
+    """The current (or a given) version of the stored template ``name``.
+
+    Kept in memory for ``CHATKIT["WIDGET_CACHE_TIMEOUT"]`` seconds; saving or deleting a
+    template forgets it at once in this process (other processes see it within the timeout).
+    """
+    from .conf import chatkit_settings
     from .models import WidgetTemplate, WidgetTemplateVersion
 
+    timeout = chatkit_settings.WIDGET_CACHE_TIMEOUT
+    key = (name, version)
+    cached = _definitions.get(key)
+    if cached is not None and time.monotonic() - cached[0] < timeout:
+        return cached[1]
     if version is None:
         row = WidgetTemplate.objects.filter(name=name).first()
         if row is None:
             raise WidgetNotFound([], template=name)
-        return row.definition()
-    stored = WidgetTemplateVersion.objects.filter(widget_template__name=name, version=version).first()
-    if stored is None:
-        raise WidgetNotFound([], template=name, version=version)
-    return stored.definition()
+        definition = row.definition()
+    else:
+        stored = (
+            WidgetTemplateVersion.objects.select_related("widget_template")
+            .filter(widget_template__name=name, version=version)
+            .first()
+        )
+        if stored is None:
+            raise WidgetNotFound([], template=name, version=version)
+        definition = stored.definition()
+    if timeout > 0:
+        _definitions[key] = (time.monotonic(), definition)
+    return definition
+
+
+def _forget_definitions(sender: Any, instance: Any, **kwargs: Any) -> None:
+    name = getattr(instance, "name", None)
+    for key in [key for key in list(_definitions) if key[0] == name]:
+        _definitions.pop(key, None)
+
+
+post_save.connect(_forget_definitions, sender="django_chatkit.WidgetTemplate", dispatch_uid="chatkit_widget_saved")
+post_delete.connect(_forget_definitions, sender="django_chatkit.WidgetTemplate", dispatch_uid="chatkit_widget_deleted")
 
 
 aget_widget_definition = sync_to_async(get_widget_definition)

@@ -278,3 +278,29 @@ def test_export_round_trips_the_shipped_files_exactly(tmp_path):
     assert "0 written, 1 unchanged" in out.getvalue()
     with pytest.raises(CommandError, match="No widget template named 'nope'"):
         call_command("chatkit_export_widgets", str(tmp_path), "nope", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_stored_definitions_are_cached_and_forgotten_on_save(django_assert_num_queries):
+    widgets.clear_template_cache()
+    template, _ = save_widget_definition(card(version=None))
+    render_widget("card", {"title": "x"})
+    with django_assert_num_queries(0):
+        assert render_widget("card", {"title": "x"}).children[0].type == "Text"
+    template.template = CARD.replace('"Text"', '"Title"')
+    template.save()
+    assert render_widget("card", {"title": "x"}).children[0].type == "Title"
+    template.delete()
+    with pytest.raises(WidgetNotFound):
+        render_widget("card", {"title": "x"})
+
+
+@pytest.mark.django_db
+def test_cache_timeout_zero_reads_every_time(django_assert_num_queries, settings):
+    settings.CHATKIT = {**settings.CHATKIT, "WIDGET_CACHE_TIMEOUT": 0}
+    widgets.clear_template_cache()
+    save_widget_definition(card(version=None))
+    with django_assert_num_queries(1):
+        render_widget("card", {"title": "x"})
+    with django_assert_num_queries(1):
+        render_widget("card", {"title": "x"})
