@@ -100,8 +100,30 @@ async def _consume(server: BenchChatKitServer, body: bytes) -> int:
     return size
 
 
+async def _request(body: bytes) -> int:
+    """One request through the transports' shared core (``handle_chatkit_request``):
+    context, checks, the durable-run bookkeeping, the SDK; the stream read to its end."""
+    from django.test import RequestFactory
+
+    from django_chatkit.transport.core import handle_chatkit_request
+
+    request = RequestFactory().post("/chatkit/", data=body, content_type="application/json")
+    response = await handle_chatkit_request(request, body)
+    if response.status != 200:
+        raise RuntimeError(f"the turn failed: {response.status} {response.body[:300]!r}")
+    size = 0
+    if response.stream is not None:
+        async for batch in response.stream.batches():
+            if b'"type":"error"' in batch:
+                raise RuntimeError(f"the turn failed: {batch[:300]!r}")
+            size += len(batch)
+        await response.stream.stop()
+    return size
+
+
 def measure_queries(spec: dict[str, Any]) -> dict[str, Any]:
-    """Queries of one ``threads.add_user_message`` turn answered with one message.
+    """Queries of one ``threads.add_user_message`` turn answered with one message, as a
+    request through the transport core, and as the bare ``server.process``.
 
     ``async_to_sync`` from this (main) thread runs the async ORM's thread-sensitive
     calls back on this thread, so ``CaptureQueriesContext`` sees every query.
@@ -110,14 +132,24 @@ def measure_queries(spec: dict[str, Any]) -> dict[str, Any]:
     results = {}
     for label, size in (("small", spec["small"]), ("large", spec["large"])):
         thread_id, _ = make_thread(size)
-        async_to_sync(_consume)(server, add_message_request(thread_id, 1))  # warm-up turn
-        counts, sql = [], []
-        for _ in range(3):
-            with CaptureQueriesContext(connection) as captured:
-                async_to_sync(_consume)(server, add_message_request(thread_id, 1))
-            counts.append(len(captured.captured_queries))
-            sql = [q["sql"][:160] for q in captured.captured_queries]
-        results[label] = {"items": size, "queries": counts, "sql": sql}
+        found: dict[str, Any] = {"items": size}
+        async def through_request(thread_id: str = thread_id) -> int:
+            return await _request(add_message_request(thread_id, 1))
+
+        async def through_process(thread_id: str = thread_id) -> int:
+            return await _consume(server, add_message_request(thread_id, 1))
+
+        for way, turn in (("request", through_request), ("process", through_process)):
+            async_to_sync(turn)()  # warm-up turn
+            counts, sql = [], []
+            for _ in range(3):
+                with CaptureQueriesContext(connection) as captured:
+                    async_to_sync(turn)()
+                counts.append(len(captured.captured_queries))
+                sql = [q["sql"][:160] for q in captured.captured_queries]
+            found["queries" if way == "request" else "process_queries"] = counts
+            found["sql" if way == "request" else "process_sql"] = sql
+        results[label] = found
     return {"vendor": connection.vendor, **results}
 
 
