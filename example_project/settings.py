@@ -90,6 +90,10 @@ CHATKIT = {
     # What makes the offline model call a tool (a whole word in the message).
     "OFFLINE_TOOL_TRIGGERS": {"line": "show_line_selector", "lines": "show_line_selector", "events": "find_events"},
     "OFFLINE_REPLY_DELAY": float(os.environ.get("CHATKIT_OFFLINE_REPLY_DELAY", "0.06")),
+    # The demo page's chat UI: "builtin" (this app's client, works offline) or "official"
+    # (OpenAI's <openai-chatkit> web component from OpenAI's CDN, given DOMAIN_KEY).
+    "CLIENT_UI": os.environ.get("CHATKIT_CLIENT_UI", "builtin"),
+    "DOMAIN_KEY": os.environ.get("CHATKIT_DOMAIN_KEY", "local-dev"),
 }
 
 LOGGING = {

@@ -6,4 +6,6 @@ urlpatterns = [
     path("chatkit/", include("django_chatkit.urls")),
     # The REST API; the @-mention search is /api/search?q=… as in the seed.
     path("api/", include("django_chatkit.api.urls")),
+    # The demo chat page and the widget gallery.
+    path("", include("example_project.demo.urls")),
 ]

@@ -160,13 +160,13 @@ def chatkit_ui(context: template.Context, **kwargs: Any) -> str:
     if chatkit_settings.CLIENT_UI == "official":
         kwargs.pop("entities_url", None)
         kwargs.pop("theme", None)
-        html = chatkit_official_script() + "\n"
+        head = chatkit_official_script()
         tag_context = chatkit_official(context, **kwargs)
         name = "django_chatkit/official.html"
     else:
         kwargs.pop("domain_key", None)
-        html = chatkit_assets() + "\n"
+        head = chatkit_assets()
         tag_context = chatkit_chat(context, **kwargs)
         name = "django_chatkit/chat.html"
     rendered = context.template.engine.get_template(name).render(context.new(tag_context))
-    return html + rendered  # both halves are SafeStrings
+    return format_html("{}\n{}", head, rendered)

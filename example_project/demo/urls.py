@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "demo"
+
+urlpatterns = [
+    path("", views.chat, name="chat"),
+    path("gallery/", views.gallery, name="gallery"),
+]

@@ -1,0 +1,118 @@
+"""The example site's chat page end to end in Chromium, offline: the demo is set up on a
+fresh database, served by `manage.py runserver` (daphne), and driven like a user would:
+log in, pick a line from the line selector, tag an article, use a composer tool."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def example_site(tmp_path_factory, browser_thread) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("example")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp / 'demo.sqlite3'}",
+        CHATKIT_OFFLINE_REPLY_DELAY="0",
+        DJANGO_DEBUG="1",
+        OPENAI_API_KEY="",
+    )
+    manage = [sys.executable, "manage.py"]
+    for args in (["migrate", "--noinput"], ["setup_demo"]):
+        done = subprocess.run([*manage, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stderr[-2000:]
+    port = _free_port()
+    log = open(tmp / "server.log", "w")
+    server = subprocess.Popen(
+        [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/admin/login/", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.terminate()
+                raise RuntimeError((tmp / "server.log").read_text()[-2000:])
+            time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def demo_page(browser_thread, example_site):
+    context = browser_thread.browser.new_context(base_url=example_site, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.goto("/")  # redirects to the admin login
+    page.get_by_label("Username").fill("demo")
+    page.get_by_label("Password").fill("demo")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{example_site}/")
+    yield page
+    context.close()
+
+
+def send(page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Message")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_line_selector_scenario(demo_page, expect):
+    page = demo_page
+    send(page, "show me the lines")
+    selector = page.locator('.ck-widget-item [data-ck-type="ListView"]').last
+    expect(selector).to_contain_text("Red Line")
+    red = selector.locator('[data-ck-key="red-line"]')
+    expect(red.locator('[data-icon="empty-circle"]')).to_have_count(1)
+    red.click()
+    # Server action: the widget is replaced with the selection, a message confirms it, and
+    # the page's client-effect handler ran.
+    expect(page.locator('.ck-widget-item [data-ck-key="red-line"] [data-icon="check-circle-filled"]')).to_have_count(1)
+    expect(page.locator(".ck-assistant-message").last).to_contain_text("Selected red-line")
+    expect(page.locator("#demo-log")).to_contain_text("selection_changed")
+
+
+def test_entity_tagging_and_composer_tools(demo_page, expect):
+    page = demo_page
+    box = page.get_by_role("textbox", name="Message")
+    box.press_sequentially("Summarise @Night")
+    option = page.get_by_role("option", name="Night service on the Red Line")
+    expect(option).to_be_visible()
+    option.click()
+    box.press("Enter")
+    expect(page.locator(".ck-user-message .ck-tag")).to_have_text("Night service on the Red Line")
+    expect(page.locator(".ck-assistant-message").last).not_to_be_empty()
+    page.locator(".ck-user-message .ck-tag").click()
+    expect(page.locator("#demo-log")).to_contain_text("Would open /article/")
+
+    page.get_by_role("button", name="New chat", exact=True).click()
+    page.get_by_role("button", name="Find Events").click()
+    send(page, "find events at the library")
+    expect(page.locator(".ck-assistant-message").last).to_contain_text("Ridership town hall")
