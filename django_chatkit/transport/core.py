@@ -286,6 +286,11 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
         runs.supervise(parsed, context, aiter(result)),
         detach_on_disconnect=chatkit_settings.DISCONNECT == "continue",
     )
-    if await stream.first() is None and stream.startup_error is not None:
+    try:
+        first = await stream.first()
+    except asyncio.CancelledError:
+        await stream.stop()  # the client left before the first event: same as after it
+        raise
+    if first is None and stream.startup_error is not None:
         return _error_response(stream.startup_error)
     return ChatKitResponse(status=200, stream=stream, headers=dict(SSE_HEADERS))
