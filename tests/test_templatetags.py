@@ -31,7 +31,7 @@ def test_builtin_chat_include_carries_endpoint_tools_and_entity_search():
     assert 'import { mountChat } from "/static/django_chatkit/chat.js"' in output
     assert '<div id="box"' in output
     config = config_of(output, "data-chatkit-config")
-    assert config["api"] == {"url": "/chatkit/"}
+    assert config["api"] == {"url": "/chatkit/", "stopUrl": "/chatkit/threads/__thread__/stop/"}
     assert config["composer"] == {"placeholder": "Ask", "tools": tools}
     assert config["entities"] == {"searchUrl": "/api/search/"}
 

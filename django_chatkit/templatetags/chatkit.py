@@ -57,7 +57,10 @@ def _client_config(
     theme: str | None,
     history: bool,
 ) -> dict[str, Any]:
-    config: dict[str, Any] = {"api": {"url": api_url or _endpoint_url()}, "history": {"enabled": history}}
+    api: dict[str, Any] = {"url": api_url or _endpoint_url()}
+    if api_url is None:
+        api["stopUrl"] = reverse("django_chatkit:thread-stop", args=["__thread__"])
+    config: dict[str, Any] = {"api": api, "history": {"enabled": history}}
     composer: dict[str, Any] = {}
     if placeholder:
         composer["placeholder"] = placeholder

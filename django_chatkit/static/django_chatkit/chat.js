@@ -52,7 +52,9 @@ export class ChatKit {
     this.root = element;
     this.options = options;
     const api = options.api || {};
-    this.client = options.client || new ChatKitClient({ url: api.url, csrfToken: api.csrfToken, headers: api.headers, fetch: api.fetch });
+    this.client =
+      options.client ||
+      new ChatKitClient({ url: api.url, csrfToken: api.csrfToken, headers: api.headers, fetch: api.fetch, stopUrl: api.stopUrl });
     this.threadId = null;
     this.thread = null;
     this.items = [];
@@ -265,7 +267,9 @@ export class ChatKit {
 
   /** Cancel the running response; the server keeps what was produced so far. */
   stop() {
-    if (this.client.streaming) this.client.abort();
+    if (!this.client.streaming) return;
+    if (this.threadId) this.client.stopThread(this.threadId).catch(() => {});
+    this.client.abort();
   }
 
   async _stream(start) {

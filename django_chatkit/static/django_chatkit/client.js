@@ -101,12 +101,14 @@ const STREAMING_OPS = new Set([
  *   await client.createThread({ text: "Hello" }, { onEvent: (e) => console.log(e) });
  *
  * Options: url (required), csrfToken (string or function; defaults to the csrftoken
- * cookie), headers (extra headers), metadata (sent with every request), fetch (custom).
+ * cookie), headers (extra headers), metadata (sent with every request), fetch (custom),
+ * stopUrl (the thread stop endpoint with "__thread__" for the id; see stopThread).
  */
 export class ChatKitClient {
-  constructor({ url, csrfToken, headers = {}, metadata = {}, fetch: fetchImpl } = {}) {
+  constructor({ url, csrfToken, headers = {}, metadata = {}, fetch: fetchImpl, stopUrl = null } = {}) {
     if (!url) throw new TypeError("ChatKitClient needs a url");
     this.url = url;
+    this.stopUrl = stopUrl;
     this.headers = headers;
     this.metadata = metadata;
     this._csrfToken = csrfToken;
@@ -210,6 +212,21 @@ export class ChatKitClient {
   /** Cancel every stream this client has open. */
   abort() {
     for (const controller of this._controllers) controller.abort();
+  }
+
+  /**
+   * Ask the server to stop the thread's running response. Needed when the server keeps
+   * responses running after a disconnect (CHATKIT["DISCONNECT"] = "continue"); harmless
+   * otherwise. Resolves to false when nothing was running.
+   */
+  async stopThread(threadId) {
+    if (!this.stopUrl) return false;
+    const response = await this._fetch(this.stopUrl.replace("__thread__", encodeURIComponent(threadId)), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: this._headers(),
+    });
+    return response.ok;
   }
 
   get streaming() {
