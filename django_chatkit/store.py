@@ -89,6 +89,21 @@ def _insert(model: type[Model], **fields: Any) -> bool:
     return True
 
 
+async def _upsert_owned(
+    model: type[Model], key: dict[str, str], owner: str, fields: dict[str, Any], not_found: str
+) -> None:
+    """Update the owner's row with ``key``, or insert it; a row with that key owned by
+    someone else is never touched (``NotFoundError``, as if it did not exist)."""
+    rows = model.objects.filter(owner=owner, **key)
+    if await rows.aupdate(**fields):
+        return
+    if await _insert(model, owner=owner, **key, **fields):
+        return
+    # Either a concurrent request of the owner created it a moment ago, or it is foreign.
+    if not await rows.aupdate(**fields):
+        raise NotFoundError(not_found)
+
+
 class _OwnedStore:
     """Owner resolution shared by both stores."""
 
@@ -131,14 +146,7 @@ class DjangoStore(_OwnedStore, Store[Any]):
             "created_at_us": to_microseconds(thread.created_at),
             "data": _thread_data(thread),
         }
-        rows = models.Thread.objects.filter(thread_id=thread.id, owner=owner)
-        if await rows.aupdate(**fields):
-            return
-        if await _insert(models.Thread, thread_id=thread.id, owner=owner, **fields):
-            return
-        # Either another request created it a moment ago (ours: update it) or it is foreign.
-        if not await rows.aupdate(**fields):
-            raise NotFoundError(f"Thread {thread.id} not found")
+        await _upsert_owned(models.Thread, {"thread_id": thread.id}, owner, fields, f"Thread {thread.id} not found")
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: Any
@@ -225,13 +233,9 @@ class DjangoStore(_OwnedStore, Store[Any]):
             "mime_type": attachment.mime_type,
             "data": attachment.model_dump(mode="json"),
         }
-        rows = models.Attachment.objects.filter(attachment_id=attachment.id, owner=owner)
-        if await rows.aupdate(**fields):
-            return
-        if await _insert(models.Attachment, attachment_id=attachment.id, owner=owner, **fields):
-            return
-        if not await rows.aupdate(**fields):
-            raise NotFoundError(f"Attachment {attachment.id} not found")
+        await _upsert_owned(
+            models.Attachment, {"attachment_id": attachment.id}, owner, fields, f"Attachment {attachment.id} not found"
+        )
 
     async def load_attachment(self, attachment_id: str, context: Any) -> Attachment:
         data = await (
