@@ -316,6 +316,8 @@ class ActionContext:
                 )
             if data is None:
                 data = dict(source.data or {}) if source and source.template == name else {}
+            if isinstance(data, BaseModel):
+                data = data.model_dump(mode="json")
             if update:
                 data = {**data, **update}
             try:
@@ -323,8 +325,6 @@ class ActionContext:
                 root = definition.render(data)
             except WidgetError as exc:
                 raise CustomStreamError(str(exc)) from exc
-            if isinstance(data, BaseModel):
-                data = data.model_dump(mode="json")
             remember_source(self.thread, self.sender.id, WidgetSource(definition.name, definition.version, data))
         self.sender = self.sender.model_copy(update={"widget": root})
         return ThreadItemReplacedEvent(item=self.sender)

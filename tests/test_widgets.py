@@ -304,3 +304,20 @@ def test_cache_timeout_zero_reads_every_time(django_assert_num_queries, settings
         render_widget("card", {"title": "x"})
     with django_assert_num_queries(1):
         render_widget("card", {"title": "x"})
+
+
+def test_iter_actions_finds_every_action_config():
+    document = {
+        "type": "Card",
+        "confirm": {"label": "OK", "action": {"type": "order.confirm", "payload": {"id": 7}}},
+        "children": [
+            {"type": "Select", "onChangeAction": {"type": "size.pick", "handler": "client", "payload": {"a": 1}}},
+            {"type": "Form", "onSubmitAction": {"type": "form.send"}, "children": []},
+        ],
+    }
+    found = {(a.type, a.handler, a.has_payload, a.path) for a in widgets.iter_actions(document)}
+    assert found == {
+        ("order.confirm", "server", True, "$.confirm.action"),
+        ("size.pick", "client", True, "$.children[0].onChangeAction"),
+        ("form.send", "server", False, "$.children[1].onSubmitAction"),
+    }
