@@ -102,3 +102,20 @@ class FeedbackAdmin(admin.ModelAdmin):
     list_filter = ("kind", "updated_at")
     search_fields = ("item_id", "thread__thread_id", "owner")
     readonly_fields = ("thread", "item_id", "owner", "kind", "created_at", "updated_at")
+
+
+@admin.register(models.ThreadRun)
+class ThreadRunAdmin(admin.ModelAdmin):
+    """Responses being written right now (see django_chatkit.runs); read-only: a run
+    is stopped through the app (live WebSocket or ``threads/<id>/stop/``), not edited."""
+
+    list_display = ("thread", "run_id", "owner", "mode", "process", "started_at", "heartbeat_at", "stop_requested")
+    list_filter = ("mode", "stop_requested")
+    search_fields = ("thread__thread_id", "run_id", "owner")
+    readonly_fields = list_display + ("item_id",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import logging
 import os
 import socket
@@ -160,6 +159,7 @@ class Run:
         self._apply: Callable[..., Any] | None = None
         self._outbox: list[bytes] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._live_interval = chatkit_settings.LIVE_EVENTS_INTERVAL  # read once: publish() is per event
 
     # -- the lock ------------------------------------------------------------------------
 
@@ -328,14 +328,14 @@ class Run:
 
     def publish(self, chunk: bytes) -> None:
         """Queue an SSE chunk for the thread's live subscribers (sent in batches)."""
-        if not self._locked or chatkit_settings.LIVE_EVENTS_INTERVAL is None:
+        if not self._locked or self._live_interval is None:
             return
         self._outbox.append(chunk)
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_later())
 
     async def _flush_later(self) -> None:
-        await asyncio.sleep(chatkit_settings.LIVE_EVENTS_INTERVAL or 0)
+        await asyncio.sleep(self._live_interval or 0)
         self._flusher = None
         await self._flush()
 
@@ -351,7 +351,7 @@ class Run:
         )
 
     def _notify(self, state: str) -> None:
-        if chatkit_settings.LIVE_EVENTS_INTERVAL is None:
+        if self._live_interval is None:
             return
         message = {"type": "chatkit.run", "thread_id": self.thread_id, "run_id": self.run_id, "state": state}
         task = asyncio.ensure_future(_group_send(self.thread_id, message))
@@ -521,7 +521,3 @@ def describe(lease: models.ThreadRun | None) -> dict[str, Any] | None:
         "mode": lease.mode,
         "started_at": lease.started_at.isoformat(),
     }
-
-
-def encode(message: dict[str, Any]) -> str:
-    return json.dumps(message, separators=(",", ":"))

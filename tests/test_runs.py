@@ -303,3 +303,17 @@ def test_continue_mode_100_runs_with_random_disconnects_lose_and_duplicate_nothi
         assert answers == [f"You said: {text}" for text in expected]
         assert [i["type"] for i in stored] == ["user_message", "assistant_message"] * 6
         assert len({i["id"] for i in stored}) == 12
+
+
+async def test_the_admin_lists_the_running_responses_read_only(admin_client, user, gated):
+    from asgiref.sync import sync_to_async
+    from django.urls import reverse
+
+    reader = await start(user, "busy now")
+    lease = await models.ThreadRun.objects.aget(thread_id=reader.thread_id())
+    page = await sync_to_async(admin_client.get)(reverse("admin:django_chatkit_threadrun_changelist"))
+    assert page.status_code == 200 and lease.run_id in page.content.decode()
+    add = await sync_to_async(admin_client.get)(reverse("admin:django_chatkit_threadrun_add"))
+    assert add.status_code == 403
+    gated.release(2)
+    await reader.to_end()
