@@ -302,6 +302,107 @@ def _validator(schema: Any, name: str | None, version: int | None) -> Any:
     return validator
 
 
+# A fast path for the JSON Schema keywords templates use most. It only ever answers "valid"
+# when jsonschema would; any other keyword, and any failure, goes to jsonschema (which also
+# writes the error messages).
+_FAST_KEYWORDS = frozenset({
+    "type", "properties", "required", "items", "additionalProperties", "minItems", "maxItems",
+    "minLength", "maxLength", "minimum", "maximum", "title", "description", "default", "examples",
+    "$schema", "$comment",
+})
+_TYPE_TESTS: dict[str, Any] = {
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _fast_checker(schema: Any) -> Any:
+    """A function data -> bool for a simple schema, or None when the schema is not simple."""
+    if schema is True or schema == {}:
+        return lambda value: True
+    if not isinstance(schema, dict) or not schema.keys() <= _FAST_KEYWORDS:
+        return None
+    checks: list[Any] = []
+    if "type" in schema:
+        names = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
+        if not isinstance(names, list) or not all(n in _TYPE_TESTS for n in names):
+            return None
+        tests = [_TYPE_TESTS[n] for n in names]
+        checks.append(lambda v: any(test(v) for test in tests))
+    properties = schema.get("properties", {})
+    if not isinstance(properties, dict):
+        return None
+    compiled: list[tuple[str, Any]] = []
+    for key, sub in properties.items():
+        check = _fast_checker(sub)
+        if check is None:
+            return None
+        compiled.append((key, check))
+    if compiled:
+        checks.append(lambda v: not isinstance(v, dict) or all(c(v[k]) for k, c in compiled if k in v))
+    required = schema.get("required", [])
+    if not isinstance(required, list):
+        return None
+    if required:
+        checks.append(lambda v: not isinstance(v, dict) or all(k in v for k in required))
+    extra = schema.get("additionalProperties", True)
+    if extra is False:
+        allowed = set(properties)
+        checks.append(lambda v: not isinstance(v, dict) or v.keys() <= allowed)
+    elif extra is not True:
+        extra_check = _fast_checker(extra)
+        if extra_check is None:
+            return None
+        known = set(properties)
+        checks.append(lambda v: not isinstance(v, dict) or all(extra_check(x) for k, x in v.items() if k not in known))
+    if "items" in schema:
+        item_check = _fast_checker(schema["items"])
+        if item_check is None:
+            return None
+        checks.append(lambda v: not isinstance(v, list) or all(item_check(x) for x in v))
+    for key, kind, compare in (
+        ("minItems", list, lambda n, m: n >= m), ("maxItems", list, lambda n, m: n <= m),
+        ("minLength", str, lambda n, m: n >= m), ("maxLength", str, lambda n, m: n <= m),
+    ):
+        if key in schema:
+            limit = schema[key]
+            if not _is_number(limit):
+                return None
+            checks.append(lambda v, kind=kind, compare=compare, limit=limit: not isinstance(v, kind) or compare(len(v), limit))
+    for key, compare in (("minimum", lambda v, m: v >= m), ("maximum", lambda v, m: v <= m)):
+        if key in schema:
+            limit = schema[key]
+            if not _is_number(limit):
+                return None
+            checks.append(lambda v, compare=compare, limit=limit: not _is_number(v) or compare(v, limit))
+    return lambda value: all(check(value) for check in checks)
+
+
+def _data_checker(schema: Any, name: str | None, version: int | None) -> Any:
+    """A function that raises :class:`WidgetDataError` when data breaks ``schema``."""
+    validator = _validator(schema, name, version)
+    fast = _fast_checker(schema)
+
+    def check(data: Any) -> None:
+        if fast is not None and fast(data):
+            return
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+        if errors:
+            problems = [WidgetProblem(e.json_path, e.message) for e in errors]
+            raise WidgetDataError(problems, template=name, version=version)
+
+    return check
+
+
 def validate_data(
     schema: dict[str, Any], data: Any, *, name: str | None = None, version: int | None = None
 ) -> None:
@@ -408,14 +509,26 @@ class WidgetDefinition:
     sample_data: Any = None
     #: Other keys of the ``.widget`` file, kept so an export reproduces the file.
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The compiled template and data check, made on first use (definitions are immutable).
+    _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def compile(self) -> Template:
-        return compile_template(self.template, name=self.name, version=self.version)
+        template = self._memo.get("template")
+        if template is None:
+            template = self._memo["template"] = compile_template(self.template, name=self.name, version=self.version)
+        return template
+
+    def validate_data(self, data: Any) -> None:
+        """Raise :class:`WidgetDataError` unless ``data`` matches this template's schema."""
+        check = self._memo.get("data_check")
+        if check is None:
+            check = self._memo["data_check"] = _data_checker(self.json_schema, self.name, self.version)
+        check(data)
 
     def render(self, data: Any = None) -> DynamicWidgetRoot:
         """Validate ``data``, render, and validate the result as a widget root."""
         data = _plain_data(data)
-        validate_data(self.json_schema, data, name=self.name, version=self.version)
+        self.validate_data(data)
         template = self.compile()
         if not isinstance(data, dict):
             raise WidgetDataError("the data must be a JSON object", template=self.name, version=self.version)

@@ -321,3 +321,34 @@ def test_iter_actions_finds_every_action_config():
         ("size.pick", "client", True, "$.children[0].onChangeAction"),
         ("form.send", "server", False, "$.children[1].onSubmitAction"),
     }
+
+
+@pytest.mark.parametrize(
+    "schema, data",
+    [
+        ({"type": "integer"}, True),
+        ({"type": "integer"}, 1.5),
+        ({"type": "number"}, False),
+        ({"type": "object", "additionalProperties": False, "properties": {"a": {}}}, {"b": 1}),
+        ({"type": "object", "additionalProperties": {"type": "string"}}, {"b": 1}),
+        ({"type": "array", "items": {"type": "string"}, "minItems": 2}, ["a"]),
+        ({"type": "string", "maxLength": 2}, "abc"),
+        ({"type": "number", "minimum": 3}, 2),
+        ({"type": "string", "format": "email"}, "not-an-email"),
+        ({"enum": [1]}, True),
+    ],
+)
+def test_fast_schema_path_never_accepts_what_jsonschema_refuses(schema, data):
+    import jsonschema
+
+    assert not jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER).is_valid(data)
+    with pytest.raises(WidgetDataError):
+        WidgetDefinition(name="s", template="{}", json_schema=schema).validate_data(data)
+
+
+@pytest.mark.parametrize(
+    "schema, data",
+    [({"type": "integer"}, 2.0), ({"type": ["string", "null"]}, None), ({"type": "object", "required": ["a"]}, {"a": None})],
+)
+def test_fast_schema_path_accepts_what_jsonschema_accepts(schema, data):
+    WidgetDefinition(name="s", template="{}", json_schema=schema).validate_data(data)
