@@ -83,6 +83,10 @@ WIDGET_FILE_VERSION = "1.0"
 #: server-side ``metadata`` (the SDK never sends thread metadata to the browser).
 THREAD_METADATA_KEY = "django_chatkit_widgets"
 
+#: How many widget sources a thread remembers (the oldest are forgotten first), so a long
+#: thread's metadata stays small.
+MAX_REMEMBERED_WIDGETS = 100
+
 _MAX_SEQUENCE_PRODUCT = 100_000
 _MAX_EXPONENT = 100
 _CACHE_SIZE = 256
@@ -762,7 +766,10 @@ def remember_source(thread: ThreadMetadata, item_id: str, source: WidgetSource) 
     save the thread (``store.save_thread``) after adding the item.
     """
     sources = dict(thread.metadata.get(THREAD_METADATA_KEY) or {})
+    sources.pop(item_id, None)  # re-insert: the most recently rendered widgets are kept
     sources[item_id] = source.as_dict()
+    while len(sources) > MAX_REMEMBERED_WIDGETS:
+        sources.pop(next(iter(sources)))
     thread.metadata = {**thread.metadata, THREAD_METADATA_KEY: sources}
 
 

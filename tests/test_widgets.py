@@ -352,3 +352,15 @@ def test_fast_schema_path_never_accepts_what_jsonschema_refuses(schema, data):
 )
 def test_fast_schema_path_accepts_what_jsonschema_accepts(schema, data):
     WidgetDefinition(name="s", template="{}", json_schema=schema).validate_data(data)
+
+
+def test_a_thread_remembers_only_its_latest_widgets():
+    thread = ThreadMetadata(id="thr_1", created_at=datetime.now())
+    for index in range(widgets.MAX_REMEMBERED_WIDGETS + 5):
+        widgets.remember_source(thread, f"msg_{index}", widgets.WidgetSource("card", 1, {"i": index}))
+    widgets.remember_source(thread, "msg_5", widgets.WidgetSource("card", 1, {"i": "again"}))
+    widgets.remember_source(thread, "msg_new", widgets.WidgetSource("card", 1, {}))
+    remembered = thread.metadata[widgets.THREAD_METADATA_KEY]
+    assert len(remembered) == widgets.MAX_REMEMBERED_WIDGETS
+    assert widget_source(thread, "msg_0") is None and widget_source(thread, "msg_6") is None
+    assert widget_source(thread, "msg_5").data == {"i": "again"}
