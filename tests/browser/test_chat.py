@@ -56,7 +56,7 @@ def test_typed_message_streams_an_answer_that_survives_a_reload(open_page, expec
     assert models.Thread.objects.filter(owner=f"user:{amy.pk}").count() == 1
 
 
-def seed_widget_thread(user) -> tuple[str, str]:
+def seed_widget_thread(user, thread_id: str = "thr_browser1", item_id: str = "wid_browser1") -> tuple[str, str]:
     """A thread holding one widget with a client, a sync and a streaming server action."""
     from datetime import datetime
 
@@ -69,7 +69,7 @@ def seed_widget_thread(user) -> tuple[str, str]:
 
     store = DjangoStore()
     context = RequestContext(user_id=f"user:{user.pk}", user=user)
-    thread = ThreadMetadata(id="thr_browser1", title="Widgets", created_at=datetime.now())
+    thread = ThreadMetadata(id=thread_id, title="Widgets", created_at=datetime.now())
     card = Card(
         children=[
             Text(id="label", value="Pick a line"),
@@ -77,13 +77,19 @@ def seed_widget_thread(user) -> tuple[str, str]:
                 gap=2,
                 children=[
                     Button(label="Open", onClickAction={"type": "browser.open", "handler": "client", "payload": {"id": "article-123"}}),
-                    Button(label="Rename", onClickAction={"type": "test.pick", "streaming": False, "payload": {"label": "renamed in place"}}),
+                    Button(
+                        label="Rename",
+                        onClickAction={
+                            "type": "test.pick", "streaming": False, "loadingBehavior": "container",
+                            "payload": {"label": "renamed in place"},
+                        },
+                    ),
                     Button(label="Replace", onClickAction={"type": "browser.replace", "payload": {"label": "blue"}}),
                 ],
             ),
         ]
     )
-    item = WidgetItem(id="wid_browser1", thread_id=thread.id, created_at=datetime.now(), widget=card)
+    item = WidgetItem(id=item_id, thread_id=thread.id, created_at=datetime.now(), widget=card)
 
     async def seed():
         await store.save_thread(thread, context)
@@ -284,3 +290,54 @@ def test_markdown_from_the_model_cannot_run_script(open_page, expect, amy):
     expect(page.locator(".ck-assistant-message").last).to_contain_text("<script>window.pwned=2</script>")
     assert page.evaluate("window.pwned") is None
     assert page.js_errors == []
+
+
+GATE_FETCH = """() => {
+  // Hold every ChatKit POST until the test opens the gate.
+  const realFetch = window.fetch;
+  window.gate = {};
+  window.gate.open = new Promise((resolve) => (window.gate.release = resolve));
+  window.fetch = async (url, init) => {
+    if (init && init.method === "POST") await window.gate.open;
+    return realFetch(url, init);
+  };
+}"""
+
+
+def test_loading_behavior_marks_the_control_or_the_widget_while_the_action_runs(open_page, expect, amy):
+    thread_id, item_id = seed_widget_thread(amy)
+    page = open_page(CHAT, amy)
+    page.locator(".ck-thread-open", has_text="Widgets").click()
+    widget = page.locator(f'[data-item-id="{item_id}"]')
+    expect(widget).to_contain_text("Pick a line")
+
+    # loadingBehavior "auto" on a button: the button itself is busy and disabled.
+    page.evaluate(GATE_FETCH)
+    replace = widget.get_by_role("button", name="Replace")
+    replace.click()
+    expect(replace).to_have_attribute("aria-busy", "true")
+    expect(replace).to_be_disabled()
+    page.evaluate("window.gate.release()")
+    expect(widget).to_contain_text("Replaced with blue")
+
+    # loadingBehavior "container": the whole widget is busy.
+    thread_id, item_id = seed_widget_thread(amy, thread_id="thr_browser2", item_id="wid_browser2")
+    page.reload()
+    page.locator(f'.ck-thread[data-thread-id="thr_browser2"] .ck-thread-open').click()
+    widget = page.locator(f'[data-item-id="{item_id}"]')
+    page.evaluate(GATE_FETCH)
+    widget.get_by_role("button", name="Rename").click()
+    expect(widget.locator(".ck-widget")).to_have_attribute("aria-busy", "true")
+    page.evaluate("window.gate.release()")
+    expect(widget).to_contain_text("renamed in place")
+    expect(widget.locator(".ck-widget")).not_to_have_attribute("aria-busy", "true")
+
+
+def test_structured_input_question_is_answered_in_the_chat(open_page, expect, amy):
+    page = open_page(CHAT, amy)
+    send(page, "ask me")
+    form = page.locator(".ck-structured-input")
+    expect(form).to_contain_text("Which city?")
+    form.get_by_role("textbox", name="Which city?").fill("Lisbon")
+    form.get_by_role("button", name="Submit").click()
+    expect(page.locator(".ck-assistant-message").last).to_contain_text("Got")
