@@ -32,7 +32,7 @@ DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/chatkit_bench"
 
 PROFILES: dict[str, dict[str, Any]] = {
     "full": {
-        "single": {"deltas": 5000, "repeats": 7},
+        "single": {"deltas": 5000, "repeats": 11},
         "concurrency": {"streams": 200, "deltas": 500, "repeats": 3},
         "queries": {"small": 10, "large": 10_000},
         "paging": {"small": 100, "large": 100_000, "iterations": 200},
