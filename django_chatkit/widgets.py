@@ -424,9 +424,14 @@ def _component_classes() -> dict[str, type[BaseModel]]:
     classes: dict[str, type[BaseModel]] = {}
     strict_components = get_args(get_args(sdk_widgets.StrictWidgetComponent)[0])
     strict_roots = get_args(get_args(sdk_widgets.StrictWidgetRoot)[0])
-    for cls in (*strict_components, *strict_roots):
-        default = cls.model_fields["type"].default
-        classes[default] = cls
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for cls in (*strict_components, *strict_roots):
+            # A private subclass per component: validating with the SDK's class itself
+            # issues a deprecation warning per instance, the largest cost of validation.
+            checked = type(cls.__name__, (cls,), {"__module__": __name__, "__qualname__": f"_Checked{cls.__name__}"})
+            checked.model_rebuild(_types_namespace=vars(sdk_widgets))
+            classes[cls.model_fields["type"].default] = checked
     return classes
 
 
@@ -443,15 +448,8 @@ def _pydantic_problems(exc: ValidationError, base: str) -> list[WidgetProblem]:
     return problems
 
 
-def _iter_components(node: Any, path: str) -> Iterator[tuple[str, Any]]:
-    yield path, node
-    if isinstance(node, dict):
-        children = node.get("children")
-        if isinstance(children, dict):
-            yield from _iter_components(children, f"{path}.children")
-        elif isinstance(children, list):
-            for index, child in enumerate(children):
-                yield from _iter_components(child, f"{path}.children[{index}]")
+def _format_path(parts: tuple[Any, ...]) -> str:
+    return "$" + "".join(f".children[{i}]" if isinstance(i, int) else ".children" for i in parts)
 
 
 def validate_widget(
@@ -463,27 +461,37 @@ def validate_widget(
         found = document.get("type") if isinstance(document, dict) else type(document).__name__
         problems.append(WidgetProblem("$.type", f"a widget root must be one of {', '.join(ROOT_TYPES)}, not {found!r}"))
         raise WidgetOutputError(problems, template=name, version=version)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # the SDK deprecates the named classes
-        for path, node in _iter_components(document, "$"):
-            if not isinstance(node, dict) or not isinstance(node.get("type"), str):
-                problems.append(WidgetProblem(path, "a component must be an object with a string 'type'"))
-                continue
-            cls = _COMPONENTS.get(node["type"])
-            if cls is None:
-                problems.append(WidgetProblem(f"{path}.type", f"unknown component type {node['type']!r}"))
-                continue
-            if node["type"] == "ListView" and isinstance(node.get("children"), list):
-                for index, child in enumerate(node["children"]):
+    # Walk the tree with a stack; paths (tuples of child indexes) are formatted only on error.
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(document, ())]
+    while stack:
+        node, parts = stack.pop()
+        kind = node.get("type") if isinstance(node, dict) else None
+        if not isinstance(kind, str):
+            problems.append(WidgetProblem(_format_path(parts), "a component must be an object with a string 'type'"))
+            continue
+        cls = _COMPONENTS.get(kind)
+        if cls is None:
+            problems.append(WidgetProblem(f"{_format_path(parts)}.type", f"unknown component type {kind!r}"))
+            continue
+        children = node.get("children")
+        if isinstance(children, list):
+            for index in range(len(children) - 1, -1, -1):
+                stack.append((children[index], (*parts, index)))
+            if kind == "ListView":
+                for index, child in enumerate(children):
                     if not isinstance(child, dict) or child.get("type") != "ListViewItem":
-                        problems.append(WidgetProblem(f"{path}.children[{index}]", "a ListView holds only ListViewItem children"))
-            # Children are validated on their own (next in the walk): checking them here
-            # too would make validation quadratic in the depth of the tree.
-            own = {**node, "children": []} if "children" in node else node
-            try:
-                cls.model_validate(own)
-            except ValidationError as exc:
-                problems.extend(p for p in _pydantic_problems(exc, path) if p not in problems)
+                        problems.append(
+                            WidgetProblem(_format_path((*parts, index)), "a ListView holds only ListViewItem children")
+                        )
+        elif isinstance(children, dict):
+            stack.append((children, (*parts, "children")))
+        # Children are validated on their own (pushed above): checking them here too would
+        # make validation quadratic in the depth of the tree.
+        own = {**node, "children": []} if children is not None else node
+        try:
+            cls.model_validate(own)
+        except ValidationError as exc:
+            problems.extend(p for p in _pydantic_problems(exc, _format_path(parts)) if p not in problems)
     if problems:
         raise WidgetOutputError(problems, template=name, version=version)
     return DynamicWidgetRoot.model_validate(document)
