@@ -649,7 +649,8 @@ export class ChatKit {
   }
 
   async _onInput() {
-    if (!this.options.entities) return;
+    const entities = this.options.entities;
+    if (!entities || !(entities.searchUrl || entities.onTagSearch)) return; // no @-mentions configured
     const mention = this._mentionQuery();
     if (!mention) return this._closeMentions();
     const seq = (this._mentionSeq = (this._mentionSeq || 0) + 1);

@@ -390,7 +390,6 @@ class Renderer {
 
   renderForm(c) {
     const el = document.createElement("form");
-    el.noValidate = false;
     applyBox(el, c, "col");
     this.children(el, c.children);
     el.addEventListener("submit", (e) => {
