@@ -98,6 +98,11 @@ def live_daphne(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
     from tests.live import make_application, use_test_database
 
     with django_db_blocker.unblock():
+        # The forked child closes the connections it inherits: they must not be ours (on
+        # PostgreSQL that would close this process's socket to the server).
+        from django.db import connections
+
+        connections.close_all()
         process = DaphneProcess("127.0.0.1", make_application, setup=use_test_database)
         process.start()
         if not process.ready.wait(timeout=20):
