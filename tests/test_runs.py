@@ -317,3 +317,19 @@ async def test_the_admin_lists_the_running_responses_read_only(admin_client, use
     assert add.status_code == 403
     gated.release(2)
     await reader.to_end()
+
+
+async def test_the_recover_command_closes_dead_runs_and_leaves_live_ones(user):
+    from io import StringIO
+
+    from asgiref.sync import sync_to_async
+    from django.core.management import call_command
+
+    dead, _ = await _thread_with_dead_run(user, f"{socket.gethostname()}:{_dead_pid()}:gone")
+    alive, _ = await _thread_with_dead_run(user, "elsewhere.example:1:x")
+    out = StringIO()
+    await sync_to_async(call_command)("chatkit_recover_runs", stdout=out)
+    assert "Recovered 1 interrupted response(s); 1 still running." in out.getvalue() and dead in out.getvalue()
+    assert [t async for t in models.ThreadRun.objects.values_list("thread_id", flat=True)] == [alive]
+    answer = await models.ThreadItem.objects.filter(thread_id=dead, type="assistant_message").alast()
+    assert answer.data["content"][-1]["text"] == runs.INTERRUPTED_NOTE
