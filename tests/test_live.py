@@ -193,3 +193,13 @@ def _partial_answer(client, thread_id: str) -> str | None:
     items = client.call("threads.get_by_id", {"thread_id": thread_id})["items"]["data"]
     last = items[-1]
     return last["content"][0]["text"] if last["type"] == "assistant_message" and len(items) == 4 else None
+
+
+async def test_without_a_channel_layer_the_socket_says_what_to_configure(user):
+    from django.test import override_settings
+
+    with override_settings(CHANNEL_LAYERS={}):
+        socket = await connect(user)
+        message = await socket.receive_json_from(timeout=5)
+        assert message["code"] == "not_configured" and "CHANNEL_LAYERS" in message["message"]
+        assert (await socket.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4500}

@@ -53,6 +53,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.owner: str | None = None
         self.threads: set[str] = set()
         await self.accept()
+        if self.channel_layer is None:
+            await self._error(
+                "not_configured", "Live sync needs a channel layer: set CHANNEL_LAYERS (channels_redis across processes)."
+            )
+            return await self.close(code=4500)
         try:
             request = request_from_scope({**self.scope, "type": "http", "method": "GET"}, b"")
             self.owner = runs.owner_of(await build_context(request))
