@@ -68,11 +68,14 @@ __all__ = [
     "Run",
     "ThreadBusy",
     "active_run",
+    "before_request",
+    "describe",
     "group_name",
     "owner_of",
     "recover",
     "request_stop",
     "running_here",
+    "supervise",
 ]
 
 logger = logging.getLogger("django_chatkit")
