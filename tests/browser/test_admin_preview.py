@@ -46,6 +46,13 @@ def test_preview_renders_sample_data_and_follows_edits(open_page, expect, admin,
 
     page.locator("#id_template").fill(TEMPLATE.replace('"Title"', '"Text"'))
     expect(widget.locator('[data-ck-type="Text"]')).to_have_text("World")
+
+    # A schema edit is checked against the sample data at once.
+    page.locator("#id_json_schema").fill(json.dumps({**SCHEMA, "properties": {"title": {"type": "string", "maxLength": 3}}}))
+    expect(preview.get_by_role("alert")).to_be_visible()
+    expect(widget).to_have_count(0)
+    page.locator("#id_json_schema").fill(json.dumps(SCHEMA))
+    expect(widget.locator('[data-ck-type="Text"]')).to_have_text("World")
     assert page.js_errors == []
 
 

@@ -4,6 +4,8 @@ thread management, feedback and markdown safety."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from django_chatkit import models
@@ -341,3 +343,62 @@ def test_structured_input_question_is_answered_in_the_chat(open_page, expect, am
     form.get_by_role("textbox", name="Which city?").fill("Lisbon")
     form.get_by_role("button", name="Submit").click()
     expect(page.locator(".ck-assistant-message").last).to_contain_text("Got")
+
+
+def test_every_stream_event_is_applied(open_page, expect, amy):
+    page = open_page(CHAT, amy)
+    page.wait_for_function("document.getElementById('chatkit').chatkit !== undefined")
+    apply = "(events) => { const view = document.getElementById('chatkit').chatkit; for (const e of events) view.applyEvent(e); }"
+    base = {"thread_id": "thr_x", "created_at": "2026-01-01T00:00:00"}
+    card = {"type": "Card", "children": [{"type": "Text", "id": "t1", "value": "Hel", "streaming": True},
+                                         {"type": "Badge", "id": "b1", "label": "old"}]}
+    page.evaluate(apply, [
+        {"type": "thread.item.added", "item": {**base, "id": "w1", "type": "widget", "widget": card}},
+        {"type": "thread.item.updated", "item_id": "w1",
+         "update": {"type": "widget.streaming_text.value_delta", "component_id": "t1", "delta": "lo there", "done": True}},
+        {"type": "thread.item.updated", "item_id": "w1",
+         "update": {"type": "widget.component.updated", "component_id": "b1", "component": {"type": "Badge", "id": "b1", "label": "new"}}},
+        {"type": "thread.item.added", "item": {**base, "id": "m1", "type": "assistant_message", "content": []}},
+        {"type": "thread.item.updated", "item_id": "m1", "update": {
+            "type": "assistant_message.content_part.added", "content_index": 0,
+            "content": {"type": "output_text", "text": "", "annotations": []}}},
+        {"type": "thread.item.updated", "item_id": "m1",
+         "update": {"type": "assistant_message.content_part.text_delta", "content_index": 0, "delta": "**Bold** answer"}},
+        {"type": "thread.item.updated", "item_id": "m1", "update": {
+            "type": "assistant_message.content_part.annotation_added", "content_index": 0, "annotation_index": 0,
+            "annotation": {"type": "annotation", "source": {"type": "url", "url": "https://example.com/a", "title": "Source A"}}}},
+        {"type": "thread.item.added", "item": {**base, "id": "wf1", "type": "workflow",
+                                               "workflow": {"type": "custom", "tasks": [], "expanded": True}}},
+        {"type": "thread.item.updated", "item_id": "wf1", "update": {
+            "type": "workflow.task.added", "task_index": 0, "task": {"type": "custom", "title": "Searching the archive"}}},
+        {"type": "progress_update", "text": "Thinking hard", "icon": "atom"},
+        {"type": "notice", "level": "warning", "message": "Careful now"},
+        {"type": "client_effect", "name": "ping", "data": {"n": 1}},
+    ])
+    widget = page.locator('[data-item-id="w1"]')
+    expect(widget.locator('[data-ck-id="t1"]')).to_have_text("Hello there")
+    expect(widget.locator('[data-ck-id="b1"]')).to_have_text("new")
+    answer = page.locator('[data-item-id="m1"]')
+    expect(answer.locator("strong")).to_have_text("Bold")
+    expect(answer.get_by_role("link", name="Source A")).to_have_attribute("href", "https://example.com/a")
+    expect(page.locator('[data-item-id="wf1"]')).to_contain_text("Searching the archive")
+    expect(page.locator(".ck-progress")).to_have_text("Thinking hard")
+    expect(page.get_by_role("status").filter(has_text="Careful now")).to_have_count(1)
+    assert page.evaluate("window.seen.effects") == [{"name": "ping", "data": {"n": 1}}]
+
+    page.evaluate(apply, [
+        {"type": "thread.item.updated", "item_id": "w1",
+         "update": {"type": "widget.root.updated", "widget": {"type": "Card", "children": [{"type": "Title", "value": "Root swapped"}]}}},
+        {"type": "thread.item.done", "item": {**base, "id": "m1", "type": "assistant_message",
+                                              "content": [{"type": "output_text", "text": "Final text", "annotations": []}]}},
+        {"type": "thread.item.replaced", "item": {**base, "id": "wf1", "type": "assistant_message",
+                                                  "content": [{"type": "output_text", "text": "Workflow became text", "annotations": []}]}},
+        {"type": "thread.item.removed", "item_id": "w1"},
+        {"type": "error", "code": "custom", "message": "It broke", "allow_retry": False},
+    ])
+    expect(page.locator('[data-item-id="w1"]')).to_have_count(0)
+    expect(answer).to_contain_text("Final text")
+    expect(page.locator('[data-item-id="wf1"]')).to_have_text(re.compile("Workflow became text"))
+    expect(page.locator(".ck-progress")).to_be_hidden()
+    expect(page.get_by_role("alert")).to_have_text("It broke")
+    assert page.js_errors == []

@@ -116,3 +116,11 @@ def test_entity_tagging_and_composer_tools(demo_page, expect):
     page.get_by_role("button", name="Find Events").click()
     send(page, "find events at the library")
     expect(page.locator(".ck-assistant-message").last).to_contain_text("Ridership town hall")
+
+
+def test_gallery_page_links_from_the_chat(demo_page, expect):
+    page = demo_page
+    page.get_by_role("link", name="Widget gallery").click()
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)
+    assert page.locator('[data-ck-type="Chart"]').count() == 1
+    assert page.locator(".ck-widget").count() >= 7
