@@ -402,3 +402,27 @@ def test_every_stream_event_is_applied(open_page, expect, amy):
     expect(page.locator(".ck-progress")).to_be_hidden()
     expect(page.get_by_role("alert")).to_have_text("It broke")
     assert page.js_errors == []
+
+
+def test_attachments_are_uploaded_and_sent_with_the_message(open_page, expect, amy):
+    page = open_page(CHAT, amy)
+    page.get_by_label("Attach files").set_input_files(
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"remember the milk"}]
+    )
+    chip = page.locator(".ck-attachment-chip")
+    expect(chip).to_have_attribute("aria-busy", "false")
+    send(page, "see attached")
+    expect(page.locator(".ck-user-message .ck-attachment")).to_have_text("notes.txt")
+    expect(page.locator(".ck-attachments .ck-tag")).to_have_count(0)
+    expect(page.locator(".ck-assistant-message").last).to_contain_text("You said: see attached")
+    row = models.ThreadItem.objects.get(owner=f"user:{amy.pk}", type="user_message")
+    assert [a["name"] for a in row.data["attachments"]] == ["notes.txt"]
+    stored = models.Attachment.objects.get(owner=f"user:{amy.pk}")
+    assert stored.file.read() == b"remember the milk"
+
+    # A refused type is reported, not sent.
+    page.get_by_label("Attach files").set_input_files(
+        files=[{"name": "tool.exe", "mimeType": "application/x-msdownload", "buffer": b"MZ"}]
+    )
+    expect(page.get_by_role("alert")).to_contain_text("tool.exe")
+    expect(page.locator(".ck-attachments .ck-tag")).to_have_count(0)

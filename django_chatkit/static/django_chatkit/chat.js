@@ -60,6 +60,7 @@ export class ChatKit {
     this.items = [];
     this.itemNodes = new Map();
     this.tags = [];
+    this.attachments = [];
     this.toolChoice = null;
     this.storageKey = options.storageKey ?? `django_chatkit:thread:${api.url}`;
     this._build();
@@ -84,6 +85,11 @@ export class ChatKit {
     this.banner = h("div", { class: "ck-banner", hidden: true });
 
     this.tagBar = h("div", { class: "ck-tags", "aria-label": "Tagged entities" });
+    this.attachmentBar = h("div", { class: "ck-tags ck-attachments", "aria-label": "Attachments" });
+    this.fileInput = h("input", { type: "file", class: "ck-visually-hidden", "aria-label": "Attach files", multiple: true, tabindex: "-1" });
+    this.fileInput.addEventListener("change", () => this._attachFiles([...this.fileInput.files]));
+    this.attachButton = iconButton("paperclip", "Attach a file", () => this.fileInput.click(), { class: "ck-icon-button ck-attach" });
+    if (o.composer?.attachments === false) this.attachButton.hidden = true;
     this.input = h("textarea", {
       class: "ck-composer-input",
       rows: "1",
@@ -109,8 +115,9 @@ export class ChatKit {
       "form",
       { class: "ck-composer", onSubmit: (e) => (e.preventDefault(), this.submit()) },
       this.tagBar,
+      this.attachmentBar,
       this.mentionList,
-      h("div", { class: "ck-composer-row" }, this.input, this.sendButton, this.stopButton),
+      h("div", { class: "ck-composer-row" }, this.attachButton, this.fileInput, this.input, this.sendButton, this.stopButton),
       this.toolBar,
     );
     this.input.addEventListener("keydown", (e) => this._onKeyDown(e));
@@ -247,12 +254,14 @@ export class ChatKit {
 
   async submit() {
     const text = this.input.value.trim();
-    if (!text && !this.tags.length) return;
-    if (this.client.streaming) return;
-    const message = { text, tags: this.tags, toolChoice: this.toolChoice };
+    if (!text && !this.tags.length && !this.attachments.length) return;
+    if (this.client.streaming || this._uploading) return;
+    const message = { text, tags: this.tags, toolChoice: this.toolChoice, attachments: this.attachments.map((a) => a.id) };
     this.input.value = "";
     this.tags = [];
     this.tagBar.replaceChildren();
+    this.attachments = [];
+    this.attachmentBar.replaceChildren();
     this._closeMentions();
     await this.sendUserMessage(message);
   }
@@ -492,7 +501,12 @@ export class ChatKit {
         bubble.append(h("span", { class: "ck-user-text", text: part.text }));
       }
     }
-    for (const att of item.attachments || []) bubble.append(h("span", { class: "ck-attachment", text: att.name }));
+    for (const att of item.attachments || []) {
+      const preview = att.type === "image" && att.preview_url && /^(https?:|\/)/.test(att.preview_url) ? att.preview_url : null;
+      bubble.append(
+        h("span", { class: "ck-attachment", "data-attachment-id": att.id }, preview ? h("img", { src: preview, alt: att.name }) : iconElement("document"), h("span", { text: att.name })),
+      );
+    }
     return h("div", { class: "ck-item ck-user-message" }, bubble);
   }
 
@@ -729,6 +743,37 @@ export class ChatKit {
     this.addTag(entity);
     this._closeMentions();
     this.input.focus();
+  }
+
+  async _attachFiles(files) {
+    this.fileInput.value = "";
+    this._uploading = true;
+    try {
+      for (const file of files) {
+        const chip = h("span", { class: "ck-tag ck-attachment-chip", "aria-busy": "true" }, iconElement("document"), h("span", { text: file.name }));
+        this.attachmentBar.append(chip);
+        let attachment;
+        try {
+          attachment = await this.client.uploadAttachment(file);
+        } catch (err) {
+          chip.remove();
+          this._showBanner(`${file.name}: ${err.message}`, "error");
+          continue;
+        }
+        this.attachments.push(attachment);
+        chip.setAttribute("aria-busy", "false");
+        chip.dataset.attachmentId = attachment.id;
+        chip.append(
+          iconButton("close", `Remove ${file.name}`, () => {
+            this.attachments = this.attachments.filter((a) => a.id !== attachment.id);
+            chip.remove();
+            this.client.deleteAttachment(attachment.id).catch(() => {});
+          }, { class: "ck-icon-button ck-tag-remove" }),
+        );
+      }
+    } finally {
+      this._uploading = false;
+    }
   }
 
   /** Add an entity tag to the message being composed. */

@@ -282,6 +282,28 @@ export class ChatKitClient {
   createAttachment({ name, size, mime_type }, options) {
     return this.request("attachments.create", { name, size, mime_type }, options);
   }
+  /**
+   * Both phases of an upload: `attachments.create`, then the file's bytes to the
+   * attachment's upload_descriptor. Resolves with the attachment (send its id with the message).
+   */
+  async uploadAttachment(file, options) {
+    const attachment = await this.createAttachment({ name: file.name, size: file.size, mime_type: file.type || "application/octet-stream" }, options);
+    const descriptor = attachment.upload_descriptor;
+    if (descriptor) {
+      const body = new FormData();
+      body.append("file", file, file.name);
+      const headers = { ...(descriptor.headers || {}) };
+      const token = this._headers()["X-CSRFToken"];
+      if (token) headers["X-CSRFToken"] = token;
+      const response = await this._fetch(descriptor.url, { method: descriptor.method || "POST", credentials: "same-origin", headers, body });
+      if (!response.ok) {
+        const detail = await response.json().catch(() => null);
+        const message = (detail && detail.error && detail.error.message) || `Upload failed: HTTP ${response.status}`;
+        throw new ChatKitError(message, { status: response.status, body: detail });
+      }
+    }
+    return attachment;
+  }
   deleteAttachment(attachmentId, options) {
     return this.request("attachments.delete", { attachment_id: attachmentId }, options);
   }

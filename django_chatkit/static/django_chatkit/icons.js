@@ -73,6 +73,7 @@ const P = {
   send: "M22 2 11 13M22 2l-7 20-4-9-9-4z",
   trash: "M3 6h18M8 6V4h8v2M6 6l1 15h10l1-15",
   close: "M18 6 6 18M6 6l12 12",
+  paperclip: "M21 12.5l-8.5 8.5a5 5 0 0 1-7-7l9-9a3.5 3.5 0 0 1 5 5l-9 9a2 2 0 0 1-3-3l8-8",
 };
 const FILLED = new Set(["check-circle-filled", "star-filled", "stop", "play"]);
 const SIZES = { xs: 12, sm: 14, md: 16, lg: 20, xl: 24, "2xl": 28, "3xl": 32 };
