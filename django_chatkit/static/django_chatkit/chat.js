@@ -5,7 +5,7 @@
 //   const chat = new ChatKit(document.querySelector("#chat"), {
 //     api: { url: "/chatkit/" },
 //     composer: { placeholder: "Ask anything", tools: TOOL_CHOICES },
-//     entities: { searchUrl: "/chatkit/api/entities/", onClick: (entity) => {} },
+//     entities: { searchUrl: "/api/search/", onClick: (entity) => {} },
 //     widgets: { onAction: async (action, widgetItem) => {} },
 //     onClientEffect: (name, data) => {},
 //     onClientTool: async ({ name, params }) => result,
@@ -16,6 +16,8 @@ import { ChatKitClient, ChatKitError } from "./client.js";
 import { renderWidget, findComponent, replaceComponent } from "./widgets.js";
 import { renderMarkdown } from "./markdown.js";
 import { iconElement } from "./icons.js";
+
+let instances = 0;
 
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -63,6 +65,7 @@ export class ChatKit {
     this.attachments = [];
     this.toolChoice = null;
     this.storageKey = options.storageKey ?? `django_chatkit:thread:${api.url}`;
+    this.uid = `ck${(instances += 1)}`; // prefix for ids, so several views can share a page
     this._build();
     this.ready = this._start();
   }
@@ -96,9 +99,9 @@ export class ChatKit {
       "aria-label": "Message",
       placeholder: o.composer?.placeholder || "Message",
       "aria-autocomplete": "list",
-      "aria-controls": "ck-mention-list",
+      "aria-controls": `${this.uid}-mentions`,
     });
-    this.mentionList = h("ul", { class: "ck-mentions", role: "listbox", id: "ck-mention-list", hidden: true, "aria-label": "Suggestions" });
+    this.mentionList = h("ul", { class: "ck-mentions", role: "listbox", id: `${this.uid}-mentions`, hidden: true, "aria-label": "Suggestions" });
     this.sendButton = iconButton("send", "Send message", () => this.submit(), { class: "ck-icon-button ck-send" });
     this.stopButton = iconButton("stop", "Stop", () => this.stop(), { class: "ck-icon-button ck-stop", hidden: true });
     this.toolBar = h("div", { class: "ck-tools", role: "group", "aria-label": "Tools" });
@@ -122,7 +125,7 @@ export class ChatKit {
     );
     this.input.addEventListener("keydown", (e) => this._onKeyDown(e));
     this.input.addEventListener("input", () => this._onInput());
-    const main = h("main", { class: "ck-main" }, h("header", { class: "ck-header" }, this.titleEl), this.messages, this.banner, this.progress, form);
+    const main = h("section", { class: "ck-main", "aria-label": "Conversation" }, h("header", { class: "ck-header" }, this.titleEl), this.messages, this.banner, this.progress, form);
     if (o.history?.enabled === false) this.sidebar.hidden = true;
     this.root.replaceChildren(this.sidebar, main);
   }
@@ -707,7 +710,7 @@ export class ChatKit {
       }
       const option = h(
         "li",
-        { class: "ck-mention", role: "option", id: `ck-mention-${index}`, "aria-selected": String(index === 0), "data-index": index },
+        { class: "ck-mention", role: "option", id: `${this.uid}-mention-${index}`, "aria-selected": String(index === 0), "data-index": index },
         iconElement(entity.icon || "document"),
         h("span", { text: entity.title }),
       );
@@ -802,7 +805,7 @@ export class ChatKit {
         if (!n) return;
         this._mentionIndex = (this._mentionIndex + (e.key === "ArrowDown" ? 1 : n - 1)) % n;
         options.forEach((o, i) => o.setAttribute("aria-selected", String(i === this._mentionIndex)));
-        this.input.setAttribute("aria-activedescendant", `ck-mention-${this._mentionIndex}`);
+        this.input.setAttribute("aria-activedescendant", `${this.uid}-mention-${this._mentionIndex}`);
         return;
       }
       if ((e.key === "Enter" || e.key === "Tab") && options.length) {
