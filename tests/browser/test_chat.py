@@ -4,6 +4,7 @@ thread management, feedback and markdown safety."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -114,25 +115,26 @@ def test_widget_actions_client_sync_and_server(open_page, expect, amy):
     expect(widget).to_contain_text("Pick a line")
 
     # handler "client": the page's onAction gets the action and the widget item; nothing is posted.
-    posts = []
-    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    ops = []
+    page.on("request", lambda r: ops.append(json.loads(r.post_data)["type"]) if r.method == "POST" else None)
     widget.get_by_role("button", name="Open").click()
     page.wait_for_function("window.seen.actions.length === 1")
     assert page.evaluate("window.seen.actions") == [
         {"action": {"type": "browser.open", "payload": {"id": "article-123"}}, "itemId": item_id}
     ]
-    assert posts == []
+    assert ops == []
 
     # streaming: false -> threads.sync_custom_action; the same item updates in place.
     widget.get_by_role("button", name="Rename").click()
     expect(widget).to_contain_text("renamed in place")
     expect(page.locator(".ck-item")).to_have_count(1)
+    assert ops == ["threads.sync_custom_action"]
     assert stored_widget_text(item_id) == "renamed in place"
 
-    # handler "server" (default) -> threads.custom_action; the handler replaces the widget.
-    page.evaluate("() => { document.querySelector('[data-item-id=\"%s\"]').dataset.old = '1'; }" % item_id)
+    # handler "server" (the default) -> threads.custom_action, whose answer streams in.
     widget.get_by_role("button", name="Pick").click()  # the renamed card's server button (ScriptedServer)
     expect(page.locator(".ck-assistant-message").last).to_contain_text("Action test.pick")
+    assert ops[1] == "threads.custom_action"
     page.reload()
     page.locator(".ck-thread-open", has_text="Widgets").click()
     expect(widget).to_contain_text("renamed in place")
