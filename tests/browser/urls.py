@@ -60,8 +60,13 @@ def chat_page(request):
     return render(request, "browser/chat_page.html", {"tools": TOOL_CHOICES})
 
 
+def official_page(request):
+    return render(request, "browser/official_page.html", {"tools": TOOL_CHOICES})
+
+
 urlpatterns = [
     path("browser/chat/", chat_page, name="browser-chat"),
+    path("browser/official/", official_page, name="browser-official"),
     path("browser/gallery/", TemplateView.as_view(template_name="django_chatkit/gallery.html"), name="browser-gallery"),
     re_path(r"^static/(?P<path>.*)$", serve, {"insecure": True}),
 ]
