@@ -7,11 +7,31 @@ the string the store derives from the request context (by default ``context.user
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
 ID_MAX_LENGTH = 128
+
+
+class OrderedJSONField(models.JSONField):
+    """JSON stored as text, so key order survives every database (PostgreSQL's jsonb
+    reorders keys): an exported ``.widget`` file matches the imported one byte for byte."""
+
+    def db_type(self, connection) -> str:
+        return "text"
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if value is None:
+            return None
+        return json.dumps(value, cls=self.encoder)
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        return json.loads(value, cls=self.decoder)
 
 
 class Thread(models.Model):
@@ -177,13 +197,13 @@ class WidgetTemplate(models.Model):
     template = models.TextField(
         _("template"), help_text=_("Jinja source whose output is widget JSON. Use {{ value|tojson }} for values.")
     )
-    json_schema = models.JSONField(
+    json_schema = OrderedJSONField(
         _("JSON Schema"), default=dict, blank=True, help_text=_("The data the template accepts.")
     )
-    sample_data = models.JSONField(
+    sample_data = OrderedJSONField(
         _("sample data"), null=True, blank=True, help_text=_("Data used to check and preview the template.")
     )
-    extra = models.JSONField(
+    extra = OrderedJSONField(
         _("other .widget keys"), default=dict, blank=True, help_text=_("Kept so an export reproduces the imported file.")
     )
     version = models.PositiveIntegerField(_("version"), default=0, editable=False)
@@ -252,9 +272,9 @@ class WidgetTemplateVersion(models.Model):
     title = models.CharField(_("title"), max_length=200, blank=True)
     description = models.TextField(_("description"), blank=True)
     template = models.TextField(_("template"))
-    json_schema = models.JSONField(_("JSON Schema"), default=dict, blank=True)
-    sample_data = models.JSONField(_("sample data"), null=True, blank=True)
-    extra = models.JSONField(_("other .widget keys"), default=dict, blank=True)
+    json_schema = OrderedJSONField(_("JSON Schema"), default=dict, blank=True)
+    sample_data = OrderedJSONField(_("sample data"), null=True, blank=True)
+    extra = OrderedJSONField(_("other .widget keys"), default=dict, blank=True)
     comment = models.CharField(_("comment"), max_length=255, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("created by")
