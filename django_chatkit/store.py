@@ -28,7 +28,7 @@ from chatkit.types import (
 )
 from django.core.files.storage import storages
 from django.db import IntegrityError, router, transaction
-from django.db.models import Model, OuterRef, Q, Subquery
+from django.db.models import Model, Q, Subquery
 from django.urls import reverse
 from pydantic import TypeAdapter
 

@@ -1,4 +1,4 @@
-"""The request core both transports share: checks, context, SDK call, error mapping.
+"""The request core both transports share: checks, context, SDK call, streaming.
 
 A transport (the Channels consumer or the async view) hands over the Django request
 and its body and gets back a :class:`ChatKitResponse`: either a complete JSON body or
@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from chatkit.server import NonStreamingResult
-from chatkit.store import NotFoundError
 from chatkit.types import (
     ChatKitReq,
     ThreadsCustomActionReq,
@@ -28,12 +25,13 @@ from chatkit.types import (
 from django.conf import settings
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from .. import runs
 from ..conf import chatkit_settings
-from ..exceptions import BadRequest, ChatKitRequestError, PayloadTooLarge, PermissionDenied
+from ..exceptions import BadRequest, PayloadTooLarge, PermissionDenied
 from ..server import get_chatkit_server
+from .errors import JSON_CONTENT_TYPE, ChatKitResponse, describe_exception, error_event, response_for_exception
 
 logger = logging.getLogger("django_chatkit")
 
@@ -46,30 +44,6 @@ SSE_HEADERS = {
     # nginx and most proxies buffer responses unless told not to.
     "X-Accel-Buffering": "no",
 }
-JSON_CONTENT_TYPE = "application/json"
-
-
-@dataclass
-class ChatKitResponse:
-    status: int
-    body: bytes = b""
-    stream: EventStream | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def error(cls, exc: ChatKitRequestError) -> ChatKitResponse:
-        return cls.json_error(exc.status, exc.code, exc.message)
-
-    @classmethod
-    def json_error(cls, status: int, code: str, message: str) -> ChatKitResponse:
-        body = json.dumps({"error": {"code": code, "message": message}}).encode()
-        return cls(status=status, body=body, headers={"Content-Type": JSON_CONTENT_TYPE})
-
-
-def error_event(message: str, *, code: str = "custom", allow_retry: bool = False) -> bytes:
-    """An SSE ``error`` event, as the SDK would serialize it."""
-    payload = {"type": "error", "code": code, "message": message, "allow_retry": allow_retry}
-    return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
 
 class EventStream:
@@ -107,7 +81,7 @@ class EventStream:
                 self.startup_error = exc
             else:
                 logger.exception("ChatKit stream failed after it started")
-                self._queue.put_nowait(error_event(_describe(exc), code="stream.error"))
+                self._queue.put_nowait(error_event(describe_exception(exc), code="stream.error"))
         finally:
             self._queue.put_nowait(_END)
 
@@ -187,35 +161,6 @@ async def build_context(request: HttpRequest) -> Any:
     return context
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ValidationError):
-        problems = []
-        for error in exc.errors()[:5]:
-            where = ".".join(str(part) for part in error.get("loc", ())) or "body"
-            problems.append(f"{where}: {error.get('msg')}")
-        return "Invalid request: " + "; ".join(problems)
-    return str(exc) or type(exc).__name__
-
-
-def _error_response(exc: BaseException) -> ChatKitResponse:
-    """Map an exception raised before any byte was sent to an HTTP status."""
-    if isinstance(exc, ChatKitRequestError):
-        return ChatKitResponse.error(exc)
-    if isinstance(exc, NotFoundError):
-        return ChatKitResponse.json_error(404, "not_found", str(exc) or "Not found")
-    if isinstance(exc, ValidationError):
-        if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            return ChatKitResponse.json_error(400, "invalid_json", "The request body is not valid JSON.")
-        return ChatKitResponse.json_error(400, "invalid_request", _describe(exc))
-    if isinstance(exc, (ValueError, TypeError)):
-        # The SDK raises ValueError for requests that do not fit the thread's state.
-        return ChatKitResponse.json_error(400, "invalid_request", _describe(exc))
-    if isinstance(exc, NotImplementedError):
-        return ChatKitResponse.json_error(501, "not_implemented", _describe(exc))
-    logger.error("ChatKit request failed", exc_info=exc)
-    return ChatKitResponse.json_error(500, "server_error", "The server failed to handle this request.")
-
-
 def _with_request_metadata(context: Any, parsed: Any) -> None:
     """Expose the request's metadata and composer tool choice as ``context.metadata``."""
     metadata = getattr(context, "metadata", None)
@@ -277,7 +222,7 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
         await runs.before_request(parsed)
         result = await server.process(body, context)
     except Exception as exc:
-        return _error_response(exc)
+        return response_for_exception(exc)
 
     if isinstance(result, NonStreamingResult):
         return ChatKitResponse(status=200, body=result.json, headers={"Content-Type": JSON_CONTENT_TYPE})
@@ -292,5 +237,5 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
         await stream.stop()  # the client left before the first event: same as after it
         raise
     if first is None and stream.startup_error is not None:
-        return _error_response(stream.startup_error)
+        return response_for_exception(stream.startup_error)
     return ChatKitResponse(status=200, stream=stream, headers=dict(SSE_HEADERS))
