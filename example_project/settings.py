@@ -88,7 +88,13 @@ CHATKIT = {
     },
     "AGENT_MODEL_ALLOWLIST": ["gpt-4.1-mini", "gpt-4.1"],
     # What makes the offline model call a tool (a whole word in the message).
-    "OFFLINE_TOOL_TRIGGERS": {"line": "show_line_selector", "lines": "show_line_selector", "events": "find_events"},
+    "OFFLINE_TOOL_TRIGGERS": {
+        "line": "show_line_selector",
+        "lines": "show_line_selector",
+        "article": "show_articles",
+        "articles": "show_articles",
+        "events": "find_events",
+    },
     "OFFLINE_REPLY_DELAY": float(os.environ.get("CHATKIT_OFFLINE_REPLY_DELAY", "0.06")),
     # The demo page's chat UI: "builtin" (this app's client, works offline) or "official"
     # (OpenAI's <openai-chatkit> web component from OpenAI's CDN, given DOMAIN_KEY).

@@ -1,17 +1,21 @@
 """The demo's agents: one per composer tool (the seed's "mode selection").
 
-``general`` (Chat) answers questions and can show the line selector widget;
-``event_finder`` (Find Events) searches the events below. Without an OpenAI API key
-both run on django_chatkit's offline model, which calls ``show_line_selector`` when a
-message mentions "line" or "lines" and ``find_events`` for "events" (see
-``OFFLINE_TOOL_TRIGGERS`` in the settings), and otherwise echoes the message.
+``general`` (Chat) answers questions and can show the line selector widget and the
+list of articles; ``event_finder`` (Find Events) searches the events below. Without an
+OpenAI API key both run on django_chatkit's offline model, which calls
+``show_line_selector`` when a message mentions "line" or "lines", ``show_articles`` for
+"article" or "articles" and ``find_events`` for "events" (see ``OFFLINE_TOOL_TRIGGERS``
+in the settings), and otherwise echoes the message.
 """
 
 from __future__ import annotations
 
 from agents import Agent, function_tool
+from asgiref.sync import sync_to_async
 
 from django_chatkit.agents import widget_tool
+
+from .chatkit_entities import visible_articles
 
 # The composer's tool buttons (the seed's TOOL_CHOICES); each id is a key of CHATKIT["AGENTS"].
 TOOL_CHOICES = [
@@ -46,6 +50,30 @@ show_line_selector = widget_tool(
 )
 
 
+ARTICLE_LIST_LIMIT = 20
+
+
+def _article_items(user) -> list[dict]:
+    articles = visible_articles(user).only("pk", "title", "published")[:ARTICLE_LIST_LIMIT]
+    # "done" marks the published ones (a check); the user's own drafts get an empty circle.
+    return [{"id": str(a.pk), "title": a.title, "done": a.published} for a in articles]
+
+
+async def article_list_data(ctx, arguments) -> dict:
+    """The item list's data: the articles the requesting user may see (their drafts included)."""
+    return {"items": await sync_to_async(_article_items)(ctx.request_context.user)}
+
+
+# The seed's item list: clicking an article fires the client action ``item.select`` with
+# ``{"itemId": "<article id>"}``, which the chat page's onAction opens (see chat.html).
+show_articles = widget_tool(
+    "item_list",
+    name="show_articles",
+    description="Show the list of articles the user can read; they click one to open it.",
+    data=article_list_data,
+)
+
+
 @function_tool
 def find_events(query: str = "") -> str:
     """Find upcoming events whose title or place contains the query (all events when empty)."""
@@ -62,10 +90,10 @@ general_agent = Agent(
     name="Assistant",
     instructions=(
         "You are the transit authority's assistant. Answer briefly. When the user wants to "
-        "pick or see the lines, call show_line_selector. Use @-mentioned articles and people "
-        "as context."
+        "pick or see the lines, call show_line_selector; when they want to browse or read "
+        "articles, call show_articles. Use @-mentioned articles and people as context."
     ),
-    tools=[show_line_selector],
+    tools=[show_line_selector, show_articles],
 )
 
 event_finder_agent = Agent(

@@ -6,5 +6,6 @@ app_name = "demo"
 
 urlpatterns = [
     path("", views.chat, name="chat"),
+    path("articles/<int:pk>/", views.article, name="article"),
     path("gallery/", views.gallery, name="gallery"),
 ]

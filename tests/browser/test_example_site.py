@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -27,8 +28,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def example_site(tmp_path_factory, browser_thread) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("example")
+def example_tmp(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("example")  # the site's database (demo.sqlite3) and log
+
+
+@pytest.fixture(scope="module")
+def example_site(example_tmp, browser_thread) -> Iterator[str]:
+    tmp = example_tmp
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(
         DATABASE_URL=f"sqlite:///{tmp / 'demo.sqlite3'}",
@@ -116,6 +122,41 @@ def test_entity_tagging_and_composer_tools(demo_page, expect):
     page.get_by_role("button", name="Find Events").click()
     send(page, "find events at the library")
     expect(page.locator(".ck-assistant-message").last).to_contain_text("Ridership town hall")
+
+
+def test_article_list_scenario(demo_page, example_tmp, expect):
+    # Articles straight from the site's database: the published ones, a draft of the demo
+    # user's (theirs to see) and a draft of no one's (hidden from them).
+    with sqlite3.connect(example_tmp / "demo.sqlite3") as db:
+        (demo_id,) = db.execute("SELECT id FROM auth_user WHERE username = 'demo'").fetchone()
+        insert = "INSERT INTO demo_article (title, summary, body, published, owner_id) VALUES (?, '', '', 0, ?)"
+        db.execute(insert, ("Fare changes (draft)", demo_id))
+        db.execute(insert, ("Someone else's secret draft", None))
+        published = db.execute("SELECT id, title FROM demo_article WHERE published ORDER BY title").fetchall()
+        (draft_id,) = db.execute("SELECT id FROM demo_article WHERE title = 'Fare changes (draft)'").fetchone()
+    assert len(published) >= 3
+    page = demo_page
+    send(page, "show me articles")
+    articles = page.locator('.ck-widget-item [data-ck-type="ListView"]').last
+    expect(articles.locator('[data-ck-type="ListViewItem"]')).to_have_count(len(published) + 1)
+    for article_id, title in published:
+        item = articles.locator(f'[data-ck-key="{article_id}"]')
+        expect(item).to_have_text(title)
+        expect(item.locator('[data-icon="check"]')).to_have_count(1)
+    expect(articles.locator(f'[data-ck-key="{draft_id}"] [data-icon="empty-circle"]')).to_have_count(1)
+    expect(articles).not_to_contain_text("secret draft")
+    expect(page.locator(".ck-assistant-message").last).to_contain_text("Tool show_articles returned")
+    # Clicking an article fires the client action item.select {itemId: <article id>}; the
+    # page's onAction opens that article beside the chat.
+    article_id, title = published[1]
+    articles.locator(f'[data-ck-key="{article_id}"]').click()
+    panel = page.get_by_role("complementary", name="Article")
+    expect(panel.locator("article")).to_have_attribute("data-article-id", str(article_id))
+    expect(panel.get_by_role("heading", level=1)).to_have_text(title)
+    expect(page.locator("#demo-log")).to_have_text(f"Opened article {article_id}")
+    articles.locator(f'[data-ck-key="{draft_id}"]').click()
+    expect(panel.get_by_role("heading", level=1)).to_have_text("Fare changes (draft)")
+    expect(panel).to_contain_text("Draft: only you can see it.")
 
 
 def test_gallery_page_links_from_the_chat(demo_page, expect):
