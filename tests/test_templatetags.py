@@ -36,6 +36,13 @@ def test_builtin_chat_include_carries_endpoint_tools_and_entity_search():
     assert config["entities"] == {"searchUrl": "/api/search/"}
 
 
+def test_builtin_chat_follows_the_live_socket_where_configured():
+    assert config_of(render("{% chatkit_chat %}"), "data-chatkit-config")["live"] == {"url": "/chatkit/live/"}
+    custom = render('{% chatkit_chat live_url="/ws/live/" %}')
+    assert config_of(custom, "data-chatkit-config")["live"] == {"url": "/ws/live/"}
+    assert "live" not in config_of(render('{% chatkit_chat live_url="" %}'), "data-chatkit-config")
+
+
 def test_config_values_cannot_break_out_of_the_attribute():
     output = render('{% chatkit_chat placeholder=evil %}', evil='"><script>alert(1)</script>')
     assert "<script>alert(1)" not in output

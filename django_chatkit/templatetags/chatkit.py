@@ -34,6 +34,9 @@ register = template.Library()
 
 _ENTITY_SEARCH_URL_NAMES = ("django_chatkit_api:entity-search",)
 
+# Where django_chatkit.routing.chatkit_websocket_routes() mounts the live socket by default.
+DEFAULT_LIVE_URL = "/chatkit/live/"
+
 
 def _endpoint_url() -> str:
     return reverse("django_chatkit:endpoint")
@@ -56,6 +59,7 @@ def _client_config(
     entities_url: str | None,
     theme: str | None,
     history: bool,
+    live_url: str | None = None,
 ) -> dict[str, Any]:
     api: dict[str, Any] = {"url": api_url or _endpoint_url()}
     if api_url is None:
@@ -73,6 +77,9 @@ def _client_config(
         config["entities"] = {"searchUrl": search_url}
     if theme:
         config["theme"] = theme
+    live = DEFAULT_LIVE_URL if live_url is None else live_url
+    if live:  # "" turns live sync off
+        config["live"] = {"url": live}
     return config
 
 
@@ -97,8 +104,13 @@ def chatkit_chat(
     element_id: str = "chatkit",
     height: str = "600px",
     history: bool = True,
+    live_url: str | None = None,
 ) -> dict[str, Any]:
     """The built-in chat view, mounted on a <div>.
+
+    ``live_url`` is the live-sync WebSocket (default ``/chatkit/live/``, where
+    ``chatkit_websocket_routes()`` mounts it; ``""`` turns it off): the view follows the
+    open thread there, so a response started in another tab or before a reload shows up.
 
     Page code can pass callbacks (``widgets.onAction``, ``entities.onClick``,
     ``onClientEffect``, ``onClientTool``) through ``window.chatkitHooks[element_id]``, set
@@ -109,7 +121,13 @@ def chatkit_chat(
     if request is not None:
         get_token(request)  # make sure the CSRF cookie is set for the client's POSTs
     config = _client_config(
-        api_url=api_url, tools=tools, placeholder=placeholder, entities_url=entities_url, theme=theme, history=history
+        api_url=api_url,
+        tools=tools,
+        placeholder=placeholder,
+        entities_url=entities_url,
+        theme=theme,
+        history=history,
+        live_url=live_url,
     )
     return {"element_id": element_id, "height": height, "config_json": json.dumps(config)}
 
@@ -158,11 +176,12 @@ def chatkit_ui(context: template.Context, **kwargs: Any) -> str:
 
     Accepts the keyword arguments common to both tags (api_url, tools, placeholder,
     element_id, height); ``domain_key`` only matters to the official UI and
-    ``entities_url`` / ``theme`` only to the built-in one.
+    ``entities_url`` / ``theme`` / ``live_url`` only to the built-in one.
     """
     if chatkit_settings.CLIENT_UI == "official":
         kwargs.pop("entities_url", None)
         kwargs.pop("theme", None)
+        kwargs.pop("live_url", None)
         head = chatkit_official_script()
         tag_context = chatkit_official(context, **kwargs)
         name = "django_chatkit/official.html"

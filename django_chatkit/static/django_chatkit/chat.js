@@ -10,12 +10,19 @@
 //     onClientEffect: (name, data) => {},
 //     onClientTool: async ({ name, params }) => result,
 //     theme: "light" | "dark",
+//     live: { url: "/chatkit/live/" }, // the live-sync WebSocket; omit it to not follow
 //   });
+//
+// With `live`, the open thread is followed over the app's WebSocket
+// (django_chatkit.transport.live, through live.js): a response started in another tab or
+// before a reload is shown as it streams, can be stopped, and is reloaded when it ends.
+// Each socket message about the open thread is also a `chatkit:live` event on the element.
 
 import { ChatKitClient, ChatKitError } from "./client.js";
 import { renderWidget, findComponent, replaceComponent } from "./widgets.js";
 import { renderMarkdown } from "./markdown.js";
 import { iconElement } from "./icons.js";
+import "./live.js"; // defines window.DjangoChatKitLive
 
 let instances = 0;
 
@@ -66,6 +73,13 @@ export class ChatKit {
     this.toolChoice = null;
     this.storageKey = options.storageKey ?? `django_chatkit:thread:${api.url}`;
     this.uid = `ck${(instances += 1)}`; // prefix for ids, so several views can share a page
+    this._skippedRuns = new Set(); // this tab's own runs and ended ones: relayed events are skipped
+    this._following = null; // {runId, items} of another tab's run shown from the live socket
+    const liveUrl = options.live && options.live.url;
+    this.live =
+      liveUrl && typeof WebSocket !== "undefined" && window.DjangoChatKitLive
+        ? window.DjangoChatKitLive.connect({ url: liveUrl, onMessage: (message) => this._onLive(message) })
+        : null;
     this._build();
     this.ready = this._start();
   }
@@ -198,7 +212,9 @@ export class ChatKit {
   }
 
   newThread() {
+    this._endFollowing(); // leaving another tab's run to run on, not stopping it
     this.stop();
+    this.live?.follow(null);
     this.threadId = null;
     this.thread = null;
     this.items = [];
@@ -213,21 +229,42 @@ export class ChatKit {
 
   async loadThread(threadId) {
     const thread = await this.client.getThread(threadId);
+    const items = await this._allItems(thread);
     this.newThread();
     this._adoptThread(thread);
+    for (const item of items) this._upsertItem(item);
+    return thread;
+  }
+
+  async _allItems(thread) {
     const items = [...(thread.items?.data || [])];
     let page = thread.items;
     while (page && page.has_more && page.after) {
-      page = await this.client.listItems(threadId, { order: "asc", after: page.after, limit: 50 });
+      page = await this.client.listItems(thread.id, { order: "asc", after: page.after, limit: 50 });
       items.push(...(page.data || []));
     }
+    return items;
+  }
+
+  /** Show the open thread's items as stored (after another tab's run, or its checkpoints). */
+  async _reloadItems() {
+    const threadId = this.threadId;
+    const thread = await this.client.getThread(threadId);
+    const items = await this._allItems(thread);
+    if (threadId !== this.threadId || this.client.streaming) return; // moved on meanwhile
+    this.items = [];
+    this.itemNodes.clear();
+    this.messages.replaceChildren();
     for (const item of items) this._upsertItem(item);
-    return thread;
+    this._setTitle(thread.title);
+    // Reloaded items are at their checkpoint: relayed deltas no longer apply to them.
+    if (this._following) this._following.items.clear();
   }
 
   _adoptThread(thread) {
     this.thread = thread;
     this.threadId = thread.id;
+    this.live?.follow(thread.id);
     safeStorage("set", this.storageKey, thread.id);
     this._setTitle(thread.title);
     this._markCurrent();
@@ -258,7 +295,7 @@ export class ChatKit {
   async submit() {
     const text = this.input.value.trim();
     if (!text && !this.tags.length && !this.attachments.length) return;
-    if (this.client.streaming || this._uploading) return;
+    if (this.client.streaming || this._uploading || this._following) return;
     const message = { text, tags: this.tags, toolChoice: this.toolChoice, attachments: this.attachments.map((a) => a.id) };
     this.input.value = "";
     this.tags = [];
@@ -279,9 +316,81 @@ export class ChatKit {
 
   /** Cancel the running response; the server keeps what was produced so far. */
   stop() {
+    if (this._following && this.threadId) {
+      // Another tab's run (or one that outlived a reload): ask the server to stop it.
+      this.stopButton.disabled = true;
+      if (this.client.stopUrl) this.client.stopThread(this.threadId).catch(() => {});
+      else this.live?.stop();
+      return;
+    }
     if (!this.client.streaming) return;
     if (this.threadId) this.client.stopThread(this.threadId).catch(() => {});
     this.client.abort();
+  }
+
+  // -- live sync: runs this tab did not start ------------------------------------------------
+  _onLive(message) {
+    if (message.thread_id !== this.threadId) return;
+    this.root.dispatchEvent(new CustomEvent("chatkit:live", { detail: message }));
+    if (message.type === "subscribed") {
+      // Streaming now, the running response is this tab's own (a thread it just created).
+      if (message.run && this.client.streaming) this._skippedRuns.add(message.run.run_id);
+      else if (message.run && !this._skippedRuns.has(message.run.run_id)) this._startFollowing(message.run.run_id, true);
+      else if (!message.run && this._following) {
+        this._endFollowing(); // it ended while the socket was reconnecting
+        this._reloadItems().catch(() => {});
+      }
+    } else if (message.type === "run") {
+      if (message.state === "started") {
+        // The tab's own request is in flight before the server starts its run.
+        if (this.client.streaming) this._skippedRuns.add(message.run_id);
+        else this._startFollowing(message.run_id, false);
+      } else {
+        this._skippedRuns.add(message.run_id); // late batches of an ended run change nothing
+        if (this._following && this._following.runId === message.run_id) {
+          this._endFollowing();
+          this._reloadItems().catch(() => {});
+        }
+      }
+    } else if (message.type === "events") {
+      if (this._skippedRuns.has(message.run_id)) return;
+      if (!this._following && !this.client.streaming) this._startFollowing(message.run_id, true);
+      if (!this._following || this._following.runId !== message.run_id) return;
+      for (const event of message.events || []) this._applyFollowed(event);
+    }
+  }
+
+  _startFollowing(runId, midway) {
+    if (this._following && this._following.runId === runId) return;
+    // Joined midway, the items streaming now were loaded from their last checkpoint, which
+    // the relayed deltas do not line up with: those are refreshed from the store instead.
+    this._following = { runId, items: new Set(), midway, timer: null };
+    this._setStreaming(true);
+    this.stopButton.disabled = false;
+    if (midway) this._reloadItems().catch(() => {});
+  }
+
+  _applyFollowed(event) {
+    const following = this._following;
+    if (event.type === "thread.item.added") following.items.add(event.item.id);
+    if (event.type === "thread.item.updated" && !following.items.has(event.item_id)) {
+      if (!following.timer) {
+        following.timer = setTimeout(() => {
+          following.timer = null;
+          if (this._following === following) this._reloadItems().catch(() => {});
+        }, 500);
+      }
+      return;
+    }
+    this.applyEvent(event);
+  }
+
+  _endFollowing() {
+    if (!this._following) return;
+    clearTimeout(this._following.timer);
+    this._following = null;
+    this._setStreaming(false);
+    this._setProgress(null);
   }
 
   async _stream(start) {

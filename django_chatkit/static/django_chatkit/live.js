@@ -31,21 +31,85 @@
     return url.href;
   }
 
-  function attach(element, options) {
-    const settings = options || {};
+  /**
+   * The socket alone, shared by attach() and the built-in chat view (chat.js):
+   * connect({url, onMessage}) follows one thread at a time and reconnects with backoff.
+   * A URL with no WebSocket route behind it (the site did not mount
+   * chatkit_websocket_routes) is given up after a few failed attempts.
+   */
+  function connect(settings) {
     const url = socketUrl(settings.url || "/chatkit/live/");
-    const refreshInterval = settings.refreshInterval == null ? 500 : settings.refreshInterval;
+    const onMessage = settings.onMessage || (() => {});
     let socket = null;
     let threadId = null;
-    let asking = false; // this tab is streaming a response itself: the UI is already live
-    let timer = null;
-    let again = false;
     let closed = false;
     let backoff = 1000;
+    let opened = false; // ever connected: a later drop is worth reconnecting
+    let failures = 0;
 
     function send(message) {
       if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
     }
+
+    function open() {
+      socket = new WebSocket(url);
+      socket.addEventListener("open", () => {
+        opened = true;
+        failures = 0;
+        backoff = 1000;
+        if (threadId) send({ type: "subscribe", thread_id: threadId });
+      });
+      socket.addEventListener("message", (event) => {
+        let message;
+        try {
+          message = JSON.parse(event.data);
+        } catch (_) {
+          return;
+        }
+        if (message.thread_id && message.thread_id !== threadId) return;
+        onMessage(message);
+      });
+      socket.addEventListener("close", (event) => {
+        socket = null;
+        // 4401/4403: not logged in or not allowed; reconnecting would not help.
+        if (closed || event.code === 4401 || event.code === 4403) return;
+        failures += 1;
+        if (!opened && failures >= 3) return; // no live route here: stay quiet
+        setTimeout(open, backoff);
+        backoff = Math.min(backoff * 2, 30000);
+      });
+    }
+
+    function follow(id) {
+      if ((id || null) === threadId) return;
+      if (threadId) send({ type: "unsubscribe", thread_id: threadId });
+      threadId = id || null;
+      if (threadId) send({ type: "subscribe", thread_id: threadId });
+    }
+
+    open();
+    return {
+      follow,
+      /** Stop the response running in the followed thread. */
+      stop() {
+        if (threadId) send({ type: "stop", thread_id: threadId });
+      },
+      close() {
+        closed = true;
+        if (socket) socket.close();
+      },
+      get threadId() {
+        return threadId;
+      },
+    };
+  }
+
+  function attach(element, options) {
+    const settings = options || {};
+    const refreshInterval = settings.refreshInterval == null ? 500 : settings.refreshInterval;
+    let asking = false; // this tab is streaming a response itself: the UI is already live
+    let timer = null;
+    let again = false;
 
     function refresh() {
       if (asking) return;
@@ -70,9 +134,7 @@
       if (!asking) element.fetchUpdates();
     }
 
-    function onMessage(event) {
-      const message = JSON.parse(event.data);
-      if (message.thread_id && message.thread_id !== threadId) return;
+    function onMessage(message) {
       if (message.type === "subscribed" && message.run) refresh(); // running since before this load
       else if (message.type === "events") refresh();
       else if (message.type === "run") {
@@ -82,55 +144,26 @@
       element.dispatchEvent(new CustomEvent("chatkit-live." + message.type, { detail: message }));
     }
 
-    function connect() {
-      socket = new WebSocket(url);
-      socket.addEventListener("open", () => {
-        backoff = 1000;
-        if (threadId) send({ type: "subscribe", thread_id: threadId });
-      });
-      socket.addEventListener("message", onMessage);
-      socket.addEventListener("close", (event) => {
-        socket = null;
-        // 4401/4403: not logged in or not allowed; reconnecting would not help.
-        if (closed || event.code === 4401 || event.code === 4403) return;
-        setTimeout(connect, backoff);
-        backoff = Math.min(backoff * 2, 30000);
-      });
-    }
-
-    element.addEventListener("chatkit.thread.change", (event) => {
-      if (threadId) send({ type: "unsubscribe", thread_id: threadId });
-      threadId = event.detail.threadId;
-      if (threadId) send({ type: "subscribe", thread_id: threadId });
-    });
+    const live = connect({ url: settings.url, onMessage });
+    element.addEventListener("chatkit.thread.change", (event) => live.follow(event.detail.threadId));
     element.addEventListener("chatkit.response.start", () => {
       asking = true;
     });
     element.addEventListener("chatkit.response.end", () => {
       asking = false;
     });
-    connect();
 
     return {
       /** Stop the response running in the shown thread (also one kept running after a reload). */
-      stop() {
-        if (threadId) send({ type: "stop", thread_id: threadId });
-      },
+      stop: live.stop,
       /** Follow a thread explicitly (the element's thread.change event does it otherwise). */
-      follow(id) {
-        if (threadId) send({ type: "unsubscribe", thread_id: threadId });
-        threadId = id;
-        if (threadId) send({ type: "subscribe", thread_id: threadId });
-      },
-      close() {
-        closed = true;
-        if (socket) socket.close();
-      },
+      follow: live.follow,
+      close: live.close,
       get threadId() {
-        return threadId;
+        return live.threadId;
       },
     };
   }
 
-  global.DjangoChatKitLive = { attach };
+  global.DjangoChatKitLive = { attach, connect };
 })(window);
