@@ -26,6 +26,7 @@ Entity ids are ``"<key>:<pk>"``, so a tag names both its source and its row.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import reduce
@@ -78,7 +79,7 @@ def split_entity_id(entity_id: str) -> tuple[str, str]:
     return key, local_id
 
 
-class EntitySource:
+class EntitySource(ABC):
     """Base class: one kind of thing a user can @-mention. Methods run synchronously."""
 
     key: str
@@ -86,13 +87,13 @@ class EntitySource:
     icon: str | None = None
     interactive: bool = True
 
+    @abstractmethod
     def search(self, user: Any, query: str, limit: int) -> list[dict[str, Any]]:
         """Entities matching ``query`` that ``user`` may see."""
-        raise NotImplementedError
 
+    @abstractmethod
     def resolve(self, user: Any, local_id: str) -> ResolvedEntity | None:
         """The entity with this id if ``user`` may see it, else ``None``."""
-        raise NotImplementedError
 
     def preview(self, user: Any, local_id: str) -> Any:
         """A widget root previewing the entity, ``None`` if the source has no preview.
