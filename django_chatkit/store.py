@@ -104,6 +104,14 @@ async def _upsert_owned(
         raise NotFoundError(not_found)
 
 
+async def _owned_data(rows: Any, not_found: str) -> Any:
+    """The stored SDK object of the one row ``rows`` selects, or ``NotFoundError``."""
+    data = await rows.values_list("data", flat=True).afirst()
+    if data is None:
+        raise NotFoundError(not_found)
+    return data
+
+
 class _OwnedStore:
     """Owner resolution shared by both stores."""
 
@@ -130,14 +138,8 @@ class DjangoStore(_OwnedStore, Store[Any]):
     # -- threads ---------------------------------------------------------------------
 
     async def load_thread(self, thread_id: str, context: Any) -> ThreadMetadata:
-        data = await (
-            models.Thread.objects.filter(thread_id=thread_id, owner=self.owner_of(context))
-            .values_list("data", flat=True)
-            .afirst()
-        )
-        if data is None:
-            raise NotFoundError(f"Thread {thread_id} not found")
-        return ThreadMetadata.model_validate(data)
+        rows = models.Thread.objects.filter(thread_id=thread_id, owner=self.owner_of(context))
+        return ThreadMetadata.model_validate(await _owned_data(rows, f"Thread {thread_id} not found"))
 
     async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
         owner = self.owner_of(context)
@@ -207,16 +209,8 @@ class DjangoStore(_OwnedStore, Store[Any]):
             await rows.aupdate(**fields)  # a concurrent save won the insert; ours is newer
 
     async def load_item(self, thread_id: str, item_id: str, context: Any) -> ThreadItem:
-        data = await (
-            models.ThreadItem.objects.filter(
-                thread_id=thread_id, item_id=item_id, owner=self.owner_of(context)
-            )
-            .values_list("data", flat=True)
-            .afirst()
-        )
-        if data is None:
-            raise NotFoundError(f"Item {item_id} not found in thread {thread_id}")
-        return _ITEM_ADAPTER.validate_python(data)
+        rows = models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item_id, owner=self.owner_of(context))
+        return _ITEM_ADAPTER.validate_python(await _owned_data(rows, f"Item {item_id} not found in thread {thread_id}"))
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
         await models.ThreadItem.objects.filter(
@@ -238,14 +232,8 @@ class DjangoStore(_OwnedStore, Store[Any]):
         )
 
     async def load_attachment(self, attachment_id: str, context: Any) -> Attachment:
-        data = await (
-            models.Attachment.objects.filter(attachment_id=attachment_id, owner=self.owner_of(context))
-            .values_list("data", flat=True)
-            .afirst()
-        )
-        if data is None:
-            raise NotFoundError(f"Attachment {attachment_id} not found")
-        return _ATTACHMENT_ADAPTER.validate_python(data)
+        rows = models.Attachment.objects.filter(attachment_id=attachment_id, owner=self.owner_of(context))
+        return _ATTACHMENT_ADAPTER.validate_python(await _owned_data(rows, f"Attachment {attachment_id} not found"))
 
     async def delete_attachment(self, attachment_id: str, context: Any) -> None:
         await models.Attachment.objects.filter(
