@@ -53,14 +53,13 @@ from chatkit.types import (
     ThreadsGetByIdReq,
     ThreadStreamEvent,
 )
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import models
 from .conf import chatkit_settings
 from .exceptions import ChatKitRequestError
 from .ids import new_id
-from .store import to_microseconds
+from .store import insert_unless_taken, to_microseconds
 
 __all__ = [
     "INTERRUPTED_NOTE",
@@ -377,19 +376,9 @@ async def _group_send(thread_id: str | None, message: dict[str, Any]) -> None:
         logger.warning("Could not send live events of thread %s", thread_id, exc_info=True)
 
 
-def _insert_lease_sync(**fields: Any) -> bool:
-    try:
-        with transaction.atomic():
-            models.ThreadRun.objects.create(**fields)
-    except IntegrityError:
-        return False
-    return True
-
-
 async def _insert_lease(**fields: Any) -> bool:
-    from asgiref.sync import sync_to_async
-
-    return await sync_to_async(_insert_lease_sync)(**fields)
+    """Take the lock row; False when another run holds it."""
+    return await insert_unless_taken(models.ThreadRun, **fields)
 
 
 async def _clear_marker(thread_id: str | None, run_id: str | None = None) -> None:

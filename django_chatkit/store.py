@@ -70,7 +70,7 @@ def _thread_data(thread: ThreadMetadata) -> dict[str, Any]:
 
 
 @sync_to_async
-def _insert(model: type[Model], **fields: Any) -> bool:
+def insert_unless_taken(model: type[Model], **fields: Any) -> bool:
     """Insert a row; False when a unique constraint refuses it.
 
     Inside a transaction the insert gets a savepoint, so the enclosing transaction stays
@@ -97,7 +97,7 @@ async def _upsert_owned(
     rows = model.objects.filter(owner=owner, **key)
     if await rows.aupdate(**fields):
         return
-    if await _insert(model, owner=owner, **key, **fields):
+    if await insert_unless_taken(model, owner=owner, **key, **fields):
         return
     # Either a concurrent request of the owner created it a moment ago, or it is foreign.
     if not await rows.aupdate(**fields):
@@ -205,7 +205,8 @@ class DjangoStore(_OwnedStore, Store[Any]):
         thread_is_ours = models.Thread.objects.filter(thread_id=thread_id, owner=owner)
         if not await thread_is_ours.aexists():
             raise NotFoundError(f"Thread {thread_id} not found")
-        if not await _insert(models.ThreadItem, thread_id=thread_id, item_id=item.id, owner=owner, **fields):
+        inserted = await insert_unless_taken(models.ThreadItem, thread_id=thread_id, item_id=item.id, owner=owner, **fields)
+        if not inserted:
             await rows.aupdate(**fields)  # a concurrent save won the insert; ours is newer
 
     async def load_item(self, thread_id: str, item_id: str, context: Any) -> ThreadItem:
