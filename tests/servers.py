@@ -69,24 +69,12 @@ class ScriptedServer(OfflineChatKitServer):
             item.content = [AssistantMessageContent(text="finished")]
             yield ThreadItemDoneEvent(item=item)
         elif command == "fail":
-            yield ThreadItemDoneEvent(
-                item=AssistantMessageItem(
-                    id=self.store.generate_item_id("message", thread, context),
-                    thread_id=thread.id,
-                    created_at=now,
-                    content=[AssistantMessageContent(text="about to fail")],
-                )
-            )
+            async for event in self._say(thread, context, "about to fail"):
+                yield event
             raise CustomStreamError("The scripted failure happened.", allow_retry=False)
         elif command == "crash":
-            yield ThreadItemDoneEvent(
-                item=AssistantMessageItem(
-                    id=self.store.generate_item_id("message", thread, context),
-                    thread_id=thread.id,
-                    created_at=now,
-                    content=[AssistantMessageContent(text="about to crash")],
-                )
-            )
+            async for event in self._say(thread, context, "about to crash"):
+                yield event
             raise RuntimeError("unexpected bug")
         elif command == "tool":
             yield ThreadItemDoneEvent(
