@@ -17,12 +17,17 @@ class RequestContext:
     ``user_id`` is the owner of the data (a string), ``user`` the Django user (or
     ``AnonymousUser`` under the anonymous-session policy), ``metadata`` the request's
     ``metadata`` object plus ``tool_choice`` when the composer sent one.
+
+    ``owned_threads`` is the store's memo of the threads it has seen this context's
+    owner own (loaded or saved) during the request: item writes to them skip the
+    ownership check. A thread deleted meanwhile is still refused, by its foreign key.
     """
 
     user_id: str
     user: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
     request: HttpRequest | None = field(default=None, repr=False, compare=False)
+    owned_threads: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
 
 
 async def build_request_context(request: HttpRequest) -> RequestContext:

@@ -8,7 +8,8 @@ A *run* is the response to one streaming request (``threads.create``,
   same thread, on PostgreSQL and SQLite alike. A second message waits for the first
   response (``CHATKIT["RUN_WAIT_TIMEOUT"]`` seconds at most, then a 409 ``thread_busy``),
   so two tabs never interleave their items;
-- the thread's metadata carries ``chatkit_run`` (run id, start, disconnect mode);
+- the thread's metadata, as ``respond()`` sees it, carries ``chatkit_run`` (run id,
+  start, disconnect mode); the marker is never stored (the lease row is the record);
 - the assistant message being written is saved every ``CHATKIT["RUN_CHECKPOINT_INTERVAL"]``
   seconds, so ``threads.get_by_id`` and ``items.list`` show it growing;
 - its stream events go, in batches, to the Channels group of the thread, for the live
@@ -35,6 +36,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageContentPartAdded,
@@ -53,13 +55,14 @@ from chatkit.types import (
     ThreadsGetByIdReq,
     ThreadStreamEvent,
 )
+from django.db import connections, router
 from django.utils import timezone
 
 from . import models
 from .conf import chatkit_settings
 from .exceptions import ChatKitRequestError
 from .ids import new_id
-from .store import insert_unless_taken, to_microseconds
+from .store import RUN_MARKER_KEY, insert_unless_taken, to_microseconds
 
 __all__ = [
     "INTERRUPTED_NOTE",
@@ -79,8 +82,8 @@ __all__ = [
 
 logger = logging.getLogger("django_chatkit")
 
-#: Key of the run marker in the thread's metadata.
-METADATA_KEY = "chatkit_run"
+#: Key of the run marker in the thread's metadata (in memory only; the store drops it).
+METADATA_KEY = RUN_MARKER_KEY
 #: Appended (as its own content part) to an answer whose run died with its process.
 INTERRUPTED_NOTE = "*(Response interrupted: the server stopped before it finished.)*"
 _INTERRUPTED_CONTEXT = (
@@ -205,7 +208,8 @@ class Run:
 
     async def begin(self, server: Any, thread: ThreadMetadata, context: Any, stream: Callable[[], AsyncIterator[ThreadStreamEvent]]):
         """Called by the server as its event loop starts: lock a new thread, mark the
-        thread as running, and return the handler's stream wrapped for checkpoints."""
+        thread as running (for ``respond()``; not stored), and return the handler's
+        stream wrapped for checkpoints."""
         if self.thread_id is None:
             await self.acquire(thread.id)
         if not self._locked:
@@ -218,7 +222,6 @@ class Run:
             "started_at": timezone.now().isoformat(),
             "mode": self.mode,
         }
-        await server.store.save_thread(thread, context)
 
         async def watched() -> AsyncIterator[ThreadStreamEvent]:
             try:
@@ -314,8 +317,7 @@ class Run:
         if not self._locked:
             return
         try:
-            await _clear_marker(self.thread_id, self.run_id)
-            await models.ThreadRun.objects.filter(run_id=self.run_id).adelete()
+            await _delete_lease(self.run_id)
         finally:
             self._locked = False
             if running_here().get(self.thread_id) is self:
@@ -381,17 +383,20 @@ async def _insert_lease(**fields: Any) -> bool:
     return await insert_unless_taken(models.ThreadRun, **fields)
 
 
-async def _clear_marker(thread_id: str | None, run_id: str | None = None) -> None:
-    """Remove the run marker from the thread's metadata (ours only, when ``run_id`` is given)."""
-    row = await models.Thread.objects.filter(thread_id=thread_id).values_list("data", flat=True).afirst()
-    if not row:
-        return
-    metadata = row.get("metadata") or {}
-    marker = metadata.get(METADATA_KEY)
-    if marker is None or (run_id is not None and marker.get("run_id") != run_id):
-        return
-    del metadata[METADATA_KEY]
-    await models.Thread.objects.filter(thread_id=thread_id).aupdate(data=row)
+@sync_to_async
+def _delete_lease(run_id: str) -> bool:
+    """Release the lock row; False when it was gone already.
+
+    One DELETE statement: ``QuerySet.delete()`` would wrap it in BEGIN/COMMIT to collect
+    cascades, and nothing refers to a lease.
+    """
+    table = models.ThreadRun._meta.db_table
+    column = models.ThreadRun._meta.get_field("run_id").column
+    connection = connections[router.db_for_write(models.ThreadRun)]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {quote(table)} WHERE {quote(column)} = %s", [run_id])
+        return cursor.rowcount > 0
 
 
 # -- the request side -----------------------------------------------------------------------
@@ -454,8 +459,7 @@ async def recover(thread_id: str) -> models.ThreadRun | None:
     if lease is None or _is_alive(lease):
         return lease
     # Only one recoverer wins the delete; the others see the lock already gone.
-    deleted, _ = await models.ThreadRun.objects.filter(run_id=lease.run_id).adelete()
-    if deleted:
+    if await _delete_lease(lease.run_id):
         logger.warning("Run %s in thread %s died with its process; marking it interrupted", lease.run_id, thread_id)
         await _mark_interrupted(lease)
         await _group_send(
@@ -484,7 +488,6 @@ async def _mark_interrupted(lease: models.ThreadRun) -> None:
         created_at_us=to_microseconds(now),
         data=hidden.model_dump(mode="json"),
     )
-    await _clear_marker(lease.thread_id)
 
 
 async def request_stop(thread_id: str, owner: str) -> bool:

@@ -64,9 +64,27 @@ def to_microseconds(moment: datetime) -> int:
     return (moment - _EPOCH) // _ONE_US
 
 
+#: Key of the run marker that :mod:`django_chatkit.runs` puts in the metadata of the thread
+#: a response is being written in. It lives in memory for that request only: never stored.
+RUN_MARKER_KEY = "chatkit_run"
+
+
 def _thread_data(thread: ThreadMetadata) -> dict[str, Any]:
     # A ``Thread`` carries its items; only the metadata is stored on the thread row.
-    return thread.model_dump(mode="json", exclude={"items"})
+    data = thread.model_dump(mode="json", exclude={"items"})
+    data["metadata"].pop(RUN_MARKER_KEY, None)
+    return data
+
+
+def _owned_threads(context: Any) -> set[tuple[str, str]] | None:
+    """The context's memo of threads seen owned during this request (see ``RequestContext``)."""
+    return getattr(context, "owned_threads", None)
+
+
+def _remember_owned(context: Any, owner: str, thread_id: str) -> None:
+    memo = _owned_threads(context)
+    if memo is not None:
+        memo.add((owner, thread_id))
 
 
 @sync_to_async
@@ -112,6 +130,10 @@ async def _owned_data(rows: Any, not_found: str) -> Any:
     return data
 
 
+def _item_fields(item: ThreadItem) -> dict[str, Any]:
+    return {"type": item.type, "created_at_us": to_microseconds(item.created_at), "data": item.model_dump(mode="json")}
+
+
 class _OwnedStore:
     """Owner resolution shared by both stores."""
 
@@ -138,8 +160,11 @@ class DjangoStore(_OwnedStore, Store[Any]):
     # -- threads ---------------------------------------------------------------------
 
     async def load_thread(self, thread_id: str, context: Any) -> ThreadMetadata:
-        rows = models.Thread.objects.filter(thread_id=thread_id, owner=self.owner_of(context))
-        return ThreadMetadata.model_validate(await _owned_data(rows, f"Thread {thread_id} not found"))
+        owner = self.owner_of(context)
+        rows = models.Thread.objects.filter(thread_id=thread_id, owner=owner)
+        thread = ThreadMetadata.model_validate(await _owned_data(rows, f"Thread {thread_id} not found"))
+        _remember_owned(context, owner, thread_id)
+        return thread
 
     async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
         owner = self.owner_of(context)
@@ -149,6 +174,7 @@ class DjangoStore(_OwnedStore, Store[Any]):
             "data": _thread_data(thread),
         }
         await _upsert_owned(models.Thread, {"thread_id": thread.id}, owner, fields, f"Thread {thread.id} not found")
+        _remember_owned(context, owner, thread.id)
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: Any
@@ -165,6 +191,9 @@ class DjangoStore(_OwnedStore, Store[Any]):
 
     async def delete_thread(self, thread_id: str, context: Any) -> None:
         owner = self.owner_of(context)
+        memo = _owned_threads(context)
+        if memo is not None:
+            memo.discard((owner, thread_id))
         deleted, _ = await models.Thread.objects.filter(thread_id=thread_id, owner=owner).adelete()
         if not deleted:
             raise NotFoundError(f"Thread {thread_id} not found")
@@ -189,25 +218,37 @@ class DjangoStore(_OwnedStore, Store[Any]):
         )
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
-        # The agents helper re-adds items it already added, so adding is an upsert too.
-        await self.save_item(thread_id, item, context)
+        """Insert first: the SDK adds new items. The agents helper re-adds items it already
+        added, and a run's checkpoint may have saved it, so adding is an upsert too."""
+        owner = self.owner_of(context)
+        await self._check_thread_owned(thread_id, owner, context)
+        fields = _item_fields(item)
+        if await insert_unless_taken(models.ThreadItem, thread_id=thread_id, item_id=item.id, owner=owner, **fields):
+            return
+        rows = models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item.id, owner=owner)
+        if not await rows.aupdate(**fields):
+            # The id is taken by a row that is not the owner's, or the thread is gone.
+            raise NotFoundError(f"Thread {thread_id} not found")
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
+        """Update first: the SDK saves items it has added (replaced widgets, say)."""
         owner = self.owner_of(context)
-        fields = {
-            "type": item.type,
-            "created_at_us": to_microseconds(item.created_at),
-            "data": item.model_dump(mode="json"),
-        }
+        fields = _item_fields(item)
         rows = models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item.id, owner=owner)
         if await rows.aupdate(**fields):
             return
-        thread_is_ours = models.Thread.objects.filter(thread_id=thread_id, owner=owner)
-        if not await thread_is_ours.aexists():
-            raise NotFoundError(f"Thread {thread_id} not found")
+        await self._check_thread_owned(thread_id, owner, context)
         inserted = await insert_unless_taken(models.ThreadItem, thread_id=thread_id, item_id=item.id, owner=owner, **fields)
-        if not inserted:
-            await rows.aupdate(**fields)  # a concurrent save won the insert; ours is newer
+        if not inserted and not await rows.aupdate(**fields):  # a concurrent save won the insert; ours is newer
+            raise NotFoundError(f"Thread {thread_id} not found")
+
+    async def _check_thread_owned(self, thread_id: str, owner: str, context: Any) -> None:
+        memo = _owned_threads(context)
+        if memo is not None and (owner, thread_id) in memo:
+            return
+        if not await models.Thread.objects.filter(thread_id=thread_id, owner=owner).aexists():
+            raise NotFoundError(f"Thread {thread_id} not found")
+        _remember_owned(context, owner, thread_id)
 
     async def load_item(self, thread_id: str, item_id: str, context: Any) -> ThreadItem:
         rows = models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item_id, owner=self.owner_of(context))

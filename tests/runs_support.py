@@ -43,11 +43,13 @@ class GatedServer(DjangoChatKitServer):
 
     gate: asyncio.Semaphore | None = None
     finalized: list[str] = []
+    markers: list[Any] = []  # the run marker each respond() saw in the thread's metadata
 
     @classmethod
     def reset(cls) -> None:
         cls.gate = asyncio.Semaphore(0)
         cls.finalized = []
+        cls.markers = []
 
     @classmethod
     def release(cls, words: int = 1) -> None:
@@ -57,6 +59,7 @@ class GatedServer(DjangoChatKitServer):
     async def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: Any
     ) -> AsyncIterator[ThreadStreamEvent]:
+        type(self).markers.append(thread.metadata.get("chatkit_run"))
         words = message_text(input_user_message).split()
         item = AssistantMessageItem(
             id=self.store.generate_item_id("message", thread, context),

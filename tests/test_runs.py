@@ -20,6 +20,7 @@ from django_chatkit import models, runs
 from django_chatkit.conf import ChatKitConfigurationError, chatkit_settings
 from tests.conftest import session_cookies
 from tests.runs_support import (  # noqa: F401  (gated is a fixture)
+    GatedServer,
     Reader,
     call,
     daphne_processes,
@@ -58,8 +59,11 @@ async def test_a_reload_shows_the_answer_growing_and_the_thread_marked_running(u
     reader = await start(user, "one two three four five six")
     thread_id = reader.thread_id()
     lease = await models.ThreadRun.objects.aget(thread_id=thread_id)
+    # respond() sees the run in the thread's metadata; the stored thread never carries it.
+    assert [marker["run_id"] for marker in GatedServer.markers] == [lease.run_id]
+    assert GatedServer.markers[0]["mode"] == lease.mode
     metadata = (await models.Thread.objects.aget(thread_id=thread_id)).data["metadata"]
-    assert metadata[runs.METADATA_KEY]["run_id"] == lease.run_id
+    assert runs.METADATA_KEY not in metadata
 
     gated.release(2)
     assert await eventually(lambda: _equals(assistant_text(user, thread_id), "one two"))
@@ -73,8 +77,6 @@ async def test_a_reload_shows_the_answer_growing_and_the_thread_marked_running(u
     assert await assistant_text(user, thread_id) == "one two three four five six"
     assert await stored_types(thread_id) == ["user_message", "assistant_message"]
     assert not await models.ThreadRun.objects.filter(thread_id=thread_id).aexists()
-    metadata = (await models.Thread.objects.aget(thread_id=thread_id)).data["metadata"]
-    assert runs.METADATA_KEY not in metadata
     assert runs.running_here() == {}
 
 
@@ -159,8 +161,6 @@ async def _thread_with_dead_run(user, process: str, heartbeat_age: float = 0) ->
     await answer.asave()
     thread = await models.Thread.objects.aget(thread_id=thread_id)
     run_id = f"run_{thread_id}"
-    thread.data["metadata"][runs.METADATA_KEY] = {"run_id": run_id}
-    await thread.asave()
     now = timezone.now()
     await models.ThreadRun.objects.acreate(
         thread=thread,
@@ -190,7 +190,6 @@ async def test_a_run_whose_process_died_is_kept_and_marked_interrupted_on_the_ne
 
     assert await assistant_text(user, thread_id) == f"You said | {runs.INTERRUPTED_NOTE}"
     assert not await models.ThreadRun.objects.filter(thread_id=thread_id).aexists()
-    assert runs.METADATA_KEY not in (await models.Thread.objects.aget(thread_id=thread_id)).data["metadata"]
     assert (await stored_types(thread_id))[-1] == "sdk_hidden_context"  # the model is told too
     assert [i["type"] for i in await items(user, thread_id)] == ["user_message", "assistant_message"]
 

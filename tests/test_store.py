@@ -246,6 +246,39 @@ async def test_item_in_unknown_thread_is_refused(store, ctx):
         await store.add_thread_item("thr_missing", message("m1", thread_id="thr_missing"), ctx)
 
 
+async def test_a_thread_deleted_elsewhere_refuses_items_though_this_request_loaded_it(store, ctx):
+    # Item writes skip the ownership check for a thread the request has loaded; its foreign
+    # key still refuses them once another request deleted the thread.
+    await store.save_thread(thread(), ctx)
+    await store.load_thread("thr_1", ctx)
+    await models.Thread.objects.filter(thread_id="thr_1").adelete()
+    with pytest.raises(NotFoundError):
+        await store.add_thread_item("thr_1", message("m1"), ctx)
+    with pytest.raises(NotFoundError):
+        await store.save_item("thr_1", message("m2"), ctx)
+    assert await models.ThreadItem.objects.acount() == 0
+
+
+async def test_an_item_id_held_by_another_owner_is_never_overwritten(store, ctx):
+    await store.save_thread(thread(), ctx)
+    await models.ThreadItem.objects.acreate(
+        thread_id="thr_1", item_id="m1", owner="user:2", type="assistant_message", created_at_us=1, data={"id": "m1"}
+    )
+    with pytest.raises(NotFoundError):
+        await store.add_thread_item("thr_1", message("m1", text="mine"), ctx)
+    with pytest.raises(NotFoundError):
+        await store.save_item("thr_1", message("m1", text="mine"), ctx)
+    row = await models.ThreadItem.objects.aget(thread_id="thr_1", item_id="m1")
+    assert (row.owner, row.data) == ("user:2", {"id": "m1"})
+
+
+async def test_the_run_marker_in_thread_metadata_is_never_stored(store, ctx):
+    marked = thread(metadata={"chatkit_run": {"run_id": "run_1"}, "topic": "kept"})
+    await store.save_thread(marked, ctx)
+    assert (await store.load_thread("thr_1", ctx)).metadata == {"topic": "kept"}
+    assert marked.metadata["chatkit_run"] == {"run_id": "run_1"}  # the caller's copy is untouched
+
+
 async def test_deletes_of_unknown_ids_are_tolerated(store, ctx):
     await store.save_thread(thread(), ctx)
     await store.delete_thread_item("thr_1", "never-existed", ctx)

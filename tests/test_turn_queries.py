@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from chatkit.store import NotFoundError
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageItem,
@@ -17,7 +18,9 @@ from chatkit.types import (
     ThreadStreamEvent,
     UserMessageItem,
 )
+from django.conf import settings
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from django_chatkit import models
@@ -104,6 +107,52 @@ async def test_a_turn_costs_the_same_few_statements_at_10_and_10000_items():
     assert count == 10_000 + 2  # the user's message and the answer, both persisted
 
 
+def fixed_context(request: Any) -> RequestContext:
+    return RequestContext(user_id=CTX.user_id, request=request)
+
+
+async def request_turn(thread_id: str) -> list[dict[str, Any]]:
+    """One turn as the transports run it: context, checks, the durable run, the SDK."""
+    from django.test import RequestFactory
+
+    from django_chatkit.transport.core import handle_chatkit_request
+
+    body = add_message(thread_id)
+    response = await handle_chatkit_request(
+        RequestFactory().post("/chatkit/", data=body, content_type="application/json"), body
+    )
+    assert response.status == 200, response.body
+    text = b"".join([batch async for batch in response.stream.batches()])
+    await response.stream.stop()
+    return [json.loads(line[len(b"data: "):]) for line in text.split(b"\n\n") if line]
+
+
+async def test_a_turn_through_a_request_with_its_durable_run_costs_at_most_8_statements():
+    await sync_to_async(make_thread)("thr_short", 10)
+    await sync_to_async(make_thread)("thr_long", 10_000)
+    chatkit = {
+        **settings.CHATKIT,
+        "SERVER_CLASS": "tests.test_turn_queries.OneMessageServer",
+        "CONTEXT_BUILDER": "tests.test_turn_queries.fixed_context",
+    }
+
+    @sync_to_async
+    def statements(thread_id: str) -> tuple[list[str], list[dict[str, Any]]]:
+        with override_settings(CHATKIT=chatkit), CaptureQueriesContext(connection) as captured:
+            events = async_to_sync(request_turn)(thread_id)
+        return [q["sql"] for q in captured.captured_queries], events
+
+    costs = {}
+    for thread_id in ("thr_short", "thr_long"):
+        sql, events = await statements(thread_id)
+        assert [e["type"] for e in events].count("thread.item.done") == 2
+        costs[thread_id] = sql
+    assert len(costs["thr_short"]) == len(costs["thr_long"]) <= 8, costs["thr_long"]
+    assert not await models.ThreadRun.objects.aexists()  # the lock is released
+    stored = await models.Thread.objects.aget(thread_id="thr_long")
+    assert "chatkit_run" not in stored.data["metadata"]
+
+
 async def test_a_refused_insert_inside_a_transaction_leaves_it_usable():
     """Without BEGIN/COMMIT in autocommit, the store still protects an enclosing
     transaction: an insert the database refuses is rolled back to its savepoint."""
@@ -126,7 +175,8 @@ async def test_a_refused_insert_inside_a_transaction_leaves_it_usable():
     @sync_to_async
     def in_transaction() -> int:
         with transaction.atomic():
-            async_to_sync(store.add_thread_item)("thr_tx", item, CTX)
+            with pytest.raises(NotFoundError):  # the id is not the requester's to write
+                async_to_sync(store.add_thread_item)("thr_tx", item, CTX)
             return models.ThreadItem.objects.filter(thread_id="thr_tx").count()  # still usable
 
     assert await in_transaction() == 2
