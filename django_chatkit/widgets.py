@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, get_args
+from typing import Annotated, Any, Union, get_args
 
 import jsonschema
 from asgiref.sync import sync_to_async
@@ -49,8 +49,9 @@ from chatkit.types import ThreadMetadata, WidgetItem
 from chatkit.widgets import DynamicWidgetRoot, WidgetRoot
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, Undefined
 from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from .ids import new_id
 
@@ -193,10 +194,32 @@ class WidgetOutputError(WidgetError):
 # -- the sandbox -------------------------------------------------------------------------
 
 
+#: Names a dict has as attributes: ``data.items`` must keep meaning the method, as in Jinja.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+#: The loop variable's read-only properties (``loop.last``...), which the sandbox allows.
+_LOOP_PROPERTIES = frozenset(
+    {"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0", "previtem", "nextitem"}
+)
+
+
 class _WidgetSandbox(ImmutableSandboxedEnvironment):
     """Immutable sandbox that also refuses huge sequence products and exponents."""
 
     intercepted_binops = frozenset({"*", "**"})
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Shortcuts for what widget templates read most, with the sandbox's own answers:
+        # ``line.label`` on a JSON object (the sandbox would first try, and fail, to find a
+        # dict attribute of that name) and ``loop.last``. Everything else is checked as usual.
+        kind = type(obj)
+        if kind is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        if kind is LoopContext and attribute in _LOOP_PROPERTIES:
+            return getattr(obj, attribute)
+        return super().getattr(obj, attribute)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, (int, float)) and abs(right) > _MAX_EXPONENT:
@@ -210,18 +233,27 @@ class _WidgetSandbox(ImmutableSandboxedEnvironment):
 
 
 _environment = _WidgetSandbox(undefined=StrictUndefined, autoescape=False)
-_plain_tojson = _environment.filters["tojson"]
 
 
-def _strict_tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Any:
-    # json.dumps would say "StrictUndefined is not JSON serializable": name the variable instead.
+def _tojson(value: Any, indent: int | None = None) -> str:
+    """``tojson`` for templates whose output is JSON, not HTML.
+
+    Jinja's filter also escapes ``<``, ``>``, ``&`` and ``'`` for HTML script tags, which
+    the JSON parser undoes: the parsed widget is the same, at half the cost. Keys are
+    sorted, as Jinja's filter sorts them.
+    """
     if isinstance(value, Undefined):
+        # json.dumps would say "StrictUndefined is not JSON serializable": name the variable.
         value._fail_with_undefined_error()
-    return _plain_tojson(eval_ctx, value, indent)
+    if indent is None:
+        return _JSON_ENCODER.encode(value)
+    return json.dumps(value, sort_keys=True, indent=indent)
 
 
-_strict_tojson.jinja_pass_arg = _plain_tojson.jinja_pass_arg  # type: ignore[attr-defined]
-_environment.filters["tojson"] = _strict_tojson
+_JSON_ENCODER = json.JSONEncoder(sort_keys=True)
+
+
+_environment.filters["tojson"] = _tojson
 _cache: OrderedDict[tuple[str, int | None, str], Template] = OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -329,66 +361,103 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _always_valid(value: Any) -> bool:
+    return True
+
+
 def _fast_checker(schema: Any) -> Any:
-    """A function data -> bool for a simple schema, or None when the schema is not simple."""
+    """A function data -> bool for a simple schema, or None when the schema is not simple.
+
+    The schema is read once, here: the returned function only runs plain loops and
+    comparisons (data checks run on every render).
+    """
     if schema is True or schema == {}:
-        return lambda value: True
+        return _always_valid
     if not isinstance(schema, dict) or not schema.keys() <= _FAST_KEYWORDS:
         return None
-    checks: list[Any] = []
+    type_test = None
     if "type" in schema:
         names = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
-        if not isinstance(names, list) or not all(n in _TYPE_TESTS for n in names):
+        if not isinstance(names, list) or not names or not all(n in _TYPE_TESTS for n in names):
             return None
-        tests = [_TYPE_TESTS[n] for n in names]
-        checks.append(lambda v: any(test(v) for test in tests))
+        tests = tuple(_TYPE_TESTS[n] for n in names)
+        type_test = tests[0] if len(tests) == 1 else (lambda v: any(test(v) for test in tests))
     properties = schema.get("properties", {})
-    if not isinstance(properties, dict):
+    required = schema.get("required", [])
+    if not isinstance(properties, dict) or not isinstance(required, list):
         return None
-    compiled: list[tuple[str, Any]] = []
+    compiled = []
     for key, sub in properties.items():
         check = _fast_checker(sub)
         if check is None:
             return None
-        compiled.append((key, check))
-    if compiled:
-        checks.append(lambda v: not isinstance(v, dict) or all(c(v[k]) for k, c in compiled if k in v))
-    required = schema.get("required", [])
-    if not isinstance(required, list):
-        return None
-    if required:
-        checks.append(lambda v: not isinstance(v, dict) or all(k in v for k in required))
+        if check is not _always_valid:
+            compiled.append((key, check))
+    required = tuple(required)
     extra = schema.get("additionalProperties", True)
-    if extra is False:
-        allowed = set(properties)
-        checks.append(lambda v: not isinstance(v, dict) or v.keys() <= allowed)
-    elif extra is not True:
+    allowed = frozenset(properties) if extra is False else None
+    extra_check = None
+    if extra is not True and extra is not False:
         extra_check = _fast_checker(extra)
         if extra_check is None:
             return None
-        known = set(properties)
-        checks.append(lambda v: not isinstance(v, dict) or all(extra_check(x) for k, x in v.items() if k not in known))
+    item_check = None
     if "items" in schema:
         item_check = _fast_checker(schema["items"])
         if item_check is None:
             return None
-        checks.append(lambda v: not isinstance(v, list) or all(item_check(x) for x in v))
-    for key, kind, compare in (
-        ("minItems", list, lambda n, m: n >= m), ("maxItems", list, lambda n, m: n <= m),
-        ("minLength", str, lambda n, m: n >= m), ("maxLength", str, lambda n, m: n <= m),
-    ):
-        if key in schema:
-            limit = schema[key]
-            if not _is_number(limit):
-                return None
-            checks.append(lambda v, kind=kind, compare=compare, limit=limit: not isinstance(v, kind) or compare(len(v), limit))
-    for key, compare in (("minimum", lambda v, m: v >= m), ("maximum", lambda v, m: v <= m)):
-        if key in schema:
-            limit = schema[key]
-            if not _is_number(limit):
-                return None
-            checks.append(lambda v, compare=compare, limit=limit: not _is_number(v) or compare(v, limit))
-    return lambda value: all(check(value) for check in checks)
+    bounds = {key: schema.get(key) for key in ("minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum")}
+    if any(limit is not None and not _is_number(limit) for limit in bounds.values()):
+        return None
+    min_items, max_items = bounds["minItems"], bounds["maxItems"]
+    min_length, max_length = bounds["minLength"], bounds["maxLength"]
+    minimum, maximum = bounds["minimum"], bounds["maximum"]
+    check_objects = bool(compiled or required or allowed is not None or extra_check is not None)
+    check_arrays = item_check is not None or min_items is not None or max_items is not None
+    check_strings = min_length is not None or max_length is not None
+    check_numbers = minimum is not None or maximum is not None
+
+    def check(value: Any) -> bool:
+        if type_test is not None and not type_test(value):
+            return False
+        if isinstance(value, dict):
+            if check_objects:
+                for key, sub in compiled:
+                    if key in value and not sub(value[key]):
+                        return False
+                for key in required:
+                    if key not in value:
+                        return False
+                if allowed is not None and not value.keys() <= allowed:
+                    return False
+                if extra_check is not None:
+                    for key, item in value.items():
+                        if key not in properties and not extra_check(item):
+                            return False
+        elif isinstance(value, list):
+            if check_arrays:
+                if item_check is not None:
+                    for item in value:
+                        if not item_check(item):
+                            return False
+                if min_items is not None and len(value) < min_items:
+                    return False
+                if max_items is not None and len(value) > max_items:
+                    return False
+        elif isinstance(value, str):
+            if check_strings:
+                if min_length is not None and len(value) < min_length:
+                    return False
+                if max_length is not None and len(value) > max_length:
+                    return False
+        elif check_numbers and _is_number(value):
+            if minimum is not None and value < minimum:
+                return False
+            if maximum is not None and value > maximum:
+                return False
+        return True
+
+    return check
 
 
 def _data_checker(schema: Any, name: str | None, version: int | None) -> Any:
@@ -420,22 +489,66 @@ def validate_data(
         raise WidgetDataError(problems, template=name, version=version)
 
 
-def _component_classes() -> dict[str, type[BaseModel]]:
-    classes: dict[str, type[BaseModel]] = {}
+def _checked_models() -> tuple[dict[str, type[BaseModel]], TypeAdapter[Any]]:
+    """The SDK's strict widget models, with children typed by component ``type``.
+
+    A private subclass per component: validating with the SDK's classes issues a
+    deprecation warning per instance (the largest cost of validation), and their
+    children also accept any dynamic component. Returns the classes by ``type`` and an
+    adapter that checks a whole root in one pass.
+    """
     strict_components = get_args(get_args(sdk_widgets.StrictWidgetComponent)[0])
     strict_roots = get_args(get_args(sdk_widgets.StrictWidgetRoot)[0])
+    classes: dict[str, type[BaseModel]] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         for cls in (*strict_components, *strict_roots):
-            # A private subclass per component: validating with the SDK's class itself
-            # issues a deprecation warning per instance, the largest cost of validation.
-            checked = type(cls.__name__, (cls,), {"__module__": __name__, "__qualname__": f"_Checked{cls.__name__}"})
-            checked.model_rebuild(_types_namespace=vars(sdk_widgets))
-            classes[cls.model_fields["type"].default] = checked
-    return classes
+            attrs: dict[str, Any] = {
+                "__module__": __name__,
+                "__qualname__": f"_Checked{cls.__name__}",
+                # The SDK's deprecation wrapper around ``__new__`` runs per instance even in a
+                # subclass, where it never warns: skip it.
+                "__new__": object.__new__,
+            }
+            children = cls.model_fields.get("children")
+            if children is None:
+                # Not a field of the component, but the SDK's dynamic reading of the widget
+                # still reads ``children`` as components: check them as such.
+                attrs["__annotations__"] = {"children": "_CheckedComponent | list[_CheckedComponent] | None"}
+                attrs["children"] = None
+            else:
+                if cls is sdk_widgets.ListView:
+                    annotation = "list[_CheckedListViewItem]"
+                elif cls is sdk_widgets.BasicRoot:
+                    annotation = "_CheckedComponent | list[_CheckedComponent] | None"
+                elif cls is sdk_widgets.Transition:
+                    annotation = "_CheckedComponent | None"
+                else:
+                    annotation = "list[_CheckedComponent]" + ("" if children.is_required() else " | None")
+                attrs["__annotations__"] = {"children": annotation}
+                if not children.is_required():
+                    attrs["children"] = children.default
+            classes[cls.model_fields["type"].default] = type(cls.__name__, (cls,), attrs)
+        namespace = {
+            **vars(sdk_widgets),
+            "_CheckedComponent": _tagged_union(classes[_type_of(cls)] for cls in strict_components),
+            "_CheckedListViewItem": classes["ListViewItem"],
+        }
+        for checked in classes.values():
+            checked.model_rebuild(force=True, _types_namespace=namespace)
+        root = TypeAdapter(_tagged_union(classes[_type_of(cls)] for cls in strict_roots))
+    return classes, root
 
 
-_COMPONENTS = _component_classes()
+def _type_of(cls: type[BaseModel]) -> str:
+    return cls.model_fields["type"].default
+
+
+def _tagged_union(classes: Iterator[type[BaseModel]]) -> Any:
+    return Annotated[Union[tuple(classes)], Field(discriminator="type")]  # noqa: UP007
+
+
+_COMPONENTS, _CHECKED_ROOT = _checked_models()
 ROOT_TYPES = ("Card", "ListView", "Basic")
 
 
@@ -456,6 +569,59 @@ def validate_widget(
     document: Any, *, name: str | None = None, version: int | None = None
 ) -> DynamicWidgetRoot:
     """Validate rendered JSON as a widget root; every component is checked against its SDK model."""
+    try:
+        _CHECKED_ROOT.validate_python(document)  # one pass: the common case, a valid widget
+    except ValidationError:
+        problems = widget_problems(document)
+        if problems:
+            raise WidgetOutputError(problems, template=name, version=version) from None
+    try:
+        return DynamicWidgetRoot.model_validate(document)
+    except ValidationError as exc:
+        raise WidgetOutputError(_pydantic_problems(exc, "$"), template=name, version=version) from exc
+
+
+def widget_problems(document: Any) -> list[WidgetProblem]:
+    """Every problem of ``document`` as a widget root, with readable paths (none: valid)."""
+    if not isinstance(document, dict) or document.get("type") not in ROOT_TYPES:
+        found = document.get("type") if isinstance(document, dict) else type(document).__name__
+        return [WidgetProblem("$.type", f"a widget root must be one of {', '.join(ROOT_TYPES)}, not {found!r}")]
+    problems: list[WidgetProblem] = []
+    # Walk the tree with a stack; paths (tuples of child indexes) are formatted only on error.
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(document, ())]
+    while stack:
+        node, parts = stack.pop()
+        kind = node.get("type") if isinstance(node, dict) else None
+        if not isinstance(kind, str):
+            problems.append(WidgetProblem(_format_path(parts), "a component must be an object with a string 'type'"))
+            continue
+        cls = _COMPONENTS.get(kind)
+        if cls is None:
+            problems.append(WidgetProblem(f"{_format_path(parts)}.type", f"unknown component type {kind!r}"))
+            continue
+        children = node.get("children")
+        if isinstance(children, list):
+            for index in range(len(children) - 1, -1, -1):
+                stack.append((children[index], (*parts, index)))
+            if kind == "ListView":
+                for index, child in enumerate(children):
+                    if not isinstance(child, dict) or child.get("type") != "ListViewItem":
+                        problems.append(
+                            WidgetProblem(_format_path((*parts, index)), "a ListView holds only ListViewItem children")
+                        )
+        elif isinstance(children, dict):
+            stack.append((children, (*parts, "children")))
+        elif children is not None:
+            problems.append(WidgetProblem(f"{_format_path(parts)}.children", "children must be a component or a list of them"))
+            continue
+        # Children are validated on their own (pushed above): checking them here too would
+        # make validation quadratic in the depth of the tree.
+        own = node if children is None else {**node, "children": [] if isinstance(children, list) else None}
+        try:
+            cls.model_validate(own)
+        except ValidationError as exc:
+            problems.extend(p for p in _pydantic_problems(exc, _format_path(parts)) if p not in problems)
+    return problems
     problems: list[WidgetProblem] = []
     if not isinstance(document, dict) or document.get("type") not in ROOT_TYPES:
         found = document.get("type") if isinstance(document, dict) else type(document).__name__
@@ -485,9 +651,12 @@ def validate_widget(
                         )
         elif isinstance(children, dict):
             stack.append((children, (*parts, "children")))
+        elif children is not None:
+            problems.append(WidgetProblem(f"{_format_path(parts)}.children", "children must be a component or a list of them"))
+            continue
         # Children are validated on their own (pushed above): checking them here too would
         # make validation quadratic in the depth of the tree.
-        own = {**node, "children": []} if children is not None else node
+        own = node if children is None else {**node, "children": [] if isinstance(children, list) else None}
         try:
             cls.model_validate(own)
         except ValidationError as exc:

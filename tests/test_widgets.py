@@ -364,3 +364,122 @@ def test_a_thread_remembers_only_its_latest_widgets():
     assert len(remembered) == widgets.MAX_REMEMBERED_WIDGETS
     assert widget_source(thread, "msg_0") is None and widget_source(thread, "msg_6") is None
     assert widget_source(thread, "msg_5").data == {"i": "again"}
+
+
+# -- the fast paths agree with the full checks -----------------------------------------------
+
+from hypothesis import HealthCheck, given, settings as hypothesis_settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-5, 5, allow_nan=False) | st.sampled_from(["", "a", "abc"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, max_size=3),
+    max_leaves=8,
+)
+_TYPES = st.sampled_from(["string", "integer", "number", "boolean", "null", "array", "object"])
+
+
+def _schemas(inner):
+    bound = st.integers(0, 3)
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "type": _TYPES | st.lists(_TYPES, min_size=1, max_size=2, unique=True),
+            "properties": st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, max_size=2),
+            "required": st.lists(st.sampled_from(["a", "b", "c"]), max_size=2, unique=True),
+            "additionalProperties": st.booleans() | inner,
+            "items": inner,
+            "minItems": bound, "maxItems": bound, "minLength": bound, "maxLength": bound,
+            "minimum": st.integers(-3, 3) | st.floats(-3, 3), "maximum": st.integers(-3, 3) | st.floats(-3, 3),
+        },
+    )
+
+
+_SCHEMA = st.recursive(st.just({}) | _schemas(st.just({})), _schemas, max_leaves=4)
+
+
+@hypothesis_settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schema=_SCHEMA, data=_JSON)
+def test_fast_schema_path_answers_exactly_as_jsonschema(schema, data):
+    import jsonschema
+
+    fast = widgets._fast_checker(schema)
+    assert fast is not None  # every generated keyword is one the fast path handles
+    assert fast(data) == jsonschema.Draft202012Validator(schema).is_valid(data), (schema, data)
+
+
+_VALID_WIDGET = {
+    "type": "Card",
+    "size": "md",
+    "children": [
+        {"type": "Title", "value": "Lines"},
+        {"type": "Row", "children": [{"type": "Text", "value": "A"}, {"type": "Spacer"}, {"type": "Badge", "label": "ok"}]},
+        {"type": "Col", "gap": 2, "children": [{"type": "Markdown", "value": "**b**"}, {"type": "Divider"}]},
+        {"type": "Transition", "children": {"type": "Caption", "value": "c"}},
+        {"type": "Form", "onSubmitAction": {"type": "f.send"}, "children": [
+            {"type": "Input", "name": "q"}, {"type": "Button", "label": "Go", "submit": True},
+        ]},
+    ],
+}
+_LIST_VIEW = {"type": "ListView", "children": [{"type": "ListViewItem", "children": [{"type": "Text", "value": "x"}]}]}
+
+
+def _nodes(node, found):
+    if isinstance(node, dict):
+        found.append(node)
+        children = node.get("children")
+        for child in children if isinstance(children, list) else [children] if isinstance(children, dict) else []:
+            _nodes(child, found)
+    return found
+
+
+@pytest.mark.parametrize("document", [_VALID_WIDGET, _LIST_VIEW, {"type": "Basic", "children": [{"type": "Text", "value": "x"}]}])
+def test_a_valid_widget_passes_in_one_pass_and_equals_the_sdks_reading(document):
+    from chatkit.widgets import DynamicWidgetRoot
+
+    import warnings
+
+    widgets._CHECKED_ROOT.validate_python(document)  # the one-pass check accepts it
+    assert widgets.widget_problems(document) == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the SDK's classes warn per instance; the checked ones must not
+        assert widgets.validate_widget(document) == DynamicWidgetRoot.model_validate(document)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    base=st.sampled_from([_VALID_WIDGET, _LIST_VIEW]),
+    pick=st.integers(0, 100),
+    key=st.sampled_from(["type", "value", "children", "label", "size", "gap", "onSubmitAction", "name", "submit"]),
+    value=_JSON | st.sampled_from(["Text", "Row", "ListViewItem", "Nope", "Card"]),
+)
+def test_the_one_pass_check_never_accepts_what_the_full_walk_refuses(base, pick, key, value):
+    document = json.loads(json.dumps(base))
+    nodes = _nodes(document, [])
+    nodes[pick % len(nodes)][key] = value
+    try:
+        widgets._CHECKED_ROOT.validate_python(document)
+    except Exception:
+        accepted = False
+    else:
+        accepted = True
+        assert widgets.widget_problems(document) == [], document
+    try:
+        widgets.validate_widget(document)  # a widget, or a WidgetOutputError: nothing else
+    except WidgetOutputError as exc:
+        assert not accepted and exc.problems, document
+
+
+def test_sandbox_shortcuts_keep_jinja_meaning():
+    template = (
+        '{"type": "Card", "children": [{% for row in rows %}{"type": "Text", "value": '
+        '{{ (row.label ~ "/" ~ row["items"] ~ "/" ~ loop.index ~ "/" ~ loop.last)|tojson }}}'
+        '{% if not loop.last %},{% endif %}{% endfor %}]}'
+    )
+    root = WidgetDefinition(name="rows", template=template).render({"rows": [{"label": "a", "items": 1}, {"label": "b", "items": 2}]})
+    assert [child.value for child in root.children] == ["a/1/1/False", "b/2/2/True"]
+    # A missing key is an undefined variable, and dict internals stay out of reach.
+    with pytest.raises(WidgetTemplateError, match="undefined variable: 'dict object' has no attribute 'labl'"):
+        WidgetDefinition(name="rows", template='{{ rows[0].labl|tojson }}').render({"rows": [{"label": "a"}]})
+    with pytest.raises(WidgetTemplateError, match="unsafe"):
+        WidgetDefinition(name="rows", template='{{ rows[0].__class__.__subclasses__() }}').render({"rows": [{}]})
