@@ -306,3 +306,55 @@ def test_disconnect_mid_stream_persists_the_partial_answer(live_daphne, user, tr
     # And the run stopped: no more text arrives later.
     time.sleep(0.3)
     assert items_of(client, thread_id)[-1]["content"][0]["text"] == partial
+
+
+# -- the event stream between the SDK and the socket -------------------------------------
+
+
+async def _burst(count: int, busy_us: float = 20):
+    """Events produced back to back, never waiting: a CPU-bound handler."""
+    for n in range(count):
+        until = time.perf_counter() + busy_us / 1e6
+        while time.perf_counter() < until:
+            pass
+        yield b'data: {"n": %d}\n\n' % n
+
+
+@pytest.mark.django_db(transaction=False)
+async def test_a_burst_goes_out_in_batches_with_its_first_event_first():
+    import asyncio
+
+    from django_chatkit.transport.core import EventStream
+
+    stream = EventStream(_burst(3000))
+    first = await stream.first()
+    await asyncio.sleep(0.02)  # the transport's own work before it can write (headers, middleware)
+    batches = [batch async for batch in stream.batches()]
+    # The first event is written on its own, not after the whole burst was produced...
+    assert batches[0] == first == b'data: {"n": 0}\n\n'
+    # ...and the rest neither waits for the end of the burst nor costs a write per event.
+    assert b"".join(batches).count(b"data: ") == 3000
+    assert 3 <= len(batches) <= 3000 / 5, len(batches)
+
+
+@pytest.mark.django_db(transaction=False)
+async def test_a_stream_detached_before_its_first_write_still_runs_to_the_end():
+    import asyncio
+
+    from django_chatkit.transport.core import EventStream
+
+    produced = []
+
+    async def answer():
+        async for chunk in _burst(50, busy_us=0):
+            produced.append(chunk)
+            yield chunk
+
+    stream = EventStream(answer(), detach_on_disconnect=True)
+    assert await stream.first() is not None
+    await stream.stop()  # the client left before the transport wrote anything
+    for _ in range(100):
+        if stream.done:
+            break
+        await asyncio.sleep(0.01)
+    assert stream.done and len(produced) == 50

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -36,6 +37,8 @@ from .errors import JSON_CONTENT_TYPE, ChatKitResponse, describe_exception, erro
 logger = logging.getLogger("django_chatkit")
 
 _REQUEST_ADAPTER: TypeAdapter[Any] = TypeAdapter(ChatKitReq)
+#: Longest time events produced back to back wait for the transport (seconds).
+BURST_WINDOW = 0.002
 _END = object()
 
 SSE_HEADERS = {
@@ -52,7 +55,9 @@ class EventStream:
     The producer task puts each SSE chunk on a queue as soon as the SDK yields it; the
     transport awaits the next chunk and takes every other chunk already queued with it,
     so events produced back to back share one socket write while the first event (and
-    any event after a pause) goes out at once. A client disconnect cancels the task
+    any event after a pause) goes out at once. The producer waits for the transport to
+    start reading after the first event, and a burst that never waits hands the loop
+    over every ``BURST_WINDOW`` seconds. A client disconnect cancels the task
     while it is inside the SDK, so the SDK's ``handle_stream_cancelled`` persists the
     partial answer.
     """
@@ -64,16 +69,29 @@ class EventStream:
         self._detached = False
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._started = False
+        self._reading = asyncio.Event()  # the transport has sent its headers and reads batches
         self._head: bytes | None = None
         self.startup_error: BaseException | None = None
         self._task = asyncio.create_task(self._produce())
 
     async def _produce(self) -> None:
+        next_turn = 0.0
         try:
             async for chunk in self._chunks:
                 self._started = True
                 if not self._detached:
                     self._queue.put_nowait(chunk)
+                if not self._reading.is_set():
+                    # Until the transport has answered with its headers there is no socket
+                    # to write to: let it get there before producing more.
+                    await self._reading.wait()
+                # A handler that produces a long burst without ever waiting would keep the
+                # transport from running until the burst ends: let it write what is queued
+                # after every BURST_WINDOW seconds of producing (counted from when this task
+                # got the loop back, so a busy server still gets full batches).
+                if time.monotonic() >= next_turn:
+                    await asyncio.sleep(0)
+                    next_turn = time.monotonic() + BURST_WINDOW
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -98,6 +116,7 @@ class EventStream:
     async def batches(self) -> AsyncIterator[bytes]:
         """Yield the stream's bytes, joining chunks that are already waiting."""
         queue = self._queue
+        self._reading.set()
         parts = [self._head] if self._head is not None else []
         self._head = None
         while True:
@@ -121,6 +140,7 @@ class EventStream:
     async def stop(self) -> None:
         """The client went away: cancel the SDK's processing and wait for its cleanup
         (or, when detaching on disconnect, leave the run to finish on its own)."""
+        self._reading.set()
         if self._detach_on_disconnect and not self._task.done():
             self._detached = True
             return
