@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     "TRANSCRIBER": None,
     # Seconds between the words of the offline server's reply.
     "OFFLINE_REPLY_DELAY": 0.05,
+    # Threads that run the database work of chat requests, shared by all requests of a
+    # process (django_chatkit.db); 0: each request's own thread, Django's default.
+    "DATABASE_THREADS": 1,
     # Durable runs (django_chatkit.runs). What a client disconnect does to a running
     # response: "cancel" stops it (the partial answer is kept), "continue" lets it finish.
     "DISCONNECT": "cancel",
@@ -165,6 +168,15 @@ class ChatKitSettings:
     @property
     def OFFLINE_REPLY_DELAY(self) -> float:
         return float(self._get("OFFLINE_REPLY_DELAY"))
+
+    @property
+    def DATABASE_THREADS(self) -> int:
+        threads = self._get("DATABASE_THREADS")
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
+            raise ChatKitConfigurationError(
+                "DATABASE_THREADS", f"must be a whole number, 0 or more, not {threads!r}", "4"
+            )
+        return threads
 
     @property
     def DISCONNECT(self) -> str:

@@ -420,7 +420,22 @@ async def supervise(request: Any, context: Any, chunks: AsyncIterator[bytes]) ->
         raise
     finally:
         _current.set(None)
-        await asyncio.shield(run.finish())
+        await _finish(run)
+
+
+async def _finish(run: Run) -> None:
+    """Release the run, even when this task is cancelled again meanwhile (a stop and a
+    disconnect at once): the release must end before the request's context does."""
+    finishing = asyncio.ensure_future(run.finish())
+    interrupted = False
+    while not finishing.done():
+        try:
+            await asyncio.shield(finishing)
+        except asyncio.CancelledError:
+            interrupted = True
+    if interrupted:
+        raise asyncio.CancelledError
+    finishing.result()
 
 
 async def before_request(request: Any) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from chatkit.errors import CustomStreamError
 from chatkit.types import (
     Action,
@@ -41,7 +43,8 @@ def widget_card(label: str) -> Card:
 
 class ScriptedServer(OfflineChatKitServer):
     """``slow …`` streams slowly; ``fail`` breaks mid-stream; ``tool`` asks the client for
-    a tool call; ``ask`` asks a structured question; ``widget`` shows a card; anything
+    a tool call; ``ask`` asks a structured question; ``widget`` shows a card; ``whereis``
+    names the thread of the request's database work; anything
     else is echoed. Actions named ``test.*`` are answered here, others go to the app."""
 
     async def respond(
@@ -108,6 +111,11 @@ class ScriptedServer(OfflineChatKitServer):
             )
         elif command == "meta":
             async for event in self._say(thread, context, json.dumps(context.metadata, sort_keys=True)):
+                yield event
+        elif command == "whereis":
+            # The thread the request's database work (thread-sensitive calls) runs on.
+            name = await sync_to_async(lambda: threading.current_thread().name)()
+            async for event in self._say(thread, context, name):
                 yield event
         elif input_user_message is None:
             # After a client tool output or a structured answer: say what came back.

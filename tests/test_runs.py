@@ -107,6 +107,48 @@ async def _gone(thread_id: str) -> bool:
     return not await models.ThreadRun.objects.filter(thread_id=thread_id).aexists()
 
 
+async def test_a_client_gone_before_the_first_write_still_ends_the_run_properly(user, gated):
+    first = await start(user, "hello")
+    gated.release(1)
+    await first.to_end()
+    thread_id = first.thread_id()
+
+    response = await send(user, "threads.add_user_message", {"thread_id": thread_id, "input": text_input("one two")})
+    await response.stream.stop()  # the transport never wrote a byte: the client left first
+
+    assert response.stream.done
+    assert await _gone(thread_id)  # the thread is free at once, not when the stream is collected
+    assert runs.running_here() == {}
+    assert await stored_types(thread_id) == ["user_message", "assistant_message", "user_message"]
+
+
+async def test_a_run_cancelled_twice_still_releases_its_thread(user, gated, monkeypatch):
+    import asyncio
+
+    releasing, proceed = asyncio.Event(), asyncio.Event()
+    release = runs._delete_lease
+
+    async def held_release(run_id: str) -> bool:
+        releasing.set()
+        await proceed.wait()
+        return await release(run_id)
+
+    monkeypatch.setattr(runs, "_delete_lease", held_release)
+    reader = await start(user, "one two three")
+    thread_id = reader.thread_id()
+    gated.release(1)
+    await reader.until(lambda events: deltas(events) == "one")
+    task = reader.stream._task
+    task.cancel()  # a stop...
+    await releasing.wait()
+    task.cancel()  # ...and a disconnect while the run is being released
+    proceed.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await _gone(thread_id)
+    assert runs.running_here() == {}
+
+
 async def test_cancel_mode_keeps_the_partial_answer_and_the_run_stops(user, gated):
     assert chatkit_settings.DISCONNECT == "cancel"
     reader = await start(user, "red green blue yellow")

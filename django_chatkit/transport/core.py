@@ -30,6 +30,7 @@ from pydantic import TypeAdapter
 
 from .. import runs
 from ..conf import chatkit_settings
+from ..db import on_thread, pick_thread
 from ..exceptions import BadRequest, PayloadTooLarge, PermissionDenied
 from ..server import get_chatkit_server
 from .errors import JSON_CONTENT_TYPE, ChatKitResponse, describe_exception, error_event, response_for_exception
@@ -62,8 +63,11 @@ class EventStream:
     partial answer.
     """
 
-    def __init__(self, chunks: AsyncIterator[bytes], *, detach_on_disconnect: bool = False) -> None:
+    def __init__(
+        self, chunks: AsyncIterator[bytes], *, detach_on_disconnect: bool = False, database: Any = None
+    ) -> None:
         self._chunks = chunks
+        self._database = database  # the request's database thread (django_chatkit.db)
         # CHATKIT["DISCONNECT"] = "continue": a disconnect detaches, the run goes on.
         self._detach_on_disconnect = detach_on_disconnect
         self._detached = False
@@ -75,6 +79,10 @@ class EventStream:
         self._task = asyncio.create_task(self._produce())
 
     async def _produce(self) -> None:
+        async with on_thread(self._database):
+            await self._run()
+
+    async def _run(self) -> None:
         next_turn = 0.0
         try:
             async for chunk in self._chunks:
@@ -84,13 +92,13 @@ class EventStream:
                 if not self._reading.is_set():
                     # Until the transport has answered with its headers there is no socket
                     # to write to: let it get there before producing more.
-                    await self._reading.wait()
+                    await _pause(self._reading.wait())
                 # A handler that produces a long burst without ever waiting would keep the
                 # transport from running until the burst ends: let it write what is queued
                 # after every BURST_WINDOW seconds of producing (counted from when this task
                 # got the loop back, so a busy server still gets full batches).
                 if time.monotonic() >= next_turn:
-                    await asyncio.sleep(0)
+                    await _pause(asyncio.sleep(0))
                     next_turn = time.monotonic() + BURST_WINDOW
         except asyncio.CancelledError:
             raise
@@ -157,6 +165,23 @@ class EventStream:
     @property
     def done(self) -> bool:
         return self._task.done()
+
+
+async def _pause(awaitable: Any) -> None:
+    """Await between two events of the stream, passing a cancellation on to the stream.
+
+    A disconnect cancels the producer task. Landing here, outside the stream's
+    generators, it would skip their handlers: the SDK saves the partial answer and the
+    run releases its thread only when the cancellation reaches them. So it is asked for
+    again, to land at the stream's next wait.
+    """
+    try:
+        await awaitable
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+            task.cancel()
 
 
 class _CsrfCheck(CsrfViewMiddleware):
@@ -234,13 +259,15 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
         reason = csrf_failure(request)
         if reason:
             raise PermissionDenied(f"CSRF check failed: {reason}. Send the csrftoken cookie's value as X-CSRFToken.")
-        context = await build_context(request)
-        parsed = _REQUEST_ADAPTER.validate_json(body)
-        _with_request_metadata(context, parsed)
-        server = get_chatkit_server()
-        await _check_referenced_item(server, parsed, context)
-        await runs.before_request(parsed)
-        result = await server.process(body, context)
+        database = pick_thread()
+        async with on_thread(database, refresh=True):
+            context = await build_context(request)
+            parsed = _REQUEST_ADAPTER.validate_json(body)
+            _with_request_metadata(context, parsed)
+            server = get_chatkit_server()
+            await _check_referenced_item(server, parsed, context)
+            await runs.before_request(parsed)
+            result = await server.process(body, context)
     except Exception as exc:
         return response_for_exception(exc)
 
@@ -250,6 +277,7 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
     stream = EventStream(
         runs.supervise(parsed, context, aiter(result)),
         detach_on_disconnect=chatkit_settings.DISCONNECT == "continue",
+        database=database,
     )
     try:
         first = await stream.first()

@@ -1,0 +1,100 @@
+"""django_chatkit/db.py: the database work of chat requests runs on the shared database
+thread(s), with healthy connections, and never takes work away from a synchronous caller."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.db import connection, transaction
+from django.test import override_settings
+
+from django_chatkit import models
+from django_chatkit.conf import ChatKitConfigurationError, chatkit_settings
+from tests.runs_support import Reader, call, send, text_input
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SCRIPTED = "tests.servers.ScriptedServer"
+
+
+def answer(events: list[dict]) -> str:
+    done = [e for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"]
+    return done[-1]["item"]["content"][0]["text"]
+
+
+def test_over_http_every_request_of_both_transports_uses_the_shared_thread(live_daphne, user, transport):
+    client = live_daphne.client(user, transport=transport)
+    names = {answer(client.stream("threads.create", {"input": text_input("whereis")})) for _ in range(3)}
+    assert names == {"django_chatkit-db-0_0"}, names
+
+
+async def test_requests_are_spread_over_the_threads_and_each_keeps_to_one(user):
+    chatkit = {**settings.CHATKIT, "SERVER_CLASS": SCRIPTED, "DATABASE_THREADS": 2}
+    with override_settings(CHATKIT=chatkit):
+        names = []
+        for _ in range(4):
+            reader = Reader(await send(user, "threads.create", {"input": text_input("whereis")}))
+            names.append(answer(await reader.to_end()))
+    assert sorted(set(names)) == ["django_chatkit-db-0_0", "django_chatkit-db-1_0"]
+
+
+async def test_zero_threads_leaves_the_work_on_djangos_thread(user):
+    chatkit = {**settings.CHATKIT, "SERVER_CLASS": SCRIPTED, "DATABASE_THREADS": 0}
+    with override_settings(CHATKIT=chatkit):
+        reader = Reader(await send(user, "threads.create", {"input": text_input("whereis")}))
+        name = answer(await reader.to_end())
+    assert not name.startswith("django_chatkit-db")
+
+
+async def test_a_broken_connection_of_the_shared_thread_is_replaced_at_the_next_request(user):
+    chatkit = {**settings.CHATKIT, "SERVER_CLASS": SCRIPTED}
+    with override_settings(CHATKIT=chatkit):
+        first = await call(user, "threads.list", {"limit": 5})
+        assert first["data"] == []
+
+        # Break the shared thread's connection the way a database restart does.
+        from django_chatkit.db import on_thread, pick_thread
+
+        @sync_to_async
+        def break_connection() -> None:
+            connection.ensure_connection()
+            connection.connection.close()
+            connection.errors_occurred = True
+
+        async with on_thread(pick_thread()):
+            await break_connection()
+        reader = Reader(await send(user, "threads.create", {"input": text_input("hello")}))
+        events = await reader.to_end()
+    assert events[0]["type"] == "thread.created"
+    assert await models.Thread.objects.acount() == 1
+
+
+def test_a_synchronous_caller_keeps_the_work_and_its_transaction(user):
+    """async_to_sync inside transaction.atomic(): the store writes in the caller's
+    transaction, so a rollback undoes them."""
+    chatkit = {**settings.CHATKIT, "SERVER_CLASS": SCRIPTED}
+
+    async def create() -> list[dict]:
+        return await Reader(await send(user, "threads.create", {"input": text_input("whereis")})).to_end()
+
+    class Rollback(Exception):
+        pass
+
+    with override_settings(CHATKIT=chatkit):
+        with pytest.raises(Rollback):
+            with transaction.atomic():
+                events = async_to_sync(create)()
+                assert answer(events) == threading.current_thread().name
+                assert models.Thread.objects.count() == 1  # visible inside the transaction
+                raise Rollback
+    assert models.Thread.objects.count() == 0
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, "2", True])
+def test_a_bad_thread_count_names_the_setting(value):
+    with override_settings(CHATKIT={"DATABASE_THREADS": value}):
+        with pytest.raises(ChatKitConfigurationError, match="DATABASE_THREADS"):
+            chatkit_settings.DATABASE_THREADS
