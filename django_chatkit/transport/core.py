@@ -12,6 +12,7 @@ import inspect
 import logging
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chatkit.server import NonStreamingResult
@@ -64,7 +65,11 @@ class EventStream:
     """
 
     def __init__(
-        self, chunks: AsyncIterator[bytes], *, detach_on_disconnect: bool = False, database: Any = None
+        self,
+        chunks: AsyncIterator[bytes],
+        *,
+        detach_on_disconnect: bool = False,
+        database: ThreadPoolExecutor | None = None,
     ) -> None:
         self._chunks = chunks
         self._database = database  # the request's database thread (django_chatkit.db)
