@@ -8,8 +8,9 @@ A *run* is the response to one streaming request (``threads.create``,
   same thread, on PostgreSQL and SQLite alike. A second message waits for the first
   response (``CHATKIT["RUN_WAIT_TIMEOUT"]`` seconds at most, then a 409 ``thread_busy``),
   so two tabs never interleave their items;
-- the thread's metadata, as ``respond()`` sees it, carries ``chatkit_run`` (run id,
-  start, disconnect mode); the marker is never stored (the lease row is the record);
+- the thread's metadata carries ``chatkit_run`` (run id, start, disconnect mode) for
+  ``respond()`` and whoever loads the thread meanwhile; it is read from the lease row,
+  never stored with the thread;
 - the assistant message being written is saved every ``CHATKIT["RUN_CHECKPOINT_INTERVAL"]``
   seconds, so ``threads.get_by_id`` and ``items.list`` show it growing;
 - its stream events go, in batches, to the Channels group of the thread, for the live
@@ -62,7 +63,7 @@ from . import models
 from .conf import chatkit_settings
 from .exceptions import ChatKitRequestError
 from .ids import new_id
-from .store import RUN_MARKER_KEY, insert_unless_taken, to_microseconds
+from .store import RUN_MARKER_KEY, insert_unless_taken, run_marker, to_microseconds
 
 __all__ = [
     "INTERRUPTED_NOTE",
@@ -82,7 +83,7 @@ __all__ = [
 
 logger = logging.getLogger("django_chatkit")
 
-#: Key of the run marker in the thread's metadata (in memory only; the store drops it).
+#: Key of the run marker in the thread's metadata (from the lease row; never stored).
 METADATA_KEY = RUN_MARKER_KEY
 #: Appended (as its own content part) to an answer whose run died with its process.
 INTERRUPTED_NOTE = "*(Response interrupted: the server stopped before it finished.)*"
@@ -151,6 +152,7 @@ class Run:
         self.owner = owner
         self.mode = mode
         self.thread_id: str | None = None
+        self.started_at = timezone.now()  # when its lock was taken, once it is
         self.task: asyncio.Task[Any] | None = None
         self.outcome = "finished"
         self._locked = False
@@ -192,7 +194,7 @@ class Run:
         self._notify("started")
 
     async def _try_lock(self, thread_id: str) -> bool:
-        now = timezone.now()
+        now = self.started_at = timezone.now()
         process, _ = _this_process()
         return await _insert_lease(
             thread_id=thread_id,
@@ -217,11 +219,7 @@ class Run:
         self._store, self._context = server.store, context
         # The SDK's own (pure) update logic keeps our copy identical to what it persists.
         self._apply = server._apply_assistant_message_update
-        thread.metadata[METADATA_KEY] = {
-            "run_id": self.run_id,
-            "started_at": timezone.now().isoformat(),
-            "mode": self.mode,
-        }
+        thread.metadata[METADATA_KEY] = run_marker(self.run_id, self.started_at, self.mode)
 
         async def watched() -> AsyncIterator[ThreadStreamEvent]:
             try:

@@ -64,9 +64,15 @@ def to_microseconds(moment: datetime) -> int:
     return (moment - _EPOCH) // _ONE_US
 
 
-#: Key of the run marker that :mod:`django_chatkit.runs` puts in the metadata of the thread
-#: a response is being written in. It lives in memory for that request only: never stored.
+#: Key of the run marker in the metadata of a thread a response is being written in:
+#: ``load_thread`` adds it from the run's lease row (:mod:`django_chatkit.runs`), and
+#: ``save_thread`` never stores it.
 RUN_MARKER_KEY = "chatkit_run"
+
+
+def run_marker(run_id: str, started_at: datetime, mode: str) -> dict[str, str]:
+    """The ``chatkit_run`` metadata of a thread with a running response."""
+    return {"run_id": run_id, "started_at": started_at.isoformat(), "mode": mode}
 
 
 def _thread_data(thread: ThreadMetadata) -> dict[str, Any]:
@@ -161,8 +167,18 @@ class DjangoStore(_OwnedStore, Store[Any]):
 
     async def load_thread(self, thread_id: str, context: Any) -> ThreadMetadata:
         owner = self.owner_of(context)
-        rows = models.Thread.objects.filter(thread_id=thread_id, owner=owner)
-        thread = ThreadMetadata.model_validate(await _owned_data(rows, f"Thread {thread_id} not found"))
+        # The running response, if any, comes in the same query (its lease row, joined).
+        row = await (
+            models.Thread.objects.filter(thread_id=thread_id, owner=owner)
+            .values_list("data", "run__run_id", "run__started_at", "run__mode")
+            .afirst()
+        )
+        if row is None:
+            raise NotFoundError(f"Thread {thread_id} not found")
+        data, run_id, started_at, mode = row
+        thread = ThreadMetadata.model_validate(data)
+        if run_id is not None:
+            thread.metadata[RUN_MARKER_KEY] = run_marker(run_id, started_at, mode)
         _remember_owned(context, owner, thread_id)
         return thread
 

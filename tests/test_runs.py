@@ -17,6 +17,8 @@ from django.test import AsyncClient, override_settings
 from django.utils import timezone
 
 from django_chatkit import models, runs
+from django_chatkit.context import RequestContext
+from django_chatkit.store import DjangoStore
 from django_chatkit.conf import ChatKitConfigurationError, chatkit_settings
 from tests.conftest import session_cookies
 from tests.runs_support import (  # noqa: F401  (gated is a fixture)
@@ -59,9 +61,12 @@ async def test_a_reload_shows_the_answer_growing_and_the_thread_marked_running(u
     reader = await start(user, "one two three four five six")
     thread_id = reader.thread_id()
     lease = await models.ThreadRun.objects.aget(thread_id=thread_id)
-    # respond() sees the run in the thread's metadata; the stored thread never carries it.
+    # respond() and anyone loading the thread see the run in its metadata, from the lease
+    # row; the stored thread never carries it.
     assert [marker["run_id"] for marker in GatedServer.markers] == [lease.run_id]
     assert GatedServer.markers[0]["mode"] == lease.mode
+    loaded = await DjangoStore().load_thread(thread_id, RequestContext(user_id=f"user:{user.pk}"))
+    assert loaded.metadata[runs.METADATA_KEY] == GatedServer.markers[0]
     metadata = (await models.Thread.objects.aget(thread_id=thread_id)).data["metadata"]
     assert runs.METADATA_KEY not in metadata
 
@@ -78,6 +83,8 @@ async def test_a_reload_shows_the_answer_growing_and_the_thread_marked_running(u
     assert await stored_types(thread_id) == ["user_message", "assistant_message"]
     assert not await models.ThreadRun.objects.filter(thread_id=thread_id).aexists()
     assert runs.running_here() == {}
+    loaded = await DjangoStore().load_thread(thread_id, RequestContext(user_id=f"user:{user.pk}"))
+    assert runs.METADATA_KEY not in loaded.metadata
 
 
 async def _equals(awaitable, expected):
