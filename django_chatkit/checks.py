@@ -11,6 +11,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
 
 from .conf import DEFAULTS, chatkit_settings
 
@@ -67,6 +68,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
                 id="django_chatkit.W002",
             )
         )
+    problems.extend(_check_database_threads())
     for key in ("MAX_REQUEST_BYTES", "ATTACHMENT_MAX_BYTES"):
         try:
             valid = getattr(chatkit_settings, key) > 0
@@ -77,6 +79,23 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
                 Error(f"CHATKIT[{key!r}] must be a positive number of bytes.", id="django_chatkit.E007")
             )
     return problems
+
+
+def _check_database_threads() -> list:
+    try:
+        threads = chatkit_settings.DATABASE_THREADS
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="django_chatkit.E008")]
+    if threads > 1 and connections["default"].vendor == "sqlite":
+        return [
+            Warning(
+                f"CHATKIT['DATABASE_THREADS'] is {threads} on SQLite, which runs one write at a time: "
+                "the extra threads only wait for its write lock.",
+                hint="Keep CHATKIT['DATABASE_THREADS'] at 1 on SQLite.",
+                id="django_chatkit.W003",
+            )
+        ]
+    return []
 
 
 # -- widget templates and server actions (the seed's anti-patterns) ----------------------------

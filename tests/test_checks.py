@@ -33,6 +33,7 @@ def test_default_configuration_is_clean():
         ({"TRANSCRIBER": "nowhere.transcribe"}, "django_chatkit.E005"),
         ({"AUTH_POLICY": "everyone"}, "django_chatkit.E006"),
         ({"MAX_REQUEST_BYTES": 0}, "django_chatkit.E007"),
+        ({"DATABASE_THREADS": -1}, "django_chatkit.E008"),
         ({"SERVR_CLASS": "typo"}, "django_chatkit.W001"),
     ],
 )
@@ -52,3 +53,13 @@ def test_missing_sessions_app_is_a_warning():
     apps = [a for a in settings.INSTALLED_APPS if a not in ("django.contrib.sessions", "django.contrib.admin", "django.contrib.messages")]
     with override_settings(INSTALLED_APPS=apps):
         assert "django_chatkit.W002" in {m.id for m in check_settings()}
+
+
+def test_more_than_one_database_thread_on_sqlite_is_a_warning():
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        assert "django_chatkit.W003" not in ids(DATABASE_THREADS=4)  # fine on PostgreSQL
+        return
+    assert "django_chatkit.W003" in ids(DATABASE_THREADS=4)
+    assert "django_chatkit.W003" not in ids(DATABASE_THREADS=1)
