@@ -358,3 +358,19 @@ async def test_a_stream_detached_before_its_first_write_still_runs_to_the_end():
             break
         await asyncio.sleep(0.01)
     assert stream.done and len(produced) == 50
+
+
+@pytest.mark.django_db(transaction=False)
+async def test_a_stream_its_transport_never_reads_is_not_held_up_for_long():
+    import asyncio
+
+    from django_chatkit.transport.core import READING_TIMEOUT, EventStream
+
+    stream = EventStream(_burst(50, busy_us=0))
+    assert await stream.first() is not None
+    # Neither batches() nor stop(): the client left before the headers went out, unnoticed.
+    for _ in range(int(READING_TIMEOUT * 300)):
+        if stream.done:
+            break
+        await asyncio.sleep(0.01)
+    assert stream.done  # the run went on and ended, as a detached one does

@@ -102,11 +102,11 @@ class ChatKitConsumer(AsyncHttpConsumer):
 
     async def _send(self, response: ChatKitResponse) -> None:
         headers = [(k.encode(), v.encode()) for k, v in response.headers.items()]
+        self._stream = response.stream  # from now on a disconnect stops it
         await self.send_headers(status=response.status, headers=headers)
         if response.stream is None:
             await self.send_body(response.body)
             return
-        self._stream = response.stream
         async for batch in response.stream.batches():
             await self.send_body(batch, more_body=True)
         await self.send_body(b"")

@@ -41,6 +41,8 @@ logger = logging.getLogger("django_chatkit")
 _REQUEST_ADAPTER: TypeAdapter[Any] = TypeAdapter(ChatKitReq)
 #: Longest time events produced back to back wait for the transport (seconds).
 BURST_WINDOW = 0.002
+#: Longest time the stream waits after its first event for the transport to start reading.
+READING_TIMEOUT = 1.0
 _END = object()
 
 SSE_HEADERS = {
@@ -89,15 +91,19 @@ class EventStream:
 
     async def _run(self) -> None:
         next_turn = 0.0
+        waited = False
         try:
             async for chunk in self._chunks:
                 self._started = True
                 if not self._detached:
                     self._queue.put_nowait(chunk)
-                if not self._reading.is_set():
+                if not waited and not self._reading.is_set():
+                    waited = True
                     # Until the transport has answered with its headers there is no socket
-                    # to write to: let it get there before producing more.
-                    await _pause(self._reading.wait())
+                    # to write to: let it get there before producing more. A transport that
+                    # never reads (its client left before the headers went out) is not waited
+                    # for long: the run then goes on as if detached.
+                    await _pause(self._wait_for_reader())
                 # A handler that produces a long burst without ever waiting would keep the
                 # transport from running until the burst ends: let it write what is queued
                 # after every BURST_WINDOW seconds of producing (counted from when this task
@@ -115,6 +121,15 @@ class EventStream:
                 self._queue.put_nowait(error_event(describe_exception(exc), code="stream.error"))
         finally:
             self._queue.put_nowait(_END)
+
+    async def _wait_for_reader(self) -> None:
+        # Not asyncio.wait_for: it can swallow a cancellation that comes with the event
+        # (stop() sets it, then cancels), and the stream would never stop.
+        try:
+            async with asyncio.timeout(READING_TIMEOUT):
+                await self._reading.wait()
+        except TimeoutError:
+            pass
 
     async def first(self) -> bytes | None:
         """Wait for the first chunk (kept for :meth:`batches`); None if the stream
