@@ -622,48 +622,6 @@ def widget_problems(document: Any) -> list[WidgetProblem]:
         except ValidationError as exc:
             problems.extend(p for p in _pydantic_problems(exc, _format_path(parts)) if p not in problems)
     return problems
-    problems: list[WidgetProblem] = []
-    if not isinstance(document, dict) or document.get("type") not in ROOT_TYPES:
-        found = document.get("type") if isinstance(document, dict) else type(document).__name__
-        problems.append(WidgetProblem("$.type", f"a widget root must be one of {', '.join(ROOT_TYPES)}, not {found!r}"))
-        raise WidgetOutputError(problems, template=name, version=version)
-    # Walk the tree with a stack; paths (tuples of child indexes) are formatted only on error.
-    stack: list[tuple[Any, tuple[Any, ...]]] = [(document, ())]
-    while stack:
-        node, parts = stack.pop()
-        kind = node.get("type") if isinstance(node, dict) else None
-        if not isinstance(kind, str):
-            problems.append(WidgetProblem(_format_path(parts), "a component must be an object with a string 'type'"))
-            continue
-        cls = _COMPONENTS.get(kind)
-        if cls is None:
-            problems.append(WidgetProblem(f"{_format_path(parts)}.type", f"unknown component type {kind!r}"))
-            continue
-        children = node.get("children")
-        if isinstance(children, list):
-            for index in range(len(children) - 1, -1, -1):
-                stack.append((children[index], (*parts, index)))
-            if kind == "ListView":
-                for index, child in enumerate(children):
-                    if not isinstance(child, dict) or child.get("type") != "ListViewItem":
-                        problems.append(
-                            WidgetProblem(_format_path((*parts, index)), "a ListView holds only ListViewItem children")
-                        )
-        elif isinstance(children, dict):
-            stack.append((children, (*parts, "children")))
-        elif children is not None:
-            problems.append(WidgetProblem(f"{_format_path(parts)}.children", "children must be a component or a list of them"))
-            continue
-        # Children are validated on their own (pushed above): checking them here too would
-        # make validation quadratic in the depth of the tree.
-        own = node if children is None else {**node, "children": [] if isinstance(children, list) else None}
-        try:
-            cls.model_validate(own)
-        except ValidationError as exc:
-            problems.extend(p for p in _pydantic_problems(exc, _format_path(parts)) if p not in problems)
-    if problems:
-        raise WidgetOutputError(problems, template=name, version=version)
-    return DynamicWidgetRoot.model_validate(document)
 
 
 # -- definitions ---------------------------------------------------------------------------
