@@ -40,11 +40,11 @@ from agents import (
     Runner,
     RunContextWrapper,
 )
-from agents.models import _openai_shared
 from asgiref.sync import sync_to_async
 from chatkit.agents import AgentContext, ClientToolCall, ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError
 from chatkit.types import (
+    AssistantMessageItem,
     Attachment,
     ErrorEvent,
     ImageAttachment,
@@ -62,9 +62,11 @@ from openai.types.responses import ResponseInputContentParam
 from pydantic import BaseModel
 
 from . import models
+from .compat import openai_default_configured
 from .conf import ChatKitConfigurationError, chatkit_settings
 from .context import RequestContext
 from .entities import aresolve_entity
+from .journal import is_interruption_marker
 from .offline import message_text
 from .offline_model import OfflineModel
 from .server import DjangoChatKitServer
@@ -114,6 +116,13 @@ class ChatKitItemConverter(ThreadItemConverter):
             return await super().user_message_to_input(item, is_last_message)
         finally:
             self._message_id = None
+
+    async def assistant_message_to_input(self, item: AssistantMessageItem):
+        """The answer as the model wrote it: an interruption marker is the app's text."""
+        content = [part for part in item.content if not is_interruption_marker(part)]
+        if not content:
+            return None
+        return await super().assistant_message_to_input(item.model_copy(update={"content": content}))
 
     async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputContentParam:
         resolved = await aresolve_entity(self.context.user, tag.id)
@@ -335,8 +344,7 @@ def has_openai_credentials() -> bool:
     """Whether a real OpenAI model can be called (an API key or a default client is set)."""
     return bool(
         os.environ.get("OPENAI_API_KEY")
-        or _openai_shared.get_default_openai_key()
-        or _openai_shared.get_default_openai_client()
+        or openai_default_configured()
     )
 
 

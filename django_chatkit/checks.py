@@ -275,3 +275,19 @@ def check_agents(app_configs: Any = None, **kwargs: Any) -> list:
             )
         )
     return problems
+
+
+@register(Tags.compatibility)
+def check_sdk_seams(app_configs: Any = None, **kwargs: Any) -> list:
+    """The private SDK names the app relies on (:mod:`django_chatkit.compat`) are there."""
+    from .compat import seam_problems
+
+    return [
+        Error(
+            f"An installed package changed a private name django_chatkit relies on: {problem}.",
+            hint="Install the versions setup.cfg pins (openai-chatkit 1.6.x), or a django-chatkit-server "
+            "release made for this one.",
+            id="django_chatkit.E040",
+        )
+        for problem in seam_problems()
+    ]

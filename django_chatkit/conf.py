@@ -58,6 +58,12 @@ DEFAULTS: dict[str, Any] = {
     "RUN_STALE_AFTER": 30.0,
     # Seconds between batches of stream events sent to live subscribers (None: no live events).
     "LIVE_EVENTS_INTERVAL": 0.05,
+    # Seconds a live subscriber's interest in a thread lasts without being renewed (its
+    # socket renews it every third of this): runs send live events only to followed threads.
+    "LIVE_INTEREST_TTL": 30.0,
+    # On SIGTERM, seconds a worker lets its running responses finish (new ones get a 503
+    # with Retry-After meanwhile); those still running then are saved as interrupted.
+    "DRAIN_TIMEOUT": 30.0,
     # Agents (django_chatkit.agents): composer tool-choice id -> agent import string.
     "AGENTS": {},
     # The AGENTS key used without (or with an unknown) tool choice; None = the first key.
@@ -202,6 +208,23 @@ class ChatKitSettings:
     @property
     def LIVE_EVENTS_INTERVAL(self) -> float | None:
         return self._optional_seconds("LIVE_EVENTS_INTERVAL", "0.05")
+
+    @property
+    def LIVE_INTEREST_TTL(self) -> float:
+        return self._seconds("LIVE_INTEREST_TTL", "30.0")
+
+    @property
+    def DRAIN_TIMEOUT(self) -> float:
+        value = self._get("DRAIN_TIMEOUT")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise ChatKitConfigurationError("DRAIN_TIMEOUT", f"must be a number of seconds, 0 or more, not {value!r}", "30.0")
+        return float(value)
+
+    def _seconds(self, key: str, example: str) -> float:
+        value = self._optional_seconds(key, example)
+        if value is None:
+            raise ChatKitConfigurationError(key, "must be a positive number of seconds, not None", example)
+        return value
 
     def _optional_seconds(self, key: str, example: str) -> float | None:
         value = self._get(key)

@@ -23,9 +23,10 @@ import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import AsyncToSync, ThreadSensitiveContext, sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.db import close_old_connections
 
+from .compat import inside_async_to_sync
 from .conf import chatkit_settings
 
 __all__ = ["on_thread", "pick_thread"]
@@ -49,18 +50,12 @@ def _executor(count: int) -> ThreadPoolExecutor:
         return _pool[1][next(_pool[2])]
 
 
-def _inside_async_to_sync() -> bool:
-    """Whether a synchronous caller waits for this code in ``async_to_sync``: its thread
-    (and its transaction, if any) then keeps the thread-sensitive work, as asgiref does."""
-    return getattr(AsyncToSync.executors, "current", None) is not None
-
-
 def pick_thread() -> ThreadPoolExecutor | None:
     """The shared database thread for a new request (the next one, in turn), or None when
     the request's work stays where it is: ``DATABASE_THREADS`` is 0, or a synchronous
     caller waits in ``async_to_sync``."""
     count = chatkit_settings.DATABASE_THREADS
-    if not count or _inside_async_to_sync():
+    if not count or inside_async_to_sync():  # its thread (and transaction) keeps the work
         return None
     return _executor(count)
 

@@ -11,18 +11,28 @@ A *run* is the response to one streaming request (``threads.create``,
 - the thread's metadata carries ``chatkit_run`` (run id, start, disconnect mode) for
   ``respond()`` and whoever loads the thread meanwhile; it is read from the lease row,
   never stored with the thread;
-- the assistant message being written is saved every ``CHATKIT["RUN_CHECKPOINT_INTERVAL"]``
-  seconds, so ``threads.get_by_id`` and ``items.list`` show it growing;
-- its stream events go, in batches, to the Channels group of the thread, for the live
-  subscribers of :mod:`django_chatkit.transport.live`;
+- its :class:`~django_chatkit.journal.Journal` follows every event, and what it changed
+  is saved every ``CHATKIT["RUN_CHECKPOINT_INTERVAL"]`` seconds (the answer being
+  written, widgets updated in place), so a reload shows it as the user saw it;
+- its stream events go, in batches, to the Channels group of the thread, but only while
+  a live subscriber somewhere follows the thread (:mod:`django_chatkit.transport.live`);
 - a heartbeat keeps the row fresh and picks up stop requests made in other processes.
 
-``CHATKIT["DISCONNECT"]`` says what a client disconnect does: ``"cancel"`` stops the
-run (the SDK keeps the partial answer), ``"continue"`` lets it finish and persist in full.
+Checkpoints and heartbeats are the process's, not the run's: one task per process
+(:class:`_Ticker`) saves the changes of all its runs in one statement per interval and
+refreshes all their leases in another, however many answers are being written.
 
-A run whose process died (a restart mid-run) is recovered the next time its thread is
-loaded or written to: the checkpointed text is kept, marked as interrupted, and the lock
-is released.
+``CHATKIT["DISCONNECT"]`` says what a client disconnect does: ``"cancel"`` stops the
+run (its partial answer is kept, see below), ``"continue"`` lets it finish in full.
+
+An answer that does not finish keeps exactly the text the server had produced, followed
+by one interruption marker (:data:`~django_chatkit.journal.STOPPED_NOTE` after a stop or
+a disconnect, :data:`~django_chatkit.journal.INTERRUPTED_NOTE` when the server stopped).
+A run whose process died (a restart mid-run) is recovered the next time its owner loads
+or writes to the thread: the checkpointed text is kept, marked, and the lock released.
+
+On SIGTERM (:func:`drain`) a worker refuses new responses and lets the running ones
+finish for ``CHATKIT["DRAIN_TIMEOUT"]`` seconds before it saves them as interrupted.
 """
 
 from __future__ import annotations
@@ -33,51 +43,54 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+import weakref
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from chatkit.types import (
-    AssistantMessageContent,
-    AssistantMessageContentPartAdded,
-    AssistantMessageContentPartAnnotationAdded,
-    AssistantMessageContentPartDone,
-    AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
     ItemsListReq,
     SDKHiddenContextItem,
+    ThreadItem,
     ThreadItemAddedEvent,
-    ThreadItemDoneEvent,
-    ThreadItemRemovedEvent,
-    ThreadItemReplacedEvent,
-    ThreadItemUpdatedEvent,
     ThreadMetadata,
     ThreadsGetByIdReq,
-    ThreadStreamEvent,
+    is_streaming_req,
 )
 from django.db import connections, router
 from django.utils import timezone
 
 from . import models
 from .conf import chatkit_settings
+from .db import on_thread, pick_thread
 from .exceptions import ChatKitRequestError
 from .ids import new_id
+from .journal import INTERRUPTED_NOTE, STOPPED_NOTE, Journal, with_marker
 from .store import RUN_MARKER_KEY, insert_unless_taken, run_marker, to_microseconds
 
 __all__ = [
     "INTERRUPTED_NOTE",
     "METADATA_KEY",
+    "STOPPED_NOTE",
+    "Draining",
     "Run",
     "ThreadBusy",
     "active_run",
     "before_request",
     "describe",
+    "drain",
+    "draining",
+    "follow",
     "group_name",
     "owner_of",
     "recover",
     "request_stop",
     "running_here",
+    "save_changes",
+    "save_unfinished",
+    "stop_draining",
     "supervise",
 ]
 
@@ -85,22 +98,18 @@ logger = logging.getLogger("django_chatkit")
 
 #: Key of the run marker in the thread's metadata (from the lease row; never stored).
 METADATA_KEY = RUN_MARKER_KEY
-#: Appended (as its own content part) to an answer whose run died with its process.
-INTERRUPTED_NOTE = "*(Response interrupted: the server stopped before it finished.)*"
+#: The group every process that runs answers listens on for live interest.
+INTEREST_GROUP = "chatkit.live-interest"
 _INTERRUPTED_CONTEXT = (
     "The previous assistant response was interrupted by a server restart before it finished. "
     "Do not continue it unless the user asks."
 )
-_ASSISTANT_UPDATES = (
-    AssistantMessageContentPartAdded,
-    AssistantMessageContentPartTextDelta,
-    AssistantMessageContentPartAnnotationAdded,
-    AssistantMessageContentPartDone,
-)
+_STOPPED_CONTEXT = "The user cancelled the stream. Stop responding to the prior request."
 _WAIT_STEPS = (0.02, 0.05, 0.1, 0.2)
 
 _current: contextvars.ContextVar[Run | None] = contextvars.ContextVar("chatkit_run", default=None)
 _process: tuple[int, str, dict[str, Run]] | None = None
+_draining = False
 
 
 class ThreadBusy(ChatKitRequestError):
@@ -108,6 +117,14 @@ class ThreadBusy(ChatKitRequestError):
 
     status = 409
     code = "thread_busy"
+
+
+class Draining(ChatKitRequestError):
+    """The worker is shutting down and takes no new responses."""
+
+    status = 503
+    code = "draining"
+    retry_after = 1
 
 
 def group_name(thread_id: str) -> str:
@@ -144,8 +161,13 @@ def owner_of(context: Any) -> str:
     return resolve(context) if resolve else chatkit_settings.OWNER_RESOLVER(context)
 
 
+def draining() -> bool:
+    """Whether this worker is draining (see :func:`drain`)."""
+    return _draining
+
+
 class Run:
-    """One response: its lock, checkpoints, heartbeat and live fan-out."""
+    """One response: its lock, its journal, stop, and live fan-out."""
 
     def __init__(self, owner: str, mode: str) -> None:
         self.run_id = new_id("run")
@@ -155,15 +177,13 @@ class Run:
         self.started_at = timezone.now()  # when its lock was taken, once it is
         self.task: asyncio.Task[Any] | None = None
         self.outcome = "finished"
+        self.journal: Journal | None = None
+        self.live = False  # a live subscriber follows the thread: publish its events
+        self.checkpointed_item: str | None = None  # the answer the lease row points at
+        self.ended = asyncio.Event()
         self._locked = False
-        self._items: dict[str, AssistantMessageItem] = {}
-        self._dirty: set[str] = set()
-        self._checkpointed: set[str] = set()
-        self._save_lock = asyncio.Lock()
-        self._ticker: asyncio.Task[None] | None = None
         self._store: Any = None
         self._context: Any = None
-        self._apply: Callable[..., Any] | None = None
         self._outbox: list[bytes] = []
         self._flusher: asyncio.Task[None] | None = None
         self._live_interval = chatkit_settings.LIVE_EVENTS_INTERVAL  # read once: publish() is per event
@@ -179,7 +199,7 @@ class Run:
         deadline = time.monotonic() + chatkit_settings.RUN_WAIT_TIMEOUT
         attempt = 0
         while not await self._try_lock(thread_id):
-            if await recover(thread_id) is None:
+            if await recover(thread_id, self.owner) is None:
                 continue  # the holder was dead and is cleared: try again at once
             if time.monotonic() >= deadline:
                 raise ThreadBusy(
@@ -190,13 +210,16 @@ class Run:
         self.thread_id = thread_id
         self._locked = True
         running_here()[thread_id] = self
-        self._ticker = asyncio.create_task(self._tick())
+        ticker = _Ticker.here()
+        ticker.add(self)
+        self.live = ticker.is_followed(thread_id)
         self._notify("started")
 
     async def _try_lock(self, thread_id: str) -> bool:
         now = self.started_at = timezone.now()
         process, _ = _this_process()
-        return await _insert_lease(
+        return await insert_unless_taken(
+            models.ThreadRun,
             thread_id=thread_id,
             run_id=self.run_id,
             owner=self.owner,
@@ -206,135 +229,87 @@ class Run:
             heartbeat_at=now,
         )
 
-    # -- watching the SDK's events -------------------------------------------------------
+    # -- following the response's events -------------------------------------------------
 
-    async def begin(self, server: Any, thread: ThreadMetadata, context: Any, stream: Callable[[], AsyncIterator[ThreadStreamEvent]]):
-        """Called by the server as its event loop starts: lock a new thread, mark the
-        thread as running (for ``respond()``; not stored), and return the handler's
-        stream wrapped for checkpoints."""
+    async def begin(
+        self, store: Any, thread: ThreadMetadata, context: Any, journal: Journal
+    ) -> None:
+        """Called by the server as its event loop starts: lock a new thread, mark it as
+        running (for ``respond()``; not stored) and checkpoint what ``journal`` records."""
         if self.thread_id is None:
             await self.acquire(thread.id)
         if not self._locked:
-            return stream
-        self._store, self._context = server.store, context
-        # The SDK's own (pure) update logic keeps our copy identical to what it persists.
-        self._apply = server._apply_assistant_message_update
+            return
+        self._store, self._context, self.journal = store, context, journal
         thread.metadata[METADATA_KEY] = run_marker(self.run_id, self.started_at, self.mode)
 
-        async def watched() -> AsyncIterator[ThreadStreamEvent]:
-            try:
-                async for event in stream():
-                    await self._observe(event)
-                    yield event
-            finally:
-                # Ended, failed or cancelled: whatever the SDK saves next must land last.
-                self._items.clear()
-                self._dirty.clear()
-                async with self._save_lock:
-                    pass
+    async def settled(self, item_id: str) -> None:
+        """The SDK is about to save (or delete) the item: a checkpoint of it in flight
+        lands first, so the SDK's write is the last."""
+        if self._locked:
+            await _Ticker.here().written(self, item_id)
 
-        return watched
-
-    async def _observe(self, event: ThreadStreamEvent) -> None:
-        if isinstance(event, ThreadItemUpdatedEvent):
-            item = self._items.get(event.item_id)
-            if item is not None and isinstance(event.update, _ASSISTANT_UPDATES):
-                self._apply(item, event.update)
-                self._dirty.add(item.id)
-        elif isinstance(event, ThreadItemAddedEvent):
-            if isinstance(event.item, AssistantMessageItem):
-                self._items[event.item.id] = event.item.model_copy(deep=True)
-        elif isinstance(event, (ThreadItemDoneEvent, ThreadItemReplacedEvent)):
-            await self._settle(event.item.id)
-        elif isinstance(event, ThreadItemRemovedEvent):
-            await self._settle(event.item_id)
-
-    async def _settle(self, item_id: str) -> None:
-        """The SDK is about to save (or delete) the item: no checkpoint may land after it."""
-        if self._items.pop(item_id, None) is not None:
-            self._dirty.discard(item_id)
-            async with self._save_lock:
-                pass
-
-    # -- checkpoints and heartbeat -------------------------------------------------------
-
-    async def _tick(self) -> None:
-        heartbeat_every = min(1.0, chatkit_settings.RUN_STALE_AFTER / 3)
-        last_beat = time.monotonic()
-        while True:
-            interval = chatkit_settings.RUN_CHECKPOINT_INTERVAL
-            await asyncio.sleep(min(interval or heartbeat_every, heartbeat_every))
-            try:
-                if interval and self._dirty:
-                    await self.checkpoint()
-                if time.monotonic() - last_beat >= heartbeat_every:
-                    last_beat = time.monotonic()
-                    if not await self._heartbeat():
-                        logger.info("Run %s in %s: stop requested", self.run_id, self.thread_id)
-                        self.stop()
-                        return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("Run %s: checkpoint failed", self.run_id)
-
-    async def checkpoint(self) -> None:
-        """Save the in-progress assistant messages as they are now."""
-        async with self._save_lock:
-            for item_id in list(self._dirty):
-                item = self._items.get(item_id)
-                self._dirty.discard(item_id)
-                if item is None or not any(part.text for part in item.content):
-                    continue
-                await self._store.save_item(self.thread_id, item.model_copy(deep=True), self._context)
-                if item_id not in self._checkpointed:
-                    self._checkpointed.add(item_id)
-                    await models.ThreadRun.objects.filter(run_id=self.run_id).aupdate(item_id=item_id)
-
-    async def _heartbeat(self) -> bool:
-        """Refresh the lock; False when someone asked this run to stop."""
-        updated = await models.ThreadRun.objects.filter(run_id=self.run_id, stop_requested=False).aupdate(
-            heartbeat_at=timezone.now()
-        )
-        return bool(updated)
+    def changes(self) -> list[ThreadItem]:
+        """What the journal recorded since the last checkpoint (for :class:`_Ticker`)."""
+        if self.journal is None or not self._locked:
+            return []
+        return self.journal.take_changes()
 
     # -- stop and finish -----------------------------------------------------------------
 
-    def stop(self) -> None:
-        """Cancel the response (the SDK keeps its partial answer)."""
-        self.outcome = "stopped"
+    def stop(self, outcome: str = "stopped") -> None:
+        """Cancel the response (its partial answer is kept, marked)."""
+        self.outcome = outcome
         if self.task is not None and not self.task.done():
             self.task.cancel()
 
+    @property
+    def interrupted(self) -> bool:
+        """Whether the server, not the user, ended the response (a drain timeout)."""
+        return self.outcome == "interrupted"
+
     async def finish(self) -> None:
         """Release everything the run holds; runs during cancellation too."""
-        if self._ticker is not None:
-            self._ticker.cancel()
-            async with self._save_lock:  # a checkpoint in flight lands before the release
-                pass
-        if not self._locked:
-            return
         try:
-            await _delete_lease(self.run_id)
+            if not self._locked:
+                return
+            ticker = _Ticker.here()
+            await ticker.written(self, None)  # a checkpoint in flight lands before the release
+            ticker.discard(self)
+            try:
+                await _delete_lease(self.run_id)
+            finally:
+                self._locked = False
+                if running_here().get(self.thread_id) is self:
+                    del running_here()[self.thread_id]
+            if self._flusher is not None:
+                self._flusher.cancel()
+                self._flusher = None
+            await self._flush()
+            self._notify(self.outcome)
         finally:
-            self._locked = False
-            if running_here().get(self.thread_id) is self:
-                del running_here()[self.thread_id]
-        if self._flusher is not None:
-            self._flusher.cancel()
-            self._flusher = None
-        await self._flush()
-        self._notify(self.outcome)
+            self.ended.set()
 
     # -- live fan-out ----------------------------------------------------------------------
 
     def publish(self, chunk: bytes) -> None:
-        """Queue an SSE chunk for the thread's live subscribers (sent in batches)."""
-        if not self._locked or self._live_interval is None:
+        """Queue an SSE chunk for the thread's live subscribers (sent in batches), when
+        anyone follows the thread."""
+        if not self.live or not self._locked or self._live_interval is None:
             return
         self._outbox.append(chunk)
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_later())
+
+    def followed(self) -> None:
+        """A live subscriber started following the thread: from now on its events are
+        published, after the items being written as they are now."""
+        if self.live or self._live_interval is None:
+            return
+        self.live = True
+        if self.journal is not None:
+            for item in self.journal.pending():
+                self.publish(b"data: " + ThreadItemAddedEvent(item=item).model_dump_json().encode() + b"\n\n")
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(self._live_interval or 0)
@@ -356,18 +331,26 @@ class Run:
         if self._live_interval is None:
             return
         message = {"type": "chatkit.run", "thread_id": self.thread_id, "run_id": self.run_id, "state": state}
-        task = asyncio.ensure_future(_group_send(self.thread_id, message))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
+        _in_background(_group_send(self.thread_id, message))
 
 
 _background: set[asyncio.Future[Any]] = set()
 
 
-async def _group_send(thread_id: str | None, message: dict[str, Any]) -> None:
+def _in_background(awaitable: Any) -> None:
+    task = asyncio.ensure_future(awaitable)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def _channel_layer() -> Any:
     from channels.layers import get_channel_layer
 
-    layer = get_channel_layer()
+    return get_channel_layer()
+
+
+async def _group_send(thread_id: str | None, message: dict[str, Any]) -> None:
+    layer = _channel_layer()
     if layer is None or thread_id is None:
         return
     try:
@@ -376,9 +359,190 @@ async def _group_send(thread_id: str | None, message: dict[str, Any]) -> None:
         logger.warning("Could not send live events of thread %s", thread_id, exc_info=True)
 
 
-async def _insert_lease(**fields: Any) -> bool:
-    """Take the lock row; False when another run holds it."""
-    return await insert_unless_taken(models.ThreadRun, **fields)
+async def follow(thread_id: str) -> None:
+    """Say, to every process, that a live subscriber follows ``thread_id`` (for the next
+    ``LIVE_INTEREST_TTL`` seconds): their runs in it publish their events from now on."""
+    _Ticker.here().mark_followed(thread_id)
+    layer = _channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(INTEREST_GROUP, {"type": "chatkit.interest", "thread_id": thread_id})
+    except Exception:
+        logger.warning("Could not announce live interest in thread %s", thread_id, exc_info=True)
+
+
+class _Ticker:
+    """The process's checkpoints, heartbeats and live interest, shared by all its runs.
+
+    Per interval, whatever the number of runs: one statement saves every run's changes,
+    one updates every lease this process holds (the heartbeat) and one reads the stop
+    requests made elsewhere; the lease rows of answers checkpointed for the first time
+    get their item id in one more. One task per event loop, alive while runs are.
+    """
+
+    _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Ticker] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def here(cls) -> _Ticker:
+        loop = asyncio.get_running_loop()
+        ticker = cls._by_loop.get(loop)
+        if ticker is None or ticker._pid != os.getpid():
+            ticker = cls._by_loop[loop] = cls()
+        return ticker
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self.runs: set[Run] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._followed: dict[str, float] = {}  # thread id -> when the interest ends
+        self._in_flight: set[tuple[str | None, str]] = set()
+        self._write_done = asyncio.Event()
+        self._write_done.set()
+
+    def add(self, run: Run) -> None:
+        self.runs.add(run)
+        if self._task is None or self._task.done():
+            # Its own context: a ticker outlives the request that started it.
+            self._task = asyncio.get_running_loop().create_task(self._run(), context=contextvars.Context())
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.get_running_loop().create_task(self._listen(), context=contextvars.Context())
+
+    def discard(self, run: Run) -> None:
+        self.runs.discard(run)
+
+    # -- live interest -----------------------------------------------------------------
+
+    def mark_followed(self, thread_id: str) -> None:
+        self._followed[thread_id] = time.monotonic() + chatkit_settings.LIVE_INTEREST_TTL
+        run = running_here().get(thread_id)
+        if run is not None:
+            run.followed()
+
+    def is_followed(self, thread_id: str) -> bool:
+        return self._followed.get(thread_id, 0.0) > time.monotonic()
+
+    async def _listen(self) -> None:
+        """Receive the interest announcements of live subscribers in any process."""
+        layer = _channel_layer()
+        if layer is None or chatkit_settings.LIVE_EVENTS_INTERVAL is None:
+            return
+        channel = await layer.new_channel("chatkit.runs.")
+        await layer.group_add(INTEREST_GROUP, channel)
+        try:
+            while self.runs or self._task is not None and not self._task.done():
+                message = await layer.receive(channel)
+                thread_id = message.get("thread_id")
+                if message.get("type") == "chatkit.interest" and isinstance(thread_id, str):
+                    self.mark_followed(thread_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("Live interest listener stopped", exc_info=True)
+        finally:
+            try:
+                await asyncio.shield(layer.group_discard(INTEREST_GROUP, channel))
+            except Exception:
+                pass
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    async def written(self, run: Run, item_id: str | None) -> None:
+        """Wait until no checkpoint of ``run`` (of ``item_id``, or any) is being written."""
+        while any(t == run.thread_id and (item_id is None or i == item_id) for t, i in self._in_flight):
+            await self._write_done.wait()
+
+    async def _run(self) -> None:
+        heartbeat_every = min(1.0, chatkit_settings.RUN_STALE_AFTER / 3)
+        next_beat = time.monotonic() + heartbeat_every
+        async with on_thread(pick_thread()):
+            while self.runs:
+                interval = chatkit_settings.RUN_CHECKPOINT_INTERVAL
+                await asyncio.sleep(min(interval or heartbeat_every, heartbeat_every))
+                try:
+                    if interval:
+                        await self.checkpoint()
+                    if time.monotonic() >= next_beat:
+                        next_beat = time.monotonic() + heartbeat_every
+                        await self._heartbeat()
+                    now = time.monotonic()
+                    self._followed = {t: until for t, until in self._followed.items() if until > now}
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("Checkpoint or heartbeat of this process's runs failed")
+        if self._listener is not None:
+            self._listener.cancel()
+
+    async def checkpoint(self) -> None:
+        """Save what every run's journal recorded since the last checkpoint."""
+        batch: list[tuple[Run, ThreadItem]] = [(run, item) for run in list(self.runs) for item in run.changes()]
+        if not batch:
+            return
+        keys = {(run.thread_id, item.id) for run, item in batch}
+        self._in_flight |= keys
+        self._write_done.clear()
+        try:
+            await _save_checkpoint(batch)
+        finally:
+            self._in_flight -= keys
+            self._write_done.set()
+
+    async def _heartbeat(self) -> None:
+        process, _ = _this_process()
+        stopped = await _beat(process, timezone.now())
+        for run_id in stopped:
+            for run in list(self.runs):
+                if run.run_id == run_id:
+                    logger.info("Run %s in %s: stop requested", run.run_id, run.thread_id)
+                    run.stop()
+
+
+async def _save_checkpoint(batch: list[tuple[Run, ThreadItem]]) -> None:
+    """One upsert for every item of the batch whose run's store is this app's (others
+    through their store's ``save_item``), and the new answers' ids on their lease rows."""
+    from .store import DjangoStore
+
+    rows: dict[tuple[str, str], models.ThreadItem] = {}
+    leases: list[models.ThreadRun] = []
+    for run, item in batch:
+        if not isinstance(run._store, DjangoStore):
+            await run._store.save_item(run.thread_id, item, run._context)
+            continue
+        rows[(run.thread_id, item.id)] = models.ThreadItem(
+            thread_id=run.thread_id,
+            item_id=item.id,
+            owner=run.owner,
+            type=item.type,
+            created_at_us=to_microseconds(item.created_at),
+            data=item.model_dump(mode="json"),
+        )
+        if isinstance(item, AssistantMessageItem) and run.checkpointed_item is None:
+            run.checkpointed_item = item.id
+            leases.append(models.ThreadRun(thread_id=run.thread_id, item_id=item.id))
+    if rows:
+        await _upsert_items(list(rows.values()))
+    if leases:
+        await models.ThreadRun.objects.abulk_update(leases, ["item_id"])
+
+
+@sync_to_async
+def _upsert_items(rows: list[models.ThreadItem]) -> None:
+    models.ThreadItem.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["thread", "item_id"],
+        update_fields=["type", "created_at_us", "data"],
+    )
+
+
+@sync_to_async
+def _beat(process: str, now: datetime) -> list[str]:
+    """Refresh the leases of this process's runs; the run ids someone asked to stop."""
+    leases = models.ThreadRun.objects.filter(process=process)
+    leases.update(heartbeat_at=now)
+    return list(leases.filter(stop_requested=True).values_list("run_id", flat=True))
 
 
 @sync_to_async
@@ -397,6 +561,68 @@ def _delete_lease(run_id: str) -> bool:
         return cursor.rowcount > 0
 
 
+# -- what an unfinished answer keeps -------------------------------------------------------
+
+
+async def save_unfinished(
+    store: Any, thread: ThreadMetadata, journal: Journal | None, pending: list[ThreadItem], context: Any
+) -> None:
+    """Keep what a cancelled response had shown: the items being written as the journal
+    has them, the stored items it changed, one interruption marker on the answer (an
+    answer of only the marker when none had text yet) and a note for the model."""
+    run = active_run()
+    interrupted = run is not None and run.interrupted
+    items = journal.pending() if journal is not None else pending
+    changed = journal.take_changes() if journal is not None else []
+    await _closed(run)
+    answers = [i for i in items if isinstance(i, AssistantMessageItem) and any(p.text.strip() for p in i.content)]
+    marked = answers[-1] if answers else None
+    for item in items:
+        if item is marked:
+            await store.add_thread_item(thread.id, with_marker(marked, interrupted), context=context)
+        elif item in answers or item.type in ("widget", "workflow", "generated_image"):
+            await store.add_thread_item(thread.id, item, context=context)
+    pending_ids = {item.id for item in items}
+    for item in changed:
+        if item.id not in pending_ids:
+            await store.save_item(thread.id, item, context=context)
+    if marked is None:
+        note = AssistantMessageItem(
+            id=store.generate_item_id("message", thread, context),
+            thread_id=thread.id,
+            created_at=datetime.now(),
+            content=[],
+        )
+        await store.add_thread_item(thread.id, with_marker(note, interrupted), context=context)
+    await store.add_thread_item(
+        thread.id,
+        SDKHiddenContextItem(
+            id=store.generate_item_id("sdk_hidden_context", thread, context),
+            thread_id=thread.id,
+            created_at=datetime.now(),
+            content=_INTERRUPTED_CONTEXT if interrupted else _STOPPED_CONTEXT,
+        ),
+        context=context,
+    )
+
+
+async def save_changes(store: Any, thread: ThreadMetadata, journal: Journal, context: Any) -> None:
+    """At the end of a response: save what its journal recorded that the SDK does not
+    (stored items updated in place; items added and never done)."""
+    changed = journal.take_changes()
+    await _closed(active_run())
+    for item in changed:
+        await store.save_item(thread.id, item, context=context)
+
+
+async def _closed(run: Run | None) -> None:
+    """No checkpoint of the run is taken from now on, and none is still being written:
+    what the response saves next lands last."""
+    if run is not None and run._locked:
+        run.journal = None
+        await _Ticker.here().written(run, None)
+
+
 # -- the request side -----------------------------------------------------------------------
 
 
@@ -410,7 +636,8 @@ async def supervise(request: Any, context: Any, chunks: AsyncIterator[bytes]) ->
         if thread_id is not None:
             await run.acquire(thread_id)
         async for chunk in chunks:
-            run.publish(chunk)
+            if run.live:
+                run.publish(chunk)
             yield chunk
     except asyncio.CancelledError:
         if run.outcome == "finished":
@@ -436,10 +663,12 @@ async def _finish(run: Run) -> None:
     finishing.result()
 
 
-async def before_request(request: Any) -> None:
-    """Loading a thread first recovers a run that died with its process."""
+async def before_request(request: Any, owner: str) -> None:
+    """Loading a thread first recovers a run of its owner that died with its process."""
+    if _draining and is_streaming_req(request):
+        raise Draining("This server is restarting; send the message again in a moment.")
     if isinstance(request, (ThreadsGetByIdReq, ItemsListReq)):
-        await recover(request.params.thread_id)
+        await recover(request.params.thread_id, owner)
 
 
 def _is_alive(lease: models.ThreadRun) -> bool:
@@ -465,10 +694,16 @@ def _is_alive(lease: models.ThreadRun) -> bool:
     return True
 
 
-async def recover(thread_id: str) -> models.ThreadRun | None:
+async def recover(thread_id: str, owner: str | None) -> models.ThreadRun | None:
     """The thread's running response, or None; a run whose process died is closed here:
-    its checkpointed answer is kept and marked as interrupted."""
-    lease = await models.ThreadRun.objects.filter(thread_id=thread_id).afirst()
+    its checkpointed answer is kept and marked as interrupted.
+
+    Only the thread's ``owner`` recovers (``None``: the management command): another
+    user's request sees nothing, and changes nothing."""
+    leases = models.ThreadRun.objects.filter(thread_id=thread_id)
+    if owner is not None:
+        leases = leases.filter(owner=owner)
+    lease = await leases.afirst()
     if lease is None or _is_alive(lease):
         return lease
     # Only one recoverer wins the delete; the others see the lock already gone.
@@ -483,23 +718,30 @@ async def recover(thread_id: str) -> models.ThreadRun | None:
 
 async def _mark_interrupted(lease: models.ThreadRun) -> None:
     rows = models.ThreadItem.objects.filter(thread_id=lease.thread_id, owner=lease.owner)
+    data = None
     if lease.item_id:
         data = await rows.filter(item_id=lease.item_id).values_list("data", flat=True).afirst()
-        if data and data.get("type") == "assistant_message":
-            content = data.setdefault("content", [])
-            content.append(AssistantMessageContent(text=INTERRUPTED_NOTE).model_dump(mode="json"))
-            await rows.filter(item_id=lease.item_id).aupdate(data=data)
-    now = datetime.now()
+    if data and data.get("type") == "assistant_message":
+        item = AssistantMessageItem.model_validate(data)
+        await rows.filter(item_id=lease.item_id).aupdate(data=with_marker(item, True).model_dump(mode="json"))
+    else:
+        now = datetime.now()
+        note = AssistantMessageItem(id=new_id("msg"), thread_id=lease.thread_id, created_at=now, content=[])
+        await _add_row(lease, with_marker(note, True))
     hidden = SDKHiddenContextItem(
-        id=new_id("shcx"), thread_id=lease.thread_id, created_at=now, content=_INTERRUPTED_CONTEXT
+        id=new_id("shcx"), thread_id=lease.thread_id, created_at=datetime.now(), content=_INTERRUPTED_CONTEXT
     )
+    await _add_row(lease, hidden)
+
+
+async def _add_row(lease: models.ThreadRun, item: ThreadItem) -> None:
     await models.ThreadItem.objects.acreate(
         thread_id=lease.thread_id,
-        item_id=hidden.id,
+        item_id=item.id,
         owner=lease.owner,
-        type=hidden.type,
-        created_at_us=to_microseconds(now),
-        data=hidden.model_dump(mode="json"),
+        type=item.type,
+        created_at_us=to_microseconds(item.created_at),
+        data=item.model_dump(mode="json"),
     )
 
 
@@ -513,7 +755,7 @@ async def request_stop(thread_id: str, owner: str) -> bool:
         run.stop()
         return True
     if not _is_alive(lease):
-        await recover(thread_id)
+        await recover(thread_id, owner)
         return False
     # Another process runs it: its heartbeat sees the flag within a second.
     return bool(await models.ThreadRun.objects.filter(run_id=lease.run_id).aupdate(stop_requested=True))
@@ -529,3 +771,35 @@ def describe(lease: models.ThreadRun | None) -> dict[str, Any] | None:
         "mode": lease.mode,
         "started_at": lease.started_at.isoformat(),
     }
+
+
+# -- graceful drain ---------------------------------------------------------------------------
+
+
+async def drain(timeout: float | None = None) -> list[str]:
+    """Stop taking new responses, let the running ones finish for ``timeout`` seconds
+    (``CHATKIT["DRAIN_TIMEOUT"]``), then stop those left, saving them as interrupted.
+    Returns the ids of the threads whose answer was interrupted."""
+    global _draining
+    _draining = True
+    if timeout is None:
+        timeout = chatkit_settings.DRAIN_TIMEOUT
+    loop = asyncio.get_running_loop()
+    runs = [run for run in running_here().values() if run.task is not None and run.task.get_loop() is loop]
+    if runs:
+        logger.info("Draining: waiting up to %.0f s for %d running responses", timeout, len(runs))
+        await asyncio.wait([asyncio.ensure_future(run.ended.wait()) for run in runs], timeout=timeout or None)
+    cut = [run for run in runs if not run.ended.is_set()]
+    for run in cut:
+        run.stop("interrupted")
+    if cut:
+        logger.warning("Draining: %d responses did not finish in %.0f s; saved as interrupted", len(cut), timeout)
+        await asyncio.wait([asyncio.ensure_future(run.ended.wait()) for run in cut], timeout=10)
+    return [run.thread_id for run in cut if run.thread_id]
+
+
+def stop_draining() -> None:
+    """Take new responses again (tests, or a worker that stays up)."""
+    global _draining
+    _draining = False
+

@@ -8,19 +8,20 @@ or the agents server), then name the class in ``CHATKIT["SERVER_CLASS"]``.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
+from chatkit.server import ChatKitServer
 from chatkit.store import AttachmentStore, NotFoundError, Store
-from chatkit.types import ChatKitReq, is_streaming_req
-from pydantic import TypeAdapter
 from chatkit.types import (
     Action,
     AudioInput,
     FeedbackKind,
     SyncCustomActionResponse,
+    ThreadItem,
     ThreadMetadata,
     ThreadStreamEvent,
     TranscriptionResult,
@@ -29,18 +30,19 @@ from chatkit.types import (
 
 from . import models, runs
 from .actions import run_action, run_sync_action
+from .compat import SDKServerSeams
 from .conf import chatkit_settings
 from .context import RequestContext
 from .exceptions import NotConfigured
+from .journal import Journal
 from .store import DjangoAttachmentStore, DjangoStore
 
 __all__ = ["DjangoChatKitServer", "get_chatkit_server"]
 
-# Built once: the SDK's ``process`` builds this adapter on every request (~2.5 ms).
-_REQUEST_ADAPTER: TypeAdapter[Any] = TypeAdapter(ChatKitReq)
+_journal: contextvars.ContextVar[Journal | None] = contextvars.ContextVar("chatkit_journal", default=None)
 
 
-class DjangoChatKitServer(ChatKitServer[RequestContext]):
+class DjangoChatKitServer(SDKServerSeams[RequestContext]):
     """``ChatKitServer`` wired to Django: models, feedback, transcription, ``@chatkit_action`` dispatch."""
 
     def __init__(
@@ -57,22 +59,45 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         owner_of = getattr(self.store, "owner_of", None)
         return owner_of(context) if owner_of else chatkit_settings.OWNER_RESOLVER(context)
 
-    async def process(self, request: str | bytes | bytearray, context: Any) -> StreamingResult | NonStreamingResult:
-        """The SDK's ``process``, parsing with a request schema built once instead of per
-        request (the rebuild was the largest fixed cost of a turn in bench/)."""
-        parsed = _REQUEST_ADAPTER.validate_json(request)
-        if is_streaming_req(parsed):
-            return StreamingResult(self._process_streaming(parsed, context))
-        return NonStreamingResult(await self._process_non_streaming(parsed, context))
-
-    async def _process_events(self, thread: Any, context: Any, stream: Any) -> AsyncIterator[Any]:
-        """The SDK's event loop, watched by this request's durable run (checkpoints, the
-        thread's run marker): see :mod:`django_chatkit.runs`."""
+    async def begin_events(
+        self, thread: ThreadMetadata, context: Any, stream: Callable[[], AsyncIterator[ThreadStreamEvent]]
+    ) -> Callable[[], AsyncIterator[ThreadStreamEvent]]:
+        """Every response's events pass through a :class:`~django_chatkit.journal.Journal`
+        before the SDK sees them; the request's durable run checkpoints what it records
+        (see :mod:`django_chatkit.runs`)."""
+        journal = Journal()
+        _journal.set(journal)
         run = runs.active_run()
         if run is not None:
-            stream = await run.begin(self, thread, context, stream)
-        async for event in super()._process_events(thread, context, stream):
-            yield event
+            await run.begin(self.store, thread, context, journal)
+
+        async def journaled() -> AsyncIterator[ThreadStreamEvent]:
+            async for event in stream():
+                wanted = journal.needs(event)
+                stored = await self._stored_item(thread.id, wanted, context) if wanted else None
+                journal.observe(event, stored)
+                settled = _settled_item_id(event)
+                if settled is not None and run is not None:
+                    await run.settled(settled)
+                yield event
+            # The SDK stores items when they are done; what changed otherwise is saved here.
+            await runs.save_changes(self.store, thread, journal, context)
+
+        return journaled
+
+    async def _stored_item(self, thread_id: str, item_id: str, context: Any) -> ThreadItem | None:
+        try:
+            return await self.store.load_item(thread_id, item_id, context)
+        except NotFoundError:
+            return None
+
+    async def handle_stream_cancelled(
+        self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: Any
+    ) -> None:
+        """Keep exactly what the cancelled response had produced, plus one interruption
+        marker (see :func:`django_chatkit.runs.save_unfinished`)."""
+        journal = _journal.get()
+        await asyncio.shield(runs.save_unfinished(self.store, thread, journal, pending_items, context))
 
     async def add_feedback(
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: Any
@@ -123,6 +148,15 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         if isinstance(result, str):
             result = TranscriptionResult(text=result)
         return result
+
+
+def _settled_item_id(event: ThreadStreamEvent) -> str | None:
+    """The item the SDK stores (or deletes) when this event passes."""
+    if event.type in ("thread.item.done", "thread.item.replaced"):
+        return event.item.id  # type: ignore[union-attr]
+    if event.type == "thread.item.removed":
+        return event.item_id  # type: ignore[union-attr]
+    return None
 
 
 _servers: dict[type, ChatKitServer[Any]] = {}

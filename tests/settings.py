@@ -85,4 +85,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CHATKIT = {
     "SERVER_CLASS": "tests.servers.ScriptedServer",
     "OFFLINE_REPLY_DELAY": 0,
+    # A test daphne process stopped with answers still running drains them this long.
+    "DRAIN_TIMEOUT": 2.0,
 }

@@ -13,6 +13,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from django_chatkit import models, runs
+from django_chatkit.store import insert_unless_taken
 from tests.runs_support import (  # noqa: F401  (gated is a fixture)
     Reader,
     daphne_processes,
@@ -77,10 +78,10 @@ async def test_the_lock_is_a_database_row_only_one_run_can_insert(user, gated):
     thread_id = reader.thread_id()
     now = timezone.now()
     fields = {"owner": "user:x", "process": "h:1:t", "mode": "cancel", "started_at": now, "heartbeat_at": now}
-    assert not await runs._insert_lease(thread_id=thread_id, run_id="run_other", **fields)
+    assert not await insert_unless_taken(models.ThreadRun, thread_id=thread_id, run_id="run_other", **fields)
     gated.release(1)
     await reader.to_end()
-    assert await runs._insert_lease(thread_id=thread_id, run_id="run_other", **fields)
+    assert await insert_unless_taken(models.ThreadRun, thread_id=thread_id, run_id="run_other", **fields)
 
 
 async def test_a_foreign_or_missing_thread_takes_no_lock_and_is_a_404(user, other_user, gated):

@@ -167,7 +167,7 @@ async def test_cancel_mode_keeps_the_partial_answer_and_the_run_stops(user, gate
     assert reader.stream.done  # the producer task is over: no more CPU spent on this run
     assert len(gated.finalized) == 1  # and the handler's generator was closed
     gated.release(2)  # nothing is waiting for these words any more
-    assert await assistant_text(user, thread_id) == "red green"
+    assert await assistant_text(user, thread_id) == f"red green | {runs.STOPPED_NOTE}"
     assert await stored_types(thread_id) == ["user_message", "assistant_message", "sdk_hidden_context"]
     assert await _gone(thread_id) and runs.running_here() == {}
 
@@ -196,7 +196,7 @@ async def test_a_deliberate_stop_ends_a_continuing_run_with_its_partial_answer(u
 
         again = await client.post(url)
         assert again.status_code == 404
-    assert await assistant_text(user, thread_id) == "uno dos"
+    assert await assistant_text(user, thread_id) == f"uno dos | {runs.STOPPED_NOTE}"
     assert (await stored_types(thread_id))[-1] == "sdk_hidden_context"
 
 

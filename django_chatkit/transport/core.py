@@ -17,7 +17,6 @@ from typing import Any
 
 from chatkit.server import NonStreamingResult
 from chatkit.types import (
-    ChatKitReq,
     ThreadsCustomActionReq,
     ThreadsRetryAfterItemReq,
     ThreadsSyncCustomActionReq,
@@ -27,18 +26,18 @@ from chatkit.types import (
 from django.conf import settings
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
-from pydantic import TypeAdapter
 
 from .. import runs
+from ..compat import parse_request
 from ..conf import chatkit_settings
 from ..db import on_thread, pick_thread
 from ..exceptions import BadRequest, PayloadTooLarge, PermissionDenied
 from ..server import get_chatkit_server
+from .shutdown import install_drain_handler
 from .errors import JSON_CONTENT_TYPE, ChatKitResponse, describe_exception, error_event, response_for_exception
 
 logger = logging.getLogger("django_chatkit")
 
-_REQUEST_ADAPTER: TypeAdapter[Any] = TypeAdapter(ChatKitReq)
 #: Longest time events produced back to back wait for the transport (seconds).
 BURST_WINDOW = 0.002
 #: Longest time the stream waits after its first event for the transport to start reading.
@@ -268,6 +267,7 @@ def content_length(request: HttpRequest) -> int | None:
 
 async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitResponse:
     """Answer one ChatKit request; never raises for a client mistake."""
+    install_drain_handler()
     if request.method != "POST":
         response = ChatKitResponse.json_error(405, "method_not_allowed", "Send ChatKit requests with POST.")
         response.headers["Allow"] = "POST"
@@ -282,12 +282,16 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
         database = pick_thread()
         async with on_thread(database, refresh=True):
             context = await build_context(request)
-            parsed = _REQUEST_ADAPTER.validate_json(body)
+            parsed = parse_request(body)
             _with_request_metadata(context, parsed)
             server = get_chatkit_server()
             await _check_referenced_item(server, parsed, context)
-            await runs.before_request(parsed)
-            result = await server.process(body, context)
+            await runs.before_request(parsed, runs.owner_of(context))
+            process_parsed = getattr(server, "process_parsed", None)
+            if process_parsed is not None:
+                result = await process_parsed(parsed, context)
+            else:  # a ChatKitServer that is not this app's parses the body itself
+                result = await server.process(body, context)
     except Exception as exc:
         return response_for_exception(exc)
 

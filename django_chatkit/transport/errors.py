@@ -30,7 +30,11 @@ class ChatKitResponse:
 
     @classmethod
     def error(cls, exc: ChatKitRequestError) -> ChatKitResponse:
-        return cls.json_error(exc.status, exc.code, exc.message)
+        response = cls.json_error(exc.status, exc.code, exc.message)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @classmethod
     def json_error(cls, status: int, code: str, message: str) -> ChatKitResponse:

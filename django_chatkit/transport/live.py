@@ -27,6 +27,7 @@ The events come through the Channels layer: the in-memory layer within one proce
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -35,6 +36,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import models, runs
+from ..conf import chatkit_settings
 from ..exceptions import ChatKitRequestError, PermissionDenied
 from .core import build_context, csrf_failure
 from .consumers import request_from_scope
@@ -65,7 +67,22 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self._error(exc.code, exc.message)
             await self.close(code=4401 if exc.status == 401 else 4403)
 
+    def _renew_interest(self) -> None:
+        """Keep telling the runs' processes that this socket follows its threads."""
+        if getattr(self, "_renewer", None) is None:
+            self._renewer = asyncio.ensure_future(self._renew_forever())
+
+    async def _renew_forever(self) -> None:
+        while self.threads:
+            await asyncio.sleep(chatkit_settings.LIVE_INTEREST_TTL / 3)
+            for thread_id in list(self.threads):
+                await runs.follow(thread_id)
+        self._renewer = None
+
     async def disconnect(self, code: int) -> None:
+        renewer = getattr(self, "_renewer", None)
+        if renewer is not None:
+            renewer.cancel()
         for thread_id in getattr(self, "threads", ()):
             await self.channel_layer.group_discard(runs.group_name(thread_id), self.channel_name)
 
@@ -102,7 +119,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.threads.add(thread_id)
             await self.channel_layer.group_add(runs.group_name(thread_id), self.channel_name)
         # Subscribed first, then looked: a run starting in between is announced, not missed.
-        lease = await runs.recover(thread_id)
+        await runs.follow(thread_id)
+        self._renew_interest()
+        lease = await runs.recover(thread_id, self.owner)
         await self.send(_dump({"type": "subscribed", "thread_id": thread_id, "run": runs.describe(lease)}))
 
     async def _error(self, code: str, message: str, thread_id: str | None = None) -> None:
@@ -123,6 +142,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def chatkit_run(self, event: dict[str, Any]) -> None:
         if event["thread_id"] not in self.threads:
             return
+        if event["state"] == "started":  # its process may not have heard of this socket yet
+            await runs.follow(event["thread_id"])
         await self.send(
             _dump({"type": "run", "thread_id": event["thread_id"], "run_id": event["run_id"], "state": event["state"]})
         )

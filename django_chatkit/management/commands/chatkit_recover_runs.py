@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         thread_ids = list(ThreadRun.objects.values_list("thread_id", flat=True))
-        recovered = [thread_id for thread_id in thread_ids if async_to_sync(runs.recover)(thread_id) is None]
+        recovered = [thread_id for thread_id in thread_ids if async_to_sync(runs.recover)(thread_id, None) is None]
         still_running = len(thread_ids) - len(recovered)
         self.stdout.write(
             f"Recovered {len(recovered)} interrupted response(s); {still_running} still running."

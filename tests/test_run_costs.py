@@ -1,0 +1,113 @@
+"""What running answers cost the database and the channel layer while they stream:
+per interval and per process, not per run, and no live events for unfollowed threads."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.db.backends import utils
+from django.test import override_settings
+
+from django_chatkit import runs
+from tests.runs_support import deltas, eventually, start  # noqa: F401
+from tests.runs_support import gated  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+INTERVAL = 0.1
+
+
+class Statements:
+    """Every SQL statement any thread runs while counting (the runs' checkpoints and
+    heartbeats run on the shared database thread, not the test's)."""
+
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+        self.counting = False
+        self._lock = threading.Lock()
+
+    def record(self, sql: str) -> None:
+        if self.counting:
+            with self._lock:
+                self.sql.append(sql)
+
+
+@pytest.fixture
+def statements(monkeypatch) -> Iterator[Statements]:
+    seen = Statements()
+    execute, executemany = utils.CursorWrapper.execute, utils.CursorWrapper.executemany
+
+    def counted_execute(self, sql, params=None):
+        seen.record(sql)
+        return execute(self, sql, params)
+
+    def counted_executemany(self, sql, param_list):
+        seen.record(sql)
+        return executemany(self, sql, param_list)
+
+    monkeypatch.setattr(utils.CursorWrapper, "execute", counted_execute)
+    monkeypatch.setattr(utils.CursorWrapper, "executemany", counted_executemany)
+    yield seen
+
+
+async def _statements_while_streaming(user, gated, statements: Statements, count: int, window: float) -> list[str]:
+    """Start ``count`` answers, then count the statements of ``window`` seconds during
+    which every answer gets a word each interval."""
+    readers = await asyncio.gather(*(start(user, " ".join(f"w{n}" for n in range(60))) for _ in range(count)))
+    gated.release(count)  # one word each: every journal has something to save
+    await asyncio.sleep(3 * INTERVAL)
+    statements.counting = True
+    began = time.monotonic()
+    while time.monotonic() - began < window:
+        gated.release(count)
+        await asyncio.sleep(INTERVAL)
+    statements.counting = False
+    for reader in readers:
+        await reader.stream.stop()
+    return statements.sql
+
+
+async def test_checkpoints_and_heartbeats_cost_statements_per_interval_not_per_run(user, gated, statements):
+    chatkit = {**settings.CHATKIT, "SERVER_CLASS": "tests.runs_support.GatedServer", "RUN_CHECKPOINT_INTERVAL": INTERVAL}
+    with override_settings(CHATKIT=chatkit):
+        few = list(await _statements_while_streaming(user, gated, statements, 5, 1.5))
+        statements.sql.clear()
+        many = list(await _statements_while_streaming(user, gated, statements, 50, 1.5))
+    intervals = 1.5 / INTERVAL
+    # One upsert of every run's changes per interval (with its BEGIN/COMMIT on SQLite)
+    # and two heartbeat statements a second, for 5 runs as for 50.
+    assert len(many) <= 5 * intervals, many[:20]
+    assert len(many) <= len(few) * 1.5 + 6, (len(few), len(many))
+    upserts = [s for s in many if s.lstrip().upper().startswith("INSERT")]
+    assert intervals / 2 <= len(upserts) <= intervals + 2  # checkpoints did run, batched
+    heartbeats = [s for s in many if s.lstrip().upper().startswith("UPDATE") and "heartbeat_at" in s]
+    assert 1 <= len(heartbeats) <= 3
+
+
+async def test_live_events_go_out_only_for_a_followed_thread(user, gated, monkeypatch):
+    sent: list[tuple[str, str]] = []
+
+    async def record(thread_id, message):
+        sent.append((thread_id, message["type"]))
+
+    monkeypatch.setattr(runs, "_group_send", record)
+    chatkit = {**settings.CHATKIT, "SERVER_CLASS": "tests.runs_support.GatedServer", "LIVE_EVENTS_INTERVAL": 0.01}
+    with override_settings(CHATKIT=chatkit):
+        quiet = await start(user, "one two three four")
+        followed = await start(user, "uno dos tres cuatro")
+        gated.release(2)  # one word each
+        await quiet.until(lambda events: deltas(events) == "one")
+        await followed.until(lambda events: deltas(events) == "uno")
+        await runs.follow(followed.thread_id())  # what a live subscriber's socket says
+        gated.release(6)
+        await quiet.to_end()
+        await followed.to_end()
+    events = {thread_id: [kind for t, kind in sent if t == thread_id] for thread_id in (quiet.thread_id(), followed.thread_id())}
+    # The unfollowed thread only announced its start and its end.
+    assert events[quiet.thread_id()] == ["chatkit.run", "chatkit.run"]
+    assert "chatkit.events" in events[followed.thread_id()]
