@@ -110,6 +110,15 @@ _WAIT_STEPS = (0.02, 0.05, 0.1, 0.2)
 _current: contextvars.ContextVar[Run | None] = contextvars.ContextVar("chatkit_run", default=None)
 _process: tuple[int, str, dict[str, Run]] | None = None
 _draining = False
+_streams_of: tuple[int, set[Run]] = (os.getpid(), set())
+
+
+def _streams() -> set[Run]:
+    """The streaming requests of this process, locked or not yet (reset after a fork)."""
+    global _streams_of
+    if _streams_of[0] != os.getpid():
+        _streams_of = (os.getpid(), set())
+    return _streams_of[1]
 
 
 class ThreadBusy(ChatKitRequestError):
@@ -632,6 +641,7 @@ async def supervise(request: Any, context: Any, chunks: AsyncIterator[bytes]) ->
     run.task = asyncio.current_task()
     thread_id = getattr(getattr(request, "params", None), "thread_id", None)
     _current.set(run)
+    _streams().add(run)
     try:
         if thread_id is not None:
             await run.acquire(thread_id)
@@ -645,7 +655,10 @@ async def supervise(request: Any, context: Any, chunks: AsyncIterator[bytes]) ->
         raise
     finally:
         _current.set(None)
-        await _finish(run)
+        try:
+            await _finish(run)
+        finally:
+            _streams().discard(run)
 
 
 async def _finish(run: Run) -> None:
@@ -784,12 +797,23 @@ async def drain(timeout: float | None = None) -> list[str]:
     _draining = True
     if timeout is None:
         timeout = chatkit_settings.DRAIN_TIMEOUT
-    loop = asyncio.get_running_loop()
-    runs = [run for run in running_here().values() if run.task is not None and run.task.get_loop() is loop]
-    if runs:
-        logger.info("Draining: waiting up to %.0f s for %d running responses", timeout, len(runs))
-        await asyncio.wait([asyncio.ensure_future(run.ended.wait()) for run in runs], timeout=timeout or None)
-    cut = [run for run in runs if not run.ended.is_set()]
+    deadline = time.monotonic() + timeout
+    quiet_checks = 0
+    # Every streaming request counts, also one that has not taken its thread's lock yet;
+    # one that passed the draining check a moment before it was set shows up here soon.
+    while quiet_checks < 2:
+        left = [run for run in _streams() if not run.ended.is_set()]
+        remaining = deadline - time.monotonic()
+        if not left:
+            quiet_checks += 1
+            await asyncio.sleep(0.05)
+            continue
+        quiet_checks = 0
+        if remaining <= 0:
+            break
+        logger.info("Draining: waiting up to %.0f s for %d running responses", remaining, len(left))
+        await asyncio.wait([asyncio.ensure_future(run.ended.wait()) for run in left], timeout=remaining)
+    cut = [run for run in _streams() if not run.ended.is_set()]
     for run in cut:
         run.stop("interrupted")
     if cut:

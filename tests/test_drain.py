@@ -7,6 +7,9 @@ import asyncio
 import json
 import os
 import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -19,6 +22,7 @@ from tests.runs_support import (  # noqa: F401  (gated is a fixture)
     daphne_processes,
     deltas,
     gated,
+    multi_process_setup,
     open_stream,
     send,
     start,
@@ -100,3 +104,78 @@ def test_sigterm_to_daphne_finishes_the_running_answer_before_the_process_exits(
     thread = client.call("threads.get_by_id", {"thread_id": thread_id})
     [answer] = [i for i in thread["items"]["data"] if i["type"] == "assistant_message"]
     assert [p["text"] for p in answer["content"]] == [f"You said: {words}"]
+
+
+@pytest.mark.skipif(multi_process_setup() is not None, reason=f"two daphne processes {multi_process_setup()}")
+def test_a_rolling_restart_of_two_workers_loses_and_duplicates_no_answer(live_daphne, user, django_db_blocker):
+    """Two workers, 50 answers streaming, then SIGTERM to one, start it again, then the
+    other: a client retries a 503 on the other worker, and every answer is whole, once."""
+    from daphne.testing import DaphneProcess
+
+    from tests.live import make_application, use_test_database
+
+    cookies = session_cookies(user)
+    words = " ".join(f"w{i}" for i in range(30))
+    expected = f"You said: {words}"
+    chatkit = {"OFFLINE_REPLY_DELAY": 0.05, "DRAIN_TIMEOUT": 30, "SERVER_CLASS": "django_chatkit.offline.OfflineChatKitServer"}
+    with daphne_processes(2, django_db_blocker, **chatkit) as workers:
+        up = [server.url for server, _ in workers]
+        processes = [process for _, process in workers]
+        lock = threading.Lock()
+        retried = []
+
+        def one_answer(n: int) -> str:
+            time.sleep(n * 0.06)  # 50 answers started over 3 seconds
+            body = json.dumps({"type": "threads.create", "params": {"input": text_input(words)}})
+            for attempt in range(200):
+                with lock:
+                    url = up[(n + attempt) % len(up)]
+                try:
+                    response = httpx.post(
+                        f"{url}/chatkit/", content=body, cookies=cookies, timeout=60,
+                        headers={"X-CSRFToken": CSRF_SECRET, "Content-Type": "application/json"},
+                    )
+                except httpx.TransportError:
+                    time.sleep(0.05)  # that worker is gone: the proxy would try the next one
+                    continue
+                if response.status_code == 503:
+                    retried.append(n)
+                    time.sleep(float(response.headers["retry-after"]) / 10)
+                    continue
+                assert response.status_code == 200, response.text
+                events = parse_sse(response.content)
+                return next(e["thread"]["id"] for e in events if e["type"] == "thread.created")
+            raise AssertionError("no worker took the request")
+
+        def restart(index: int) -> None:
+            with lock:
+                gone = up[index]
+            os.kill(processes[index].pid, signal.SIGTERM)
+            processes[index].join(timeout=40)
+            assert not processes[index].is_alive()
+            with lock:
+                up.remove(gone)
+            fresh = DaphneProcess("127.0.0.1", make_application, setup=use_test_database)
+            fresh.start()
+            assert fresh.ready.wait(timeout=20)
+            processes[index] = fresh
+            with lock:
+                up.insert(index, f"http://127.0.0.1:{fresh.port.value}")
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            answers = [pool.submit(one_answer, n) for n in range(50)]
+            time.sleep(1.0)
+            restart(0)
+            restart(1)
+            thread_ids = [answer.result(timeout=120) for answer in answers]
+        for process in processes:
+            process.terminate()
+
+    assert len(set(thread_ids)) == 50 and retried  # some requests met a draining worker
+    client = live_daphne.client(user)
+    listed = client.call("threads.list", {"limit": 100})["data"]
+    assert sorted(t["id"] for t in listed) == sorted(thread_ids)  # no thread cut and left behind
+    for thread_id in thread_ids:
+        items = client.call("items.list", {"thread_id": thread_id, "order": "asc", "limit": 20})["data"]
+        assert [i["type"] for i in items] == ["user_message", "assistant_message"], thread_id
+        assert [p["text"] for p in items[1]["content"]] == [expected]
