@@ -23,6 +23,9 @@ AUTH_AUTHENTICATED = "authenticated"
 AUTH_ANONYMOUS_SESSION = "anonymous_session"
 AUTH_POLICIES = (AUTH_AUTHENTICATED, AUTH_ANONYMOUS_SESSION)
 
+#: ``DATABASE_THREADS = "auto"`` on a database other than SQLite.
+AUTO_SERVER_DATABASE_THREADS = 4
+
 DEFAULTS: dict[str, Any] = {
     # The ChatKitServer subclass that answers requests (import string).
     "SERVER_CLASS": "django_chatkit.offline.OfflineChatKitServer",
@@ -45,8 +48,9 @@ DEFAULTS: dict[str, Any] = {
     # Seconds between the words of the offline server's reply.
     "OFFLINE_REPLY_DELAY": 0.05,
     # Threads that run the database work of chat requests, shared by all requests of a
-    # process (django_chatkit.db); 0: each request's own thread, Django's default.
-    "DATABASE_THREADS": 1,
+    # process (django_chatkit.db); "auto": 1 on SQLite, 4 on other databases; 0: each
+    # request's own thread, Django's default.
+    "DATABASE_THREADS": "auto",
     # Durable runs (django_chatkit.runs). What a client disconnect does to a running
     # response: "cancel" stops it (the partial answer is kept), "continue" lets it finish.
     "DISCONNECT": "cancel",
@@ -178,9 +182,14 @@ class ChatKitSettings:
     @property
     def DATABASE_THREADS(self) -> int:
         threads = self._get("DATABASE_THREADS")
+        if threads == "auto":
+            from django.db import connections
+
+            # SQLite runs one write at a time; a server database takes several at once.
+            return 1 if connections["default"].vendor == "sqlite" else AUTO_SERVER_DATABASE_THREADS
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
             raise ChatKitConfigurationError(
-                "DATABASE_THREADS", f"must be a whole number, 0 or more, not {threads!r}", "4"
+                "DATABASE_THREADS", f'must be "auto" or a whole number, 0 or more, not {threads!r}', "4"
             )
         return threads
 

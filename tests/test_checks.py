@@ -63,3 +63,13 @@ def test_more_than_one_database_thread_on_sqlite_is_a_warning():
         return
     assert "django_chatkit.W003" in ids(DATABASE_THREADS=4)
     assert "django_chatkit.W003" not in ids(DATABASE_THREADS=1)
+    assert "django_chatkit.W003" not in ids(DATABASE_THREADS="auto")
+
+
+def test_auto_database_threads_are_one_on_sqlite_and_several_on_postgresql():
+    from django.db import connection
+
+    from django_chatkit.conf import chatkit_settings
+
+    with override_settings(CHATKIT={"DATABASE_THREADS": "auto"}):
+        assert chatkit_settings.DATABASE_THREADS == (1 if connection.vendor == "sqlite" else 4)
