@@ -229,10 +229,12 @@ def _profiled(contender: Contender, clients: list[LoadGenerator], load: dict[str
 
 
 _FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
-#: the packages whose functions the inclusive list shows (the servers' loops and threads
-#: are at the root of every sample and say nothing)
-_INCLUSIVE_PACKAGES = ("django_chatkit", "chatkit", "channels", "django", "asgiref", "pydantic", "bench", "starlette",
-                       "fastapi")
+#: the packages whose functions the inclusive list shows (the servers' loops, middleware
+#: and threads are at the root of every sample and say nothing)
+_INCLUSIVE_PACKAGES = ("django_chatkit", "chatkit", "bench")
+_WORKER = "_worker (concurrent/futures/thread.py)"
+#: the frames under which an executor thread runs the function it was given
+_CALL_FRAMES = ("_WorkItem.run", "SyncToAsync.__call__.<locals>.func.<locals>.run_child")
 
 
 def summarize_profile(raw: str, top: int = 25) -> dict[str, Any]:
@@ -240,6 +242,9 @@ def summarize_profile(raw: str, top: int = 25) -> dict[str, Any]:
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     packages: Counter[str] = Counter()
+    threads: Counter[str] = Counter()
+    #: what the executor threads (the database threads, sync_to_async) run
+    worker: Counter[str] = Counter()
     total = 0
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
@@ -255,11 +260,21 @@ def summarize_profile(raw: str, top: int = 25) -> dict[str, Any]:
         for frame in set(frames):
             if _package(frame) in _INCLUSIVE_PACKAGES:
                 inclusive[frame] += samples
+        if _WORKER in frames:
+            threads["executor threads (database work)"] += samples
+            starts = [i for i, frame in enumerate(frames) if frame.startswith(_CALL_FRAMES)]
+            called = frames[starts[-1] + 1] if starts and starts[-1] + 1 < len(frames) else "(the executor itself)"
+            worker[called] += samples
+        else:
+            threads["event loop thread"] += samples
 
     def share(counter: Counter[str]) -> list[list[Any]]:
         return [[name, round(100 * n / total, 1)] for name, n in counter.most_common(top)] if total else []
 
-    return {"samples": total, "own": share(own), "inclusive": share(inclusive), "packages": share(packages)}
+    return {
+        "samples": total, "threads": share(threads), "own": share(own), "inclusive": share(inclusive),
+        "packages": share(packages), "worker": share(worker),
+    }
 
 
 def _frame_name(frame: str) -> str:
@@ -292,15 +307,20 @@ def profile_markdown(key: str, summary: dict[str, Any], figures: dict[str, Any])
         f"# py-spy profile of {key} under the human-pace load",
         "",
         f"{summary['samples']} samples at 100 Hz of the server's busy threads; CPU per 1,000 tokens in the "
-        f"profiled run: {_fmt(figures['cpu_per_1k'], '{:.3f}')} s.",
+        f"profiled run: {_fmt(figures.get('cpu_per_1k'), '{:.3f}')} s. Percentages are of all samples.",
         "",
+        "## Threads", "", "| thread | % |", "|---|---|",
+        *(f"| {name} | {pct} |" for name, pct in summary["threads"]),
         "## Own time, by package", "", "| package | % of samples |", "|---|---|",
         *(f"| {name} | {pct} |" for name, pct in summary["packages"]),
         "", "## Own time, by function", "", "| function | % |", "|---|---|",
         *(f"| `{name}` | {pct} |" for name, pct in summary["own"]),
-        "", "## Inclusive time (the function and what it calls; app and library functions only)", "",
+        "", "## Inclusive time of the app's, the SDK's and the bench's functions (with what they call)", "",
         "| function | % |", "|---|---|",
         *(f"| `{name}` | {pct} |" for name, pct in summary["inclusive"]),
+        "", "## What the executor threads run (the call made through sync_to_async)", "",
+        "| call | % |", "|---|---|",
+        *(f"| `{name}` | {pct} |" for name, pct in summary["worker"]),
         "",
     ]
     return "\n".join(lines)
@@ -420,3 +440,14 @@ def markdown(found: dict[str, Any], span: Callable[..., str]) -> list[str]:
         "",
     ]
     return lines
+
+
+def main(argv: list[str]) -> int:
+    """``python -m bench.human_pace RAW...``: print the summary of py-spy raw profiles."""
+    for raw in argv:
+        print(profile_markdown(Path(raw).stem, summarize_profile(Path(raw).read_text()), {}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
