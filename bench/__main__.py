@@ -1,31 +1,35 @@
 """``python -m bench``: every contender, every target, one run; writes JSON and markdown.
 
-    python -m bench            # the full suite (a few minutes on 2 cores)
-    python -m bench --smoke    # seconds: same code paths, tiny sizes (CI)
+    python -m bench                    # the full suite (a few minutes on 2 cores)
+    python -m bench --smoke            # seconds: same code paths, tiny sizes (CI)
+    python -m bench --only human_pace  # one scenario (~3 minutes for this one)
 
 Results go to ``bench/results/latest.json`` and ``latest.md`` (``smoke.*`` for a smoke
-run, or ``--out PREFIX``). See docs/performance.md for what is measured and why.
+run, ``<scenarios>.*`` with ``--only``, e.g. ``human_pace.md``, or ``--out PREFIX``).
+See docs/performance.md for what is measured and why.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from importlib.metadata import version
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from . import report
+from . import human_pace, report
 from .contenders import ROOT, Contender, all_contenders, bench_env
+from .measure import (
+    LoadGenerator, RssSampler, alternate, cpu_seconds, migrate, percentile, prepare_postgres, run_module, summarize,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/chatkit_bench"
@@ -37,6 +41,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "queries": {"small": 10, "large": 10_000},
         "paging": {"small": 100, "large": 100_000, "iterations": 200},
         "widgets": {"iterations": 2000},
+        "human_pace": human_pace.PROFILES["full"],
     },
     "smoke": {
         "single": {"deltas": 200, "repeats": 2},
@@ -44,79 +49,13 @@ PROFILES: dict[str, dict[str, Any]] = {
         "queries": {"small": 10, "large": 200},
         "paging": {"small": 20, "large": 1000, "iterations": 10},
         "widgets": {"iterations": 100},
+        "human_pace": human_pace.PROFILES["smoke"],
     },
 }
-SCENARIOS = ("single", "concurrency", "queries", "paging", "widgets")
+SCENARIOS = ("single", "concurrency", "queries", "paging", "widgets", "human_pace")
 #: events of a threads.create stream besides the deltas: stream options, thread
 #: created, user message done, assistant message added, assistant message done
 FIXED_EVENTS = 5
-
-
-class RssSampler(threading.Thread):
-    """Peak resident memory of a server process while a measurement runs."""
-
-    def __init__(self, pid: int | None, interval: float = 0.02) -> None:
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.interval = interval
-        self.peak = 0
-        self.before = 0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        if self.pid is None:
-            return
-        import psutil
-
-        process = psutil.Process(self.pid)
-        self.before = process.memory_info().rss
-        while not self._halt.is_set():
-            try:
-                self.peak = max(self.peak, process.memory_info().rss)
-            except psutil.Error:
-                return
-            self._halt.wait(self.interval)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join()
-
-
-def run_module(module: str, spec: dict[str, Any], env: dict[str, str], timeout: float = 900) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", module, json.dumps(spec)],
-        cwd=ROOT, env=env, capture_output=True, timeout=timeout,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{module} {spec} failed:\n{done.stderr.decode(errors='replace')[-3000:]}")
-    return json.loads(done.stdout)
-
-
-class LoadGenerator:
-    """The load generator process: one spec per line in, one result per line out."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.loadgen", "--serve"],
-            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
-
-    def run(self, spec: dict[str, Any]) -> dict[str, Any]:
-        assert self.process.stdin and self.process.stdout
-        self.process.stdin.write(json.dumps(spec) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the load generator exited ({self.process.wait()}) running {spec}")
-        return json.loads(line)
-
-    def close(self) -> None:
-        if self.process.stdin:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def load(loadgen: LoadGenerator, contender: Contender, streams: int, deltas: int) -> dict[str, Any]:
@@ -157,53 +96,9 @@ def load(loadgen: LoadGenerator, contender: Contender, streams: int, deltas: int
     }
 
 
-def cpu_seconds(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    import psutil
-
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
-
-
-def percentile(values: list[float], fraction: float) -> float | None:
-    if not values:
-        return None
-    index = min(len(values) - 1, max(0, round(fraction * (len(values) - 1))))
-    return values[index]
-
-
-def summarize(runs: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
-    values = [run[key] for run in runs if run.get(key) is not None]
-    if not values:
-        return None
-    median = statistics.median(values)
-    return {
-        "median": median,
-        "min": min(values),
-        "max": max(values),
-        "spread": (max(values) - min(values)) / median if median else None,
-        "n": len(values),
-    }
-
-
-def alternate(contenders: list[Contender], repeats: int, measure) -> dict[str, list[dict[str, Any]]]:
-    """Run ``measure`` for every contender, ``repeats`` times, rotating the order each round."""
-    runs: dict[str, list[dict[str, Any]]] = {c.key: [] for c in contenders}
-    for round_index in range(repeats):
-        shift = round_index % len(contenders)
-        for contender in contenders[shift:] + contenders[:shift]:
-            runs[contender.key].append(measure(contender))
-    return runs
-
-
 def streaming_scenarios(profile: dict[str, Any], wanted: set[str], data_dir: Path, log: Any) -> dict[str, Any]:
     env = bench_env(data_dir)
-    migrate = subprocess.run(
-        [sys.executable, "-m", "django", "migrate", "--verbosity", "0", "--skip-checks"], cwd=ROOT, env=env, capture_output=True
-    )
-    if migrate.returncode != 0:
-        raise RuntimeError(migrate.stderr.decode(errors="replace"))
+    migrate(env)
     contenders = all_contenders()
     results: dict[str, Any] = {"contenders": {c.key: c.label for c in contenders}}
     loadgen = LoadGenerator(env)
@@ -258,23 +153,6 @@ def streaming_scenarios(profile: dict[str, Any], wanted: set[str], data_dir: Pat
         for contender in contenders:
             contender.stop()
     return results
-
-
-def prepare_postgres(url: str) -> str | None:
-    """A fresh benchmark database; the reason when PostgreSQL cannot be used."""
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed (pip install -e .[postgres])"
-    name = url.rsplit("/", 1)[-1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error as exc:
-        return f"PostgreSQL unavailable: {exc}".strip()
-    return None
 
 
 def database_scenarios(
@@ -343,6 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="PostgreSQL URL of a database to (re)create")
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL measurements")
     parser.add_argument("--repeats", type=int, help="rounds of each streaming scenario")
+    parser.add_argument("--clients", type=int, help="load generator processes of the human-pace scenario (default 1)")
+    parser.add_argument("--profile", action="store_true",
+                        help="human pace: one more run of each server under py-spy, profiles to bench/results/ "
+                             "(also CHATKIT_BENCH_PROFILE=1)")
+    parser.add_argument("--pg-database-threads", type=int, metavar="N",
+                        help='PostgreSQL contenders: CHATKIT["DATABASE_THREADS"] = N (default: the app\'s)')
+    parser.add_argument("--pg-pool", action="store_true",
+                        help='PostgreSQL contenders: Django\'s psycopg pool, DATABASES OPTIONS {"pool": true}')
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
@@ -350,9 +236,18 @@ def main(argv: list[str] | None = None) -> int:
     profile = json.loads(json.dumps(PROFILES[profile_name]))
     if args.repeats:
         profile["single"]["repeats"] = profile["concurrency"]["repeats"] = args.repeats
+        profile["human_pace"]["repeats"] = args.repeats
+    if args.clients:
+        profile["human_pace"]["clients"] = args.clients
+    _postgres_knobs(args)
     wanted = set(args.only or SCENARIOS)
     postgres = None if (args.no_postgres or args.smoke) else args.postgres
-    prefix = Path(args.out) if args.out else RESULTS / ("smoke" if args.smoke else "latest")
+    if args.out:
+        prefix = Path(args.out)
+    elif args.only:
+        prefix = RESULTS / (("smoke-" if args.smoke else "") + "-".join(s for s in SCENARIOS if s in wanted))
+    else:
+        prefix = RESULTS / ("smoke" if args.smoke else "latest")
     started = time.monotonic()
 
     def log(message: str) -> None:
@@ -371,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         if wanted & {"single", "concurrency"}:
             results.update(streaming_scenarios(profile, wanted, data_dir, log))
         results.update(database_scenarios(profile, wanted, data_dir, postgres, log))
+        if "human_pace" in wanted:
+            profile_to = prefix if (args.profile or human_pace.profiling_requested()) else None
+            results["human_pace"] = human_pace.run(profile["human_pace"], data_dir, postgres, log, profile_to)
         results["seconds"] = time.monotonic() - started
         results["targets"] = report.evaluate(results)
     finally:
@@ -385,7 +283,23 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         print(md_path.read_text())
     errors = sum(v.get("errors", 0) for part in ("single", "concurrency") for v in results.get(part, {}).get("summary", {}).values())
+    errors += sum(
+        s["errors"] + s["cut_short"]
+        for leg in results.get("human_pace", {}).get("legs", {}).values() for s in leg.get("summary", {}).values()
+    )
     return 1 if errors else 0
+
+
+def _postgres_knobs(args: argparse.Namespace) -> None:
+    """The PostgreSQL knobs of the command line, as the environment bench/settings.py reads."""
+    if args.pg_database_threads is not None:
+        chatkit = json.loads(os.environ.get("CHATKIT_BENCH_PG_CHATKIT") or "{}")
+        chatkit["DATABASE_THREADS"] = args.pg_database_threads
+        os.environ["CHATKIT_BENCH_PG_CHATKIT"] = json.dumps(chatkit)
+    if args.pg_pool:
+        options = json.loads(os.environ.get("CHATKIT_BENCH_PG_OPTIONS") or "{}")
+        options["pool"] = True
+        os.environ["CHATKIT_BENCH_PG_OPTIONS"] = json.dumps(options)
 
 
 if __name__ == "__main__":

@@ -6,17 +6,18 @@ import json
 from typing import Any
 
 
-def user_input(deltas: int) -> dict[str, Any]:
+def user_input(deltas: int, rate: float | None = None) -> dict[str, Any]:
+    text = f"bench:{deltas}" if not rate else f"bench:{deltas}@{rate:g}"
     return {
-        "content": [{"type": "input_text", "text": f"bench:{deltas}"}],
+        "content": [{"type": "input_text", "text": text}],
         "attachments": [],
         "inference_options": {},
     }
 
 
-def create_request(deltas: int) -> bytes:
-    """A ``threads.create`` body whose answer streams ``deltas`` deltas."""
-    return json.dumps({"type": "threads.create", "params": {"input": user_input(deltas)}}).encode()
+def create_request(deltas: int, rate: float | None = None) -> bytes:
+    """A ``threads.create`` body whose answer streams ``deltas`` deltas (``rate`` a second, if given)."""
+    return json.dumps({"type": "threads.create", "params": {"input": user_input(deltas, rate)}}).encode()
 
 
 def add_message_request(thread_id: str, deltas: int) -> bytes:

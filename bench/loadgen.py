@@ -9,6 +9,13 @@ or ``"floor"``: the SDK's ``server.process`` iterated in this process, with the
 in-memory store and no HTTP. For each stream it records the time to the first SSE
 event, the time to the end, the number of events, and any error (a non-200 status, an
 ``error`` event, a connection failure, or a stream that did not end with the answer).
+
+A spec with ``"rate"`` is the human-pace load: every stream asks for ``deltas`` deltas at
+``rate`` a second (``bench:N@R``), stream ``i`` starts ``i * stagger / streams`` seconds
+after the common start (``start_at``, a ``time.time()`` so that two load generator
+processes share it; ``part``/``parts`` pick every ``parts``-th stream). Each SSE event is
+timestamped when it arrives, and each stream reports its time to first event, its deltas,
+and the gaps between consecutive deltas in milliseconds.
 """
 
 from __future__ import annotations
@@ -110,6 +117,68 @@ async def run_http(spec: dict[str, Any]) -> dict[str, Any]:
     return {"wall": wall, "streams": results}
 
 
+_DELTA_MARKER = b"text_delta"
+
+
+async def _paced_stream(session: Any, url: str, body: bytes, start_at: float) -> dict[str, Any]:
+    import aiohttp
+
+    await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
+    started = time.perf_counter()
+    first = None
+    deltas = 0
+    gaps: list[float] = []
+    last_delta = None
+    tail = b""
+    last_event = b""
+    error = None
+    try:
+        async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
+            if response.status != 200:
+                text = (await response.read())[:300].decode(errors="replace")
+                error = f"HTTP {response.status}: {text}"
+            else:
+                async for chunk in response.content.iter_any():
+                    now = time.perf_counter()
+                    *events, tail = (tail + chunk).split(b"\n\n")
+                    for event in events:
+                        if first is None:
+                            first = now - started
+                        if _DELTA_MARKER in event:
+                            deltas += 1
+                            if last_delta is not None:
+                                gaps.append(round((now - last_delta) * 1000, 2))
+                            last_delta = now
+                        elif any(marker in event for marker in _ERROR_MARKERS):
+                            error = "the stream carried an error event"
+                        last_event = event
+                if error is None and _END_MARKER not in last_event[:200]:
+                    error = "the stream did not end with the finished answer"
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    return {"ok": error is None, "error": error, "ttfe": first, "total": time.perf_counter() - started,
+            "deltas": deltas, "gaps": gaps}
+
+
+async def run_paced(spec: dict[str, Any]) -> dict[str, Any]:
+    import aiohttp
+
+    body = create_request(spec["deltas"], spec["rate"])
+    streams, stagger = spec["streams"], spec["stagger"]
+    part, parts = spec.get("part", 0), spec.get("parts", 1)
+    # the common start, on this process's clock
+    start = time.perf_counter() + max(0.0, spec.get("start_at", time.time()) - time.time())
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    timeout = aiohttp.ClientTimeout(total=spec.get("timeout", 900), sock_read=spec.get("read_timeout", 60))
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        tasks = [
+            asyncio.create_task(_paced_stream(session, spec["target"], body, start + index * stagger / streams))
+            for index in range(part, streams, parts)
+        ]
+        results = await asyncio.gather(*tasks)
+    return {"wall": time.perf_counter() - start, "streams": results}
+
+
 async def _floor_stream(server: Any, body: bytes, gate: asyncio.Event) -> dict[str, Any]:
     await gate.wait()
     started = time.perf_counter()
@@ -150,6 +219,8 @@ def _open_gate() -> asyncio.Event:
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
+    if "rate" in spec:
+        return asyncio.run(run_paced(spec))
     runner = run_floor if spec["target"] == "floor" else run_http
     return asyncio.run(runner(spec))
 

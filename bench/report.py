@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import human_pace
+
 APP_CONTENDERS = ("daphne", "uvicorn")
 
 
@@ -76,6 +78,8 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
         ratio = widgets["timings"]["render_widget"]["median"] / widgets["timings"]["sdk_build"]["median"]
         targets.append(_target(5, "render_widget vs SDK WidgetTemplate.build", "app", ratio, "<= 1.5x", ratio <= 1.5,
                                "same widget out" if widgets["same_widget"] else "the two widgets differ"))
+    if results.get("human_pace"):
+        targets += human_pace.evaluate(results["human_pace"], _target)
     return targets
 
 
@@ -191,6 +195,8 @@ def markdown(results: dict[str, Any]) -> str:
                       f"| django_chatkit `render_widget` (admin-managed template) | "
                       f"{_span(t['render_widget'], 1e6)} | {widgets['warm_queries']} |",
                       f"| SDK `WidgetTemplate.build` | {_span(t['sdk_build'], 1e6)} | – |", ""]
+    if results.get("human_pace"):
+        lines += human_pace.markdown(results["human_pace"], _span)
     targets = results.get("targets") or []
     if targets:
         lines += ["## Targets", "", "| # | measure | contender | measured | target | met |", "|---|---|---|---|---|---|"]

@@ -2,9 +2,23 @@
 
 The database is a SQLite file under ``CHATKIT_BENCH_DIR`` (the orchestrator makes a
 fresh one per run), in WAL mode; ``CHATKIT_BENCH_DATABASE_URL`` switches to PostgreSQL for the
-paging measurement. Middleware is the usual stack of a Django site.
+paging measurement and the PostgreSQL leg of the human-pace scenario. Middleware is the
+usual stack of a Django site.
+
+Every ``CHATKIT`` key the benchmark does not name keeps the app's default (checkpoints,
+heartbeats, live sync, ``DATABASE_THREADS``). Knobs, for trying other settings without
+editing this file (``python -m bench --help`` sets the PostgreSQL ones):
+
+- ``CHATKIT_BENCH_CHATKIT``: a JSON object merged into ``CHATKIT`` on every database;
+- ``CHATKIT_BENCH_PG_CHATKIT``: the same, on PostgreSQL only, e.g. ``{"DATABASE_THREADS": 4}``;
+- ``CHATKIT_BENCH_PG_OPTIONS``: a JSON object merged into the PostgreSQL database's
+  ``OPTIONS``, e.g. ``{"pool": true}`` (Django's psycopg pool; it implies ``CONN_MAX_AGE = 0``);
+- ``CHATKIT_BENCH_CONN_MAX_AGE``: the database's ``CONN_MAX_AGE`` (default: Django's 0 on
+  SQLite; on PostgreSQL 60, persistent connections as docs/deployment.md recommends);
+- ``CHATKIT_BENCH_REDIS_URL``: the Redis channel layer instead of the in-memory one.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -55,10 +69,24 @@ TEMPLATES = [
 # CHATKIT_BENCH_SQLITE_INIT="" measures SQLite's defaults (rollback journal, fsync per commit).
 SQLITE_INIT = os.environ.get("CHATKIT_BENCH_SQLITE_INIT", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
 
-if os.environ.get("CHATKIT_BENCH_DATABASE_URL"):
+
+def _json_knob(name: str) -> dict:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be a JSON object, got {raw!r}")
+    return value
+
+
+_POSTGRES = bool(os.environ.get("CHATKIT_BENCH_DATABASE_URL"))
+
+if _POSTGRES:
     import dj_database_url
 
-    DATABASES = {"default": dj_database_url.parse(os.environ["CHATKIT_BENCH_DATABASE_URL"])}
+    DATABASES = {"default": dj_database_url.parse(os.environ["CHATKIT_BENCH_DATABASE_URL"], conn_max_age=60)}
+    DATABASES["default"].setdefault("OPTIONS", {}).update(_json_knob("CHATKIT_BENCH_PG_OPTIONS"))
 else:
     DATABASES = {
         "default": {
@@ -68,7 +96,20 @@ else:
         }
     }
 
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+if os.environ.get("CHATKIT_BENCH_CONN_MAX_AGE"):
+    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ["CHATKIT_BENCH_CONN_MAX_AGE"])
+if DATABASES["default"].get("OPTIONS", {}).get("pool"):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
+
+if os.environ.get("CHATKIT_BENCH_REDIS_URL"):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [os.environ["CHATKIT_BENCH_REDIS_URL"]]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -78,6 +119,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CHATKIT = {
     "SERVER_CLASS": "bench.app.BenchChatKitServer",
     "CONTEXT_BUILDER": "bench.app.bench_context",
+    **_json_knob("CHATKIT_BENCH_CHATKIT"),
+    **(_json_knob("CHATKIT_BENCH_PG_CHATKIT") if _POSTGRES else {}),
 }
 
 LOGGING = {
