@@ -247,6 +247,21 @@ async def test_a_run_whose_process_died_is_kept_and_marked_interrupted_on_the_ne
     assert deltas(await reader.to_end()) == "You said: hi"
 
 
+async def test_another_users_request_for_the_thread_of_a_dead_run_changes_nothing(user, other_user):
+    thread_id, _ = await _thread_with_dead_run(user, f"{socket.gethostname()}:{_dead_pid()}:gone")
+    before = await stored_types(thread_id)
+    for op in ("threads.get_by_id", "items.list"):
+        refused = await send(other_user, op, {"thread_id": thread_id})
+        assert refused.status == 404
+    stranger = AsyncClient()
+    await stranger.aforce_login(other_user)
+    assert (await stranger.post(f"/chatkit/threads/{thread_id}/stop/")).status_code == 404
+    assert await stored_types(thread_id) == before  # nothing written into the owner's thread
+    assert await models.ThreadRun.objects.filter(thread_id=thread_id).aexists()  # nor its lock released
+    # The owner's next load recovers it.
+    assert await assistant_text(user, thread_id) == f"You said | {runs.INTERRUPTED_NOTE}"
+
+
 async def test_a_run_of_a_live_process_is_left_alone_until_its_heartbeat_goes_stale(user):
     parent = f"{socket.gethostname()}:{os.getppid()}:alive"
     thread_id, _ = await _thread_with_dead_run(user, parent)
