@@ -207,6 +207,7 @@ class Journal:
         self._stored: dict[str, ThreadItem] = {}  # stored items the response changed since
         self._changed: set[str] = set()  # changed since the last take_changes()
         self._unknown: set[str] = set()  # updated items that are not stored anywhere
+        self.answered = False  # an answer of the response is done (stored whole)
 
     def needs(self, event: ThreadStreamEvent) -> str | None:
         """The id of a stored item that ``event`` updates and the journal has no copy
@@ -234,6 +235,8 @@ class Journal:
             self._pending[event.item.id] = event.item.model_copy(deep=True)
             self._changed.add(event.item.id)
         elif isinstance(event, (ThreadItemDoneEvent, ThreadItemReplacedEvent)):
+            if isinstance(event.item, AssistantMessageItem):
+                self.answered = True
             self.settle(event.item.id)
         elif isinstance(event, ThreadItemRemovedEvent):
             self.settle(event.item_id)

@@ -577,8 +577,8 @@ async def save_unfinished(
     store: Any, thread: ThreadMetadata, journal: Journal | None, pending: list[ThreadItem], context: Any
 ) -> None:
     """Keep what a cancelled response had shown: the items being written as the journal
-    has them, the stored items it changed, one interruption marker on the answer (an
-    answer of only the marker when none had text yet) and a note for the model."""
+    has them, the stored items it changed, one interruption marker on the unfinished
+    answer (an answer of only the marker when none had begun) and a note for the model."""
     run = active_run()
     interrupted = run is not None and run.interrupted
     items = journal.pending() if journal is not None else pending
@@ -595,7 +595,9 @@ async def save_unfinished(
     for item in changed:
         if item.id not in pending_ids:
             await store.save_item(thread.id, item, context=context)
-    if marked is None:
+    if marked is None and not (journal is not None and journal.answered):
+        # Stopped before its first word: the marker alone says so. (Stopped after an
+        # answer was done, there is nothing unfinished to mark.)
         note = AssistantMessageItem(
             id=store.generate_item_id("message", thread, context),
             thread_id=thread.id,

@@ -28,7 +28,8 @@ def answer(events: list[dict]) -> str:
 def test_over_http_every_request_of_both_transports_uses_the_shared_thread(live_daphne, user, transport):
     client = live_daphne.client(user, transport=transport)
     names = {answer(client.stream("threads.create", {"input": text_input("whereis")})) for _ in range(3)}
-    assert names == {"django_chatkit-db-0_0"}, names
+    # One of the process's shared database threads (DATABASE_THREADS), never Django's own.
+    assert all(name.startswith("django_chatkit-db-") for name in names), names
 
 
 async def test_requests_are_spread_over_the_threads_and_each_keeps_to_one(user):
