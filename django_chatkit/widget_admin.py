@@ -13,6 +13,7 @@ import zipfile
 from typing import Any
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -31,7 +32,55 @@ from .widgets import (
     widget_filename,
 )
 
-_MONOSPACE = {"style": "font-family: monospace; width: 100%;", "spellcheck": "false"}
+#: Ace (shipped by the django-ace package) and this app's editor glue: see admin_editor.js.
+ACE_MEDIA = forms.Media(
+    js=[
+        "django_ace/ace/ace.js",
+        "django_ace/ace/mode-json.js",
+        "django_ace/ace/theme-chrome.js",
+        "django_ace/ace/theme-tomorrow_night.js",
+        "django_ace/ace/ext-searchbox.js",
+    ],
+    css={
+        "all": [
+            "django_ace/ace/css/ace.css",
+            "django_ace/ace/css/theme/chrome.css",
+            "django_ace/ace/css/theme/tomorrow_night.css",
+            "django_chatkit/admin_editor.css",
+        ]
+    },
+)
+
+
+class CodeEditor(forms.Textarea):
+    """A textarea that the admin's code editor (Ace, from django-ace) takes over.
+
+    ``mode`` is ``"json"`` or ``"jinja-json"`` (Jinja whose output is JSON). The textarea
+    stays the form's field: the editor writes every change back into it, so the form
+    posts as usual and works (as a plain textarea) without JavaScript.
+    """
+
+    def __init__(self, mode: str, attrs: dict[str, Any] | None = None) -> None:
+        defaults = {"class": "chatkit-code", "spellcheck": "false", "data-chatkit-editor": mode, "rows": 12}
+        super().__init__(attrs={**defaults, **(attrs or {})})
+        self.mode = mode
+
+    @property
+    def media(self) -> forms.Media:
+        if apps.is_installed("django_ace"):
+            return ACE_MEDIA
+        return forms.Media(css={"all": ["django_chatkit/admin_editor.css"]})  # plain textareas (check W040)
+
+
+class PrettyJSONField(forms.JSONField):
+    """A JSON form field shown indented, one key a line, instead of on one line."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        if value is None:
+            return ""  # an empty editor, not the word null
+        return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
 
 
 class WidgetTemplateForm(forms.ModelForm):
@@ -42,10 +91,12 @@ class WidgetTemplateForm(forms.ModelForm):
     class Meta:
         model = WidgetTemplate
         fields = ["name", "title", "description", "template", "json_schema", "sample_data"]
+        field_classes = {"json_schema": PrettyJSONField, "sample_data": PrettyJSONField}
         widgets = {
-            "template": forms.Textarea(attrs={**_MONOSPACE, "rows": 24}),
-            "json_schema": forms.Textarea(attrs={**_MONOSPACE, "rows": 12}),
-            "sample_data": forms.Textarea(attrs={**_MONOSPACE, "rows": 8}),
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "template": CodeEditor("jinja-json", attrs={"rows": 24}),
+            "json_schema": CodeEditor("json", attrs={"rows": 12}),
+            "sample_data": CodeEditor("json", attrs={"rows": 8}),
         }
 
     def clean(self) -> dict[str, Any]:

@@ -68,6 +68,21 @@ def test_valid_save_creates_a_version_and_shows_the_rendered_json(staff, admin_u
     assert "diff with current, restore" in page  # the history inline
 
 
+def test_the_editors_show_json_indented_and_the_add_form_starts_empty(staff):
+    template, _ = save_widget_definition(
+        WidgetDefinition(name="greeting", template=CARD, json_schema=SCHEMA, sample_data={"title": "Hello"})
+    )
+    page = staff.get(reverse("admin:django_chatkit_widgettemplate_change", args=[template.pk])).content.decode()
+    schema = json.dumps(SCHEMA, indent=2).replace('"', "&quot;")
+    assert f'id="id_json_schema">\n{schema}</textarea>' in page
+    assert 'data-chatkit-editor="jinja-json"' in page and "django_ace/ace/ace.js" in page
+    assert "<script>" not in page  # no inline script (Content-Security-Policy)
+
+    add = staff.get(reverse(ADD_URL)).content.decode()
+    assert 'id="id_sample_data">\n</textarea>' in add  # empty, not the word null
+    assert "errornote" not in add and "errorlist" not in add
+
+
 @pytest.mark.parametrize(
     "overrides, field, reason",
     [

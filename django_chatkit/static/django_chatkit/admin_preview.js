@@ -60,6 +60,7 @@ export class WidgetPreview {
 
   async refresh() {
     const seq = ++this._seq;
+    if (!(this.inputs.template && this.inputs.template.value.trim())) return this.showHint();
     const schema = this._parse("json_schema", {});
     const data = this._parse("data", {});
     const parseError = schema.error || data.error;
@@ -96,6 +97,15 @@ export class WidgetPreview {
     this.root.dataset.state = "ok";
   }
 
+  showHint() {
+    this._clearFieldErrors();
+    this.errors.hidden = true;
+    this.errors.replaceChildren();
+    this.status.textContent = "";
+    this.stage.replaceChildren(el("p", { class: "chatkit-preview-hint" }, "Write a template to see it rendered with the sample data."));
+    this.root.dataset.state = "empty";
+  }
+
   showAction(action) {
     this.actionLog.hidden = false;
     this.actionLog.textContent = `Action (not sent):\n${JSON.stringify(action, null, 2)}`;
@@ -125,7 +135,7 @@ export class WidgetPreview {
   }
 }
 
-/** Attach the preview to the admin change form (called by the change_form template). */
+/** Attach the preview to the admin change form (called by admin_widget_form.js). */
 export function attachPreview(root = document.getElementById("chatkit-widget-preview")) {
   if (!root) return null;
   const preview = new WidgetPreview(root, { previewUrl: root.dataset.previewUrl });
