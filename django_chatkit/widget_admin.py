@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import WidgetTemplate, WidgetTemplateVersion
 from .widgets import (
+    NOT_RENDERED,
     WidgetDefinition,
     WidgetError,
     check_schema,
@@ -280,18 +281,18 @@ class WidgetTemplateAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             for upload in request.FILES.getlist("files"):
                 try:
-                    document = json.loads(upload.read().decode("utf-8"))
+                    definition = WidgetDefinition.from_bytes(upload.read(), source=upload.name)
                     template, status = save_widget_definition(
-                        WidgetDefinition.from_widget_json(document),
-                        user=request.user,
-                        comment=f"Imported from {upload.name}",
+                        definition, user=request.user, comment=f"Imported from {upload.name}"
                     )
-                except (WidgetError, ValueError) as exc:
-                    self.message_user(request, f"{upload.name}: {exc}", messages.ERROR)
+                except WidgetError as exc:
+                    self.message_user(request, f"{upload.name} was not imported: {exc}", messages.ERROR)
                     continue
-                self.message_user(
-                    request, f"{upload.name}: {template.name} {status} (version {template.version})", messages.SUCCESS
-                )
+                done = f"{upload.name}: {template.name} {status} (version {template.version})"
+                if definition.check_data is None:
+                    self.message_user(request, f"{done}. {NOT_RENDERED}", messages.WARNING)
+                else:
+                    self.message_user(request, done, messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:django_chatkit_widgettemplate_changelist"))
         context = {
             **self.admin_site.each_context(request),

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from django_chatkit.models import WidgetTemplate
 from django_chatkit.widgets import WidgetDefinition, save_widget_definition
+from tests.test_widgets import BROKEN_FILES, widget_file
 
 pytestmark = pytest.mark.django_db
 
@@ -165,16 +166,33 @@ def test_import_then_export_round_trips_the_shipped_files_exactly(staff):
     assert response.content == (EXAMPLE_WIDGETS / "suggestions.widget").read_bytes()
 
 
-def test_import_reports_a_broken_file_and_keeps_going(staff):
+@pytest.mark.parametrize("content, reason", BROKEN_FILES)
+def test_import_refuses_each_kind_of_broken_file_with_the_reason_and_keeps_going(staff, content, reason):
     good = (EXAMPLE_WIDGETS / "item_list.widget").read_bytes()
-    bad = json.dumps({"version": "1.0", "name": "bad", "template": "{{ x", "jsonSchema": {}}).encode()
     response = staff.post(
         reverse("admin:django_chatkit_widgettemplate_import"),
-        {"files": [SimpleUploadedFile("bad.widget", bad), SimpleUploadedFile("item_list.widget", good)]},
+        {"files": [SimpleUploadedFile("broken.widget", content), SimpleUploadedFile("item_list.widget", good)]},
         follow=True,
     )
-    assert any(m.startswith("bad.widget: Widget template 'bad': template failed") for m in messages_of(response))
+    shown = messages_of(response)
+    refusal = [m for m in shown if m.startswith("broken.widget was not imported: ")]
+    assert len(refusal) == 1 and reason in refusal[0], shown
+    assert "item_list.widget: item_list created (version 1)" in shown
     assert list(WidgetTemplate.objects.values_list("name", flat=True)) == ["item_list"]
+    page = response.content.decode()
+    assert 'class="error"' in page  # shown as an error message
+
+
+def test_import_warns_about_a_file_it_could_not_render(staff):
+    bare = widget_file(name="bare", sampleData=None)
+    response = staff.post(
+        reverse("admin:django_chatkit_widgettemplate_import"), {"files": [SimpleUploadedFile("bare.widget", bare)]}, follow=True
+    )
+    assert messages_of(response) == [
+        "bare.widget: bare created (version 1). Not checked by rendering: the file has no sample data "
+        "(sampleData, or the widget builder's preview state); add sample data in the admin editor to check it."
+    ]
+    assert 'class="warning"' in response.content.decode()
 
 
 def test_changelist_search_and_import_link(staff):
