@@ -185,6 +185,9 @@ class WidgetTemplateVersionInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("created_by", "widget_template")  # not a query per version
+
     @admin.display(description=_("compare / restore"))
     def actions_column(self, obj: WidgetTemplateVersion) -> str:
         url = reverse("admin:django_chatkit_widgettemplate_version", args=[obj.widget_template_id, obj.version])
