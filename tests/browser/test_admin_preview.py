@@ -6,6 +6,7 @@ sending them."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -253,3 +254,51 @@ def test_the_form_works_under_a_strict_content_security_policy(open_page, expect
     expect(preview.get_by_text("Purple Line")).to_be_visible()
     page.locator(".field-json_schema").get_by_role("button", name="Format").click()
     assert page.console_errors == [] and page.js_errors == []
+
+
+def test_the_editors_work_from_the_keyboard_alone(open_page, expect, admin, greeting):
+    page = open_page(f"/admin/django_chatkit/widgettemplate/{greeting.pk}/change/", admin)
+    preview = page.get_by_role("region", name="Live preview")
+    expect(preview.locator(".ck-widget").get_by_role("heading")).to_have_text("Hello")
+    page.locator("#id_description").focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Format template")).to_be_focused()
+    focused = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
+    for _ in range(3):  # Ace's gutter, then its text: Enter starts editing
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
+        if focused.startswith("Editor content"):
+            break
+    assert focused.startswith("Editor content"), focused
+    page.keyboard.press("Enter")
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(TEMPLATE.replace('"Title"', '"Text"'))
+    expect(preview.locator('.ck-widget [data-ck-type="Text"]')).to_have_text("Hello")
+    page.keyboard.press("Escape")  # out of the text, so Tab moves on instead of indenting
+    for _ in range(3):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.getAttribute('aria-label')") == "Format JSON Schema":
+            break
+    expect(page.get_by_role("button", name="Format JSON Schema")).to_be_focused()
+    assert "\t" not in page.locator("#id_template").input_value()
+
+
+def test_on_a_phone_the_preview_follows_the_editors(open_page, expect, admin, line_selector):
+    page = open_page(f"/admin/django_chatkit/widgettemplate/{line_selector.pk}/change/", admin)
+    page.set_viewport_size({"width": 390, "height": 844})
+    preview = page.get_by_role("region", name="Live preview")
+    expect(preview.get_by_text("Blue Line")).to_be_visible()
+    editor = page.locator('.chatkit-code-editor[data-for="id_sample_data"]').bounding_box()
+    box = preview.bounding_box()
+    assert box["y"] >= editor["y"] + editor["height"]  # below, not squeezed beside
+    assert box["x"] + box["width"] <= 390 and editor["x"] + editor["width"] <= 390
+    preview.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "admin_widget_editor_phone.png"))
+
+
+def test_the_editor_follows_the_dark_theme(open_page, expect, admin, greeting):
+    page = open_page(f"/admin/django_chatkit/widgettemplate/{greeting.pk}/change/", admin, color_scheme="dark")
+    host = page.locator('.chatkit-code-editor[data-for="id_template"] .ace_editor')
+    expect(host).to_have_class(re.compile("ace-tomorrow-night"))
+    background = host.evaluate("node => getComputedStyle(node).backgroundColor")
+    assert background != "rgb(255, 255, 255)"

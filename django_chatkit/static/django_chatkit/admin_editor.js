@@ -109,7 +109,9 @@ export function attachEditor(textarea) {
   const label = document.querySelector(`label[for="${textarea.id}"]`);
   const name = label ? label.textContent.replace(/:\s*$/, "") : textarea.name;
   const format = el("button", { type: "button", class: "button chatkit-code-format" }, "Format");
-  format.setAttribute("aria-label", `Format ${name.toLowerCase()}`);
+  // "Format template", "Format sample data", "Format JSON Schema" (an acronym keeps its case).
+  const phrase = /^[A-Z]{2}/.test(name) ? name : name.charAt(0).toLowerCase() + name.slice(1);
+  format.setAttribute("aria-label", `Format ${phrase}`);
   const status = el("span", { class: "chatkit-code-status", role: "status" });
   const host = el("div", { class: "chatkit-code-host" });
   const box = el("div", { class: "chatkit-code-editor", "data-for": textarea.id });
