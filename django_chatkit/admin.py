@@ -130,6 +130,19 @@ class OwnerColumnMixin:
             row.owner_user_obj = users.get(row.owner)
         return changelist
 
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        """Also find the rows of users whose username contains the search term."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term:
+            user_model = get_user_model()
+            lookup = {f"{user_model.USERNAME_FIELD}__icontains": term}
+            pks = user_model._default_manager.filter(**lookup).values_list("pk", flat=True)[:100]
+            owners = [f"{USER_OWNER_PREFIX}{pk}" for pk in pks]
+            if owners:
+                results = results | queryset.filter(owner__in=owners)
+        return results, may_have_duplicates
+
     @admin.display(description=_("owner"), ordering="owner")
     def owner_user(self, obj: Any) -> str:
         if not hasattr(obj, "owner_user_obj"):  # a single object (change page)
@@ -157,6 +170,9 @@ class ThreadAdmin(OwnerColumnMixin, admin.ModelAdmin):
     search_fields = ("thread_id", "title", "owner")
     readonly_fields = ("thread_id", "owner_user", "created", "updated_at", "status", "transcript", "metadata")
     fields = ("thread_id", "title", "owner_user", "status", "created", "updated_at", "transcript", "metadata")
+
+    class Media:
+        css = {"all": ("django_chatkit/widgets.css", "django_chatkit/admin_transcript.css")}
 
     @admin.display(description=_("status"))
     def status(self, obj: models.Thread) -> str:

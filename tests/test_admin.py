@@ -110,11 +110,14 @@ def test_staff_download_an_attachment_from_the_admin(admin_client, client, djang
     assert attachment_storage().exists(attachment.file.name)
 
 
-def test_threads_are_searchable_by_owner_and_title(admin_client, thread, owner):
+def test_threads_are_searchable_by_owner_username_and_title(admin_client, thread, owner):
     url = reverse("admin:django_chatkit_thread_changelist")
     page = admin_client.get(url, {"q": f"user:{owner.pk}"}).content.decode()
     assert "Trip planning" in page and ">grace</a>" in page
     assert "Trip planning" not in admin_client.get(url, {"q": "someone-else"}).content.decode()
+    assert "Trip planning" in admin_client.get(url, {"q": "GRAC"}).content.decode()  # the owner's username
+    feedback = admin_client.get(reverse("admin:django_chatkit_feedback_changelist"), {"q": "grace"}).content.decode()
+    assert "Try Bergen." in feedback
 
 
 def test_feedback_rows_show_the_rated_message_and_attachments_are_listed(admin_client, thread):
