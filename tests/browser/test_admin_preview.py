@@ -302,3 +302,15 @@ def test_the_editor_follows_the_dark_theme(open_page, expect, admin, greeting):
     expect(host).to_have_class(re.compile("ace-tomorrow-night"))
     background = host.evaluate("node => getComputedStyle(node).backgroundColor")
     assert background != "rgb(255, 255, 255)"
+
+
+def test_the_version_diff_and_import_pages_work_under_a_strict_content_security_policy(open_page, expect, admin, greeting):
+    greeting.template = TEMPLATE.replace('"Greet"', '"Wave"')
+    greeting.save(comment="relabelled")
+    page = strict_csp_page(open_page, f"/admin/django_chatkit/widgettemplate/{greeting.pk}/versions/1/", admin)
+    removed = page.locator(".chatkit-diff .del", has_text='"Greet"')
+    expect(removed).to_be_visible()
+    assert removed.evaluate("node => getComputedStyle(node).backgroundColor") == "rgb(255, 238, 240)"
+    page.goto("/admin/django_chatkit/widgettemplate/import/")
+    expect(page.get_by_label(".widget files")).to_be_attached()
+    assert page.console_errors == [] and page.js_errors == []
