@@ -79,11 +79,14 @@ def test_invalid_edits_show_the_error_instead(open_page, expect, admin, greeting
     expect(alert).to_contain_text("template")
     expect(preview.locator(".ck-widget")).to_have_count(0)
     expect(page.locator("#id_template")).to_have_attribute("aria-invalid", "true")
+    marked = page.locator('.chatkit-code-editor[data-for="id_template"] .ace_gutter-cell.ace_error')
+    expect(marked).to_have_count(1)  # the line at fault is marked in the editor's gutter
 
     # Fixed again: the widget comes back and the error goes away.
     write_code(page, "template", TEMPLATE)
     expect(preview.locator(".ck-widget")).to_contain_text("Hello")
     expect(alert).to_be_hidden()
+    expect(marked).to_have_count(0)
 
     # Sample data that fails the schema: the error names the data, next to its field.
     write_code(page, "sample_data", json.dumps({"title": "x" * 30}))
@@ -91,9 +94,12 @@ def test_invalid_edits_show_the_error_instead(open_page, expect, admin, greeting
     expect(page.locator("#id_sample_data")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#id_sample_data + .chatkit-field-error")).to_be_visible()
 
-    # Sample data that is not JSON at all.
+    # Sample data that is not JSON at all: the line of the mistake is marked.
     write_code(page, "sample_data", '{"title": ')
     expect(alert).to_contain_text("not valid JSON")
+    write_code(page, "sample_data", '{\n  "title": "Hi"\n  "more": 1\n}')
+    data_mark = page.locator('.chatkit-code-editor[data-for="id_sample_data"] .ace_gutter-cell.ace_error')
+    expect(data_mark).to_have_text("3")
 
 
 def test_clicking_an_action_shows_its_payload_instead_of_sending_it(open_page, expect, admin, greeting):
