@@ -135,3 +135,17 @@ def test_a_long_message_is_truncated_in_the_feedback_list(admin_client, thread):
     )
     feedback = admin_client.get(reverse("admin:django_chatkit_feedback_changelist")).content.decode()
     assert re.search(r"#item-m1\">(word ){19}word…</a>", feedback)
+
+
+def test_feedback_and_running_response_pages_show_the_message_and_the_user(admin_client, thread):
+    from django.utils import timezone
+
+    rating = models.Feedback.objects.get()
+    page = admin_client.get(reverse("admin:django_chatkit_feedback_change", args=[rating.pk])).content.decode()
+    assert "Try Bergen." in page and ">grace</a>" in page
+    now = timezone.now()
+    run = models.ThreadRun.objects.create(
+        thread=thread, run_id="run_1", owner=thread.owner, process="host:1:t", mode="cancel", started_at=now, heartbeat_at=now
+    )
+    page = admin_client.get(reverse("admin:django_chatkit_threadrun_change", args=[run.pk])).content.decode()
+    assert "run_1" in page and ">grace</a>" in page
