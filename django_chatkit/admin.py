@@ -46,7 +46,21 @@ def item_summary(item: models.ThreadItem) -> str:
         return f"{data.get('name')}({json.dumps(data.get('arguments', {}))}) → {data.get('status')}"
     if kind in ("hidden_context_item", "sdk_hidden_context"):
         return f"(hidden) {data.get('content', '')}"
+    if kind == "task":
+        return _task_text(data.get("task") or {})
+    if kind == "workflow":
+        tasks = (data.get("workflow") or {}).get("tasks") or []
+        return "; ".join(filter(None, (_task_text(task) for task in tasks))) or _("(a workflow with no tasks)")
+    if kind == "generated_image":
+        return str((data.get("image") or {}).get("url") or _("(image not generated yet)"))
+    if kind == "end_of_turn":
+        return ""
     return json.dumps(data)[:200]
+
+
+def _task_text(task: dict[str, Any]) -> str:
+    parts = [task.get("title"), task.get("content"), ", ".join(task.get("queries") or [])]
+    return " — ".join(str(p) for p in parts if p)
 
 
 #: Widget props that hold what a reader sees, in the order they are read.
@@ -214,6 +228,9 @@ _ROLES = {
     "hidden_context_item": _("Hidden context"),
     "sdk_hidden_context": _("Hidden context"),
     "end_of_turn": _("End of turn"),
+    "task": _("Task"),
+    "workflow": _("Workflow"),
+    "generated_image": _("Generated image"),
 }
 
 

@@ -149,3 +149,22 @@ def test_feedback_and_running_response_pages_show_the_message_and_the_user(admin
     )
     page = admin_client.get(reverse("admin:django_chatkit_threadrun_change", args=[run.pk])).content.decode()
     assert "run_1" in page and ">grace</a>" in page
+
+
+def test_tasks_workflows_and_tool_calls_read_as_text_in_the_transcript(admin_client, thread):
+    extra = [
+        ("t3", "task", {"task": {"type": "thought", "title": "Thinking", "content": "Compare fjords"}}),
+        ("f4", "workflow", {"workflow": {"type": "custom", "tasks": [
+            {"type": "web_search", "title": "Searching", "queries": ["Bergen weather"]},
+            {"type": "custom", "title": "Booking"}]}}),
+        ("c5", "client_tool_call", {"name": "get_location", "call_id": "c", "arguments": {"precise": True}, "status": "completed"}),
+    ]
+    for n, (item_id, kind, data) in enumerate(extra, start=3):
+        models.ThreadItem.objects.create(
+            thread=thread, item_id=item_id, owner=thread.owner, type=kind, created_at_us=at(10 * n + 5),
+            data={"id": item_id, "type": kind, **data},
+        )
+    html = admin_client.get(reverse("admin:django_chatkit_thread_change", args=[thread.pk])).content.decode()
+    assert "Thinking — Compare fjords" in item_block(html, "t3")
+    assert "Searching — Bergen weather; Booking" in item_block(html, "f4")
+    assert "get_location({&quot;precise&quot;: true}) → completed" in item_block(html, "c5")
