@@ -291,3 +291,18 @@ def check_sdk_seams(app_configs: Any = None, **kwargs: Any) -> list:
         )
         for problem in seam_problems()
     ]
+
+
+@register(Tags.compatibility)
+def check_code_editor(app_configs: Any = None, **kwargs: Any) -> list:
+    """The widget template admin's code editor is Ace, from the django-ace package's static files."""
+    if apps.is_installed("django.contrib.admin") and not apps.is_installed("django_ace"):
+        return [
+            Warning(
+                "The widget template admin shows plain textareas: its code editor (Ace) comes from "
+                "the django-ace package, which is not in INSTALLED_APPS.",
+                hint='INSTALLED_APPS += ["django_ace"]  (installed with django-chatkit-server)',
+                id="django_chatkit.W042",
+            )
+        ]
+    return []

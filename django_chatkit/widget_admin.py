@@ -13,6 +13,7 @@ import zipfile
 from typing import Any
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -24,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import WidgetTemplate, WidgetTemplateVersion
 from .widgets import (
+    NOT_RENDERED,
     WidgetDefinition,
     WidgetError,
     check_schema,
@@ -31,7 +33,55 @@ from .widgets import (
     widget_filename,
 )
 
-_MONOSPACE = {"style": "font-family: monospace; width: 100%;", "spellcheck": "false"}
+#: Ace (shipped by the django-ace package) and this app's editor glue: see admin_editor.js.
+ACE_MEDIA = forms.Media(
+    js=[
+        "django_ace/ace/ace.js",
+        "django_ace/ace/mode-json.js",
+        "django_ace/ace/theme-chrome.js",
+        "django_ace/ace/theme-tomorrow_night.js",
+        "django_ace/ace/ext-searchbox.js",
+    ],
+    css={
+        "all": [
+            "django_ace/ace/css/ace.css",
+            "django_ace/ace/css/theme/chrome.css",
+            "django_ace/ace/css/theme/tomorrow_night.css",
+            "django_chatkit/admin_editor.css",
+        ]
+    },
+)
+
+
+class CodeEditor(forms.Textarea):
+    """A textarea that the admin's code editor (Ace, from django-ace) takes over.
+
+    ``mode`` is ``"json"`` or ``"jinja-json"`` (Jinja whose output is JSON). The textarea
+    stays the form's field: the editor writes every change back into it, so the form
+    posts as usual and works (as a plain textarea) without JavaScript.
+    """
+
+    def __init__(self, mode: str, attrs: dict[str, Any] | None = None) -> None:
+        defaults = {"class": "chatkit-code", "spellcheck": "false", "data-chatkit-editor": mode, "rows": 12}
+        super().__init__(attrs={**defaults, **(attrs or {})})
+        self.mode = mode
+
+    @property
+    def media(self) -> forms.Media:
+        if apps.is_installed("django_ace"):
+            return ACE_MEDIA
+        return forms.Media(css={"all": ["django_chatkit/admin_editor.css"]})  # plain textareas (check W042)
+
+
+class PrettyJSONField(forms.JSONField):
+    """A JSON form field shown indented, one key a line, instead of on one line."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        if value is None:
+            return ""  # an empty editor, not the word null
+        return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
 
 
 class WidgetTemplateForm(forms.ModelForm):
@@ -42,10 +92,12 @@ class WidgetTemplateForm(forms.ModelForm):
     class Meta:
         model = WidgetTemplate
         fields = ["name", "title", "description", "template", "json_schema", "sample_data"]
+        field_classes = {"json_schema": PrettyJSONField, "sample_data": PrettyJSONField}
         widgets = {
-            "template": forms.Textarea(attrs={**_MONOSPACE, "rows": 24}),
-            "json_schema": forms.Textarea(attrs={**_MONOSPACE, "rows": 12}),
-            "sample_data": forms.Textarea(attrs={**_MONOSPACE, "rows": 8}),
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "template": CodeEditor("jinja-json", attrs={"rows": 24}),
+            "json_schema": CodeEditor("json", attrs={"rows": 12}),
+            "sample_data": CodeEditor("json", attrs={"rows": 8}),
         }
 
     def clean(self) -> dict[str, Any]:
@@ -132,6 +184,9 @@ class WidgetTemplateVersionInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("created_by", "widget_template")  # not a query per version
 
     @admin.display(description=_("compare / restore"))
     def actions_column(self, obj: WidgetTemplateVersion) -> str:
@@ -229,18 +284,18 @@ class WidgetTemplateAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             for upload in request.FILES.getlist("files"):
                 try:
-                    document = json.loads(upload.read().decode("utf-8"))
+                    definition = WidgetDefinition.from_bytes(upload.read(), source=upload.name)
                     template, status = save_widget_definition(
-                        WidgetDefinition.from_widget_json(document),
-                        user=request.user,
-                        comment=f"Imported from {upload.name}",
+                        definition, user=request.user, comment=f"Imported from {upload.name}"
                     )
-                except (WidgetError, ValueError) as exc:
-                    self.message_user(request, f"{upload.name}: {exc}", messages.ERROR)
+                except WidgetError as exc:
+                    self.message_user(request, f"{upload.name} was not imported: {exc}", messages.ERROR)
                     continue
-                self.message_user(
-                    request, f"{upload.name}: {template.name} {status} (version {template.version})", messages.SUCCESS
-                )
+                done = f"{upload.name}: {template.name} {status} (version {template.version})"
+                if definition.check_data is None:
+                    self.message_user(request, f"{done}. {NOT_RENDERED}", messages.WARNING)
+                else:
+                    self.message_user(request, done, messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:django_chatkit_widgettemplate_changelist"))
         context = {
             **self.admin_site.each_context(request),

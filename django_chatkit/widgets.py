@@ -28,6 +28,8 @@ the admin, or ``sync_to_async`` code); the ``a``-prefixed ones are for the event
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import re
@@ -635,6 +637,27 @@ def _plain_data(data: Any) -> Any:
     return data
 
 
+#: Said of an imported file that could not be checked by rendering it.
+NOT_RENDERED = (
+    "Not checked by rendering: the file has no sample data (sampleData, or the widget builder's "
+    "preview state); add sample data in the admin editor to check it."
+)
+
+
+def _builder_default_state(encoded: Any) -> Any:
+    """The preview data of a widget builder export: ``defaultState`` in its ``encodedWidget``
+    (base64 of a JSON object). ``None`` when absent or unreadable (the key is the builder's own)."""
+    if not isinstance(encoded, str) or not encoded:
+        return None
+    text = encoded.strip().replace("-", "+").replace("_", "/")
+    try:
+        state = json.loads(base64.b64decode(text + "=" * (-len(text) % 4), validate=True))
+    except (binascii.Error, ValueError):
+        return None
+    data = state.get("defaultState") if isinstance(state, dict) else None
+    return data if isinstance(data, dict) else None
+
+
 @dataclass(frozen=True)
 class WidgetDefinition:
     """One version of a widget template, in memory: what a ``.widget`` file holds."""
@@ -648,6 +671,9 @@ class WidgetDefinition:
     sample_data: Any = None
     #: Other keys of the ``.widget`` file, kept so an export reproduces the file.
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The widget builder's preview data (``defaultState`` in its ``encodedWidget``): what
+    #: :meth:`check` renders when there is no ``sample_data``. Not stored, not exported.
+    builder_data: Any = field(default=None, compare=False, repr=False)
     #: The compiled template and data check, made on first use (definitions are immutable).
     _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -688,13 +714,21 @@ class WidgetDefinition:
             raise WidgetOutputError([problem], template=self.name, version=self.version) from exc
         return validate_widget(document, name=self.name, version=self.version)
 
+    @property
+    def check_data(self) -> Any:
+        """The data :meth:`check` renders: ``sample_data``, else the builder's preview data."""
+        return self.sample_data if self.sample_data is not None else self.builder_data
+
     def check(self) -> DynamicWidgetRoot | None:
-        """Everything an editor must get right: compiles, valid schema, sample renders."""
+        """Everything an editor must get right: compiles, valid schema, sample renders.
+
+        Returns the rendered sample, or ``None`` when there is no data to render it with.
+        """
         check_schema(self.json_schema, name=self.name, version=self.version)
         self.compile()
-        if self.sample_data is None:
+        if self.check_data is None:
             return None
-        return self.render(self.sample_data)
+        return self.render(self.check_data)
 
     # .widget files ---------------------------------------------------------------------
 
@@ -715,24 +749,47 @@ class WidgetDefinition:
         source = document.get("template")
         if not isinstance(source, str):
             raise WidgetError([WidgetProblem("$.template", "'template' must be a string of Jinja source")], template=name)
+        schema = document.get("jsonSchema")
+        if schema is None:
+            schema = {}
+        if not isinstance(schema, dict):
+            raise WidgetSchemaError(
+                [WidgetProblem("$.jsonSchema", f"'jsonSchema' must be a JSON Schema object, not {json.dumps(schema)[:40]}")],
+                template=name,
+            )
+        for key in ("title", "description"):
+            if not isinstance(document.get(key) or "", str):
+                raise WidgetError([WidgetProblem(f"$.{key}", f"'{key}' must be a string")], template=name)
         known = {"version", "name", "template", "jsonSchema", "title", "description", "sampleData"}
         return cls(
             name=name,
             template=source,
-            json_schema=document.get("jsonSchema") or {},
-            title=str(document.get("title") or ""),
-            description=str(document.get("description") or ""),
+            json_schema=schema,
+            title=document.get("title") or "",
+            description=document.get("description") or "",
             sample_data=document.get("sampleData"),
             extra={k: v for k, v in document.items() if k not in known},
+            builder_data=_builder_default_state(document.get("encodedWidget")),
         )
 
     @classmethod
     def from_file(cls, path: str | Path) -> WidgetDefinition:
         path = Path(path)
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
+            content = path.read_bytes()
+        except OSError as exc:
+            raise WidgetError(f"{path} cannot be read ({exc.strerror or exc})") from exc
+        return cls.from_bytes(content, source=str(path))
+
+    @classmethod
+    def from_bytes(cls, content: bytes, *, source: str = "the file") -> WidgetDefinition:
+        """Read a ``.widget`` file's bytes; :class:`WidgetError` names what is wrong with them."""
+        try:
+            document = json.loads(content.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise WidgetError(f"{source} is not UTF-8 text (byte {exc.start + 1})") from exc
         except json.JSONDecodeError as exc:
-            raise WidgetError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+            raise WidgetError(f"{source} is not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})") from exc
         return cls.from_widget_json(document)
 
     def to_widget_json(self) -> dict[str, Any]:

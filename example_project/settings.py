@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "django_ace",
     "django_chatkit",
     "example_project.demo",
 ]

@@ -22,6 +22,18 @@ def use_test_database() -> None:
 
     SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
 
+    # Transactional tests flush the database between them, content types included, which
+    # come back with new ids: the server must not keep the old ones (admin log entries).
+    from django.core.signals import request_started
+
+    request_started.connect(_forget_content_types, dispatch_uid="tests_forget_content_types")
+
+
+def _forget_content_types(**kwargs) -> None:
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
+
 
 def make_application():
     from tests.asgi import application

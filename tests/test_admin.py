@@ -1,47 +1,170 @@
 """The admin shows threads with a readable transcript, attachments and feedback."""
 
+import re
+from datetime import datetime
+
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from django_chatkit import models
+from django_chatkit.store import attachment_storage, to_microseconds
 
 pytestmark = pytest.mark.django_db
 
+WIDGET = {
+    "type": "ListView",
+    "children": [
+        {"type": "ListViewItem", "children": [{"type": "Row", "gap": 3, "children": [
+            {"type": "Icon", "name": "empty-circle", "color": color}, {"type": "Text", "value": name}]}]}
+        for name, color in (("Blue Line", "blue-500"), ("Red Line", "red-500"))
+    ],
+}
+T0 = datetime(2026, 3, 4, 9, 15, 0)
+
+
+def at(seconds: int) -> int:
+    return to_microseconds(T0.replace(second=seconds))
+
 
 @pytest.fixture
-def thread():
+def owner(django_user_model):
+    return django_user_model.objects.create_user("grace", password="pw")
+
+
+@pytest.fixture
+def thread(owner):
+    key = f"user:{owner.pk}"
     thread = models.Thread.objects.create(
-        thread_id="thr_1", owner="user:7", title="Trip planning", created_at_us=0,
-        data={"id": "thr_1", "created_at": "2026-01-01T00:00:00", "status": {"type": "active"}, "metadata": {}},
+        thread_id="thr_1", owner=key, title="Trip planning", created_at_us=at(0),
+        data={"id": "thr_1", "created_at": T0.isoformat(), "status": {"type": "active"}, "metadata": {}},
     )
-    for n, (kind, text) in enumerate([("user_message", "Where to go?"), ("assistant_message", "Try Bergen.")]):
-        part = "input_text" if kind == "user_message" else "output_text"
+    upload = models.Attachment.objects.create(
+        attachment_id="atc_1", owner=key, thread_id="thr_1", name="notes.txt", mime_type="text/plain", size=5,
+        data={"id": "atc_1", "type": "file", "name": "notes.txt", "mime_type": "text/plain"},
+    )
+    upload.file.save("notes.txt", ContentFile(b"hello"), save=True)
+    items = [
+        ("m0", "user_message", {"content": [{"type": "input_text", "text": "Where to go?"}],
+                                "attachments": [upload.data]}),
+        ("m1", "assistant_message", {"content": [{"type": "output_text", "text": "Try Bergen."}]}),
+        ("w2", "widget", {"widget": WIDGET}),
+    ]
+    for n, (item_id, kind, data) in enumerate(items):
         models.ThreadItem.objects.create(
-            thread=thread, item_id=f"m{n}", owner="user:7", type=kind, created_at_us=n,
-            data={"id": f"m{n}", "type": kind, "content": [{"type": part, "text": text}]},
+            thread=thread, item_id=item_id, owner=key, type=kind, created_at_us=at(10 * n + 5),
+            data={"id": item_id, "type": kind, "thread_id": "thr_1", **data},
         )
-    models.Feedback.objects.create(thread=thread, item_id="m1", owner="user:7", kind="negative")
+    models.Feedback.objects.create(thread=thread, item_id="m1", owner=key, kind="negative")
     return thread
+
+
+def item_block(html: str, item_id: str) -> str:
+    """The transcript entry of one item, as HTML."""
+    match = re.search(rf'<li class="chatkit-transcript-item[^"]*" id="item-{item_id}">(.*?)\n  </li>', html, re.S)
+    assert match, f"no transcript entry for {item_id}"
+    return match.group(1)
 
 
 def test_thread_page_shows_the_transcript_in_order(admin_client, thread):
     response = admin_client.get(reverse("admin:django_chatkit_thread_change", args=[thread.pk]))
     html = response.content.decode()
     assert response.status_code == 200
-    assert html.index("Where to go?") < html.index("Try Bergen.")
+    assert html.index("Where to go?") < html.index("Try Bergen.") < html.index("Blue Line · Red Line")
     assert "negative" in html
 
 
-def test_threads_are_searchable_by_owner_and_title(admin_client, thread):
+def test_thread_page_shows_owner_times_attachments_widgets_and_feedback_in_context(admin_client, thread, owner):
+    html = admin_client.get(reverse("admin:django_chatkit_thread_change", args=[thread.pk])).content.decode()
+    user_url = reverse("admin:auth_user_change", args=[owner.pk])
+    assert f'<a href="{user_url}">grace</a>' in html  # the owner is the user, not only "user:<pk>"
+    assert "2026-03-04 09:15:00" in html  # created
+
+    question = item_block(html, "m0")
+    assert '<time datetime="2026-03-04T09:15:05">2026-03-04 09:15:05</time>' in question
+    download = reverse("admin:django_chatkit_attachment_download", args=[models.Attachment.objects.get().pk])
+    assert f'<a href="{download}">notes.txt</a>' in question and "text/plain" in question
+
+    answer = item_block(html, "m1")
+    assert "Try Bergen." in answer and "2026-03-04 09:15:15" in answer
+    assert "<strong>negative</strong> feedback from" in answer and f'<a href="{user_url}">grace</a>' in answer
+    assert "feedback" not in question
+
+    widget = item_block(html, "w2")
+    assert "Blue Line · Red Line" in widget  # readable without JavaScript
+    assert 'data-widget="{&quot;type&quot;: &quot;ListView&quot;' in widget  # rendered by admin_transcript.js
+    assert "admin_transcript.js" in html and "<script>" not in html
+
+
+def test_staff_download_an_attachment_from_the_admin(admin_client, client, django_user_model, thread):
+    attachment = models.Attachment.objects.get()
+    url = reverse("admin:django_chatkit_attachment_download", args=[attachment.pk])
+    response = admin_client.get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"hello"
+    assert response["Content-Disposition"] == 'attachment; filename="notes.txt"'
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+    client.force_login(django_user_model.objects.create_user("plain", password="pw"))
+    assert client.get(url).status_code == 302  # to the admin login
+    assert attachment_storage().exists(attachment.file.name)
+
+
+def test_threads_are_searchable_by_owner_username_and_title(admin_client, thread, owner):
     url = reverse("admin:django_chatkit_thread_changelist")
-    assert "Trip planning" in admin_client.get(url, {"q": "user:7"}).content.decode()
+    page = admin_client.get(url, {"q": f"user:{owner.pk}"}).content.decode()
+    assert "Trip planning" in page and ">grace</a>" in page
     assert "Trip planning" not in admin_client.get(url, {"q": "someone-else"}).content.decode()
+    assert "Trip planning" in admin_client.get(url, {"q": "GRAC"}).content.decode()  # the owner's username
+    feedback = admin_client.get(reverse("admin:django_chatkit_feedback_changelist"), {"q": "grace"}).content.decode()
+    assert "Try Bergen." in feedback
 
 
-def test_feedback_and_attachments_are_listed(admin_client, thread):
-    models.Attachment.objects.create(attachment_id="atc_1", owner="user:7", name="notes.txt", mime_type="text/plain",
-                                     data={})
+def test_feedback_rows_show_the_rated_message_and_attachments_are_listed(admin_client, thread):
     feedback = admin_client.get(reverse("admin:django_chatkit_feedback_changelist")).content.decode()
-    assert "m1" in feedback and "negative" in feedback
+    thread_url = reverse("admin:django_chatkit_thread_change", args=[thread.pk])
+    assert f'<a href="{thread_url}#item-m1">Try Bergen.</a>' in feedback
+    assert "negative" in feedback and ">grace</a>" in feedback
     attachments = admin_client.get(reverse("admin:django_chatkit_attachment_changelist")).content.decode()
-    assert "notes.txt" in attachments
+    assert "notes.txt" in attachments and ">grace</a>" in attachments
+
+
+def test_a_long_message_is_truncated_in_the_feedback_list(admin_client, thread):
+    models.ThreadItem.objects.filter(item_id="m1").update(
+        data={"id": "m1", "type": "assistant_message", "content": [{"type": "output_text", "text": "word " * 100}]}
+    )
+    feedback = admin_client.get(reverse("admin:django_chatkit_feedback_changelist")).content.decode()
+    assert re.search(r"#item-m1\">(word ){19}word…</a>", feedback)
+
+
+def test_feedback_and_running_response_pages_show_the_message_and_the_user(admin_client, thread):
+    from django.utils import timezone
+
+    rating = models.Feedback.objects.get()
+    page = admin_client.get(reverse("admin:django_chatkit_feedback_change", args=[rating.pk])).content.decode()
+    assert "Try Bergen." in page and ">grace</a>" in page
+    now = timezone.now()
+    run = models.ThreadRun.objects.create(
+        thread=thread, run_id="run_1", owner=thread.owner, process="host:1:t", mode="cancel", started_at=now, heartbeat_at=now
+    )
+    page = admin_client.get(reverse("admin:django_chatkit_threadrun_change", args=[run.pk])).content.decode()
+    assert "run_1" in page and ">grace</a>" in page
+
+
+def test_tasks_workflows_and_tool_calls_read_as_text_in_the_transcript(admin_client, thread):
+    extra = [
+        ("t3", "task", {"task": {"type": "thought", "title": "Thinking", "content": "Compare fjords"}}),
+        ("f4", "workflow", {"workflow": {"type": "custom", "tasks": [
+            {"type": "web_search", "title": "Searching", "queries": ["Bergen weather"]},
+            {"type": "custom", "title": "Booking"}]}}),
+        ("c5", "client_tool_call", {"name": "get_location", "call_id": "c", "arguments": {"precise": True}, "status": "completed"}),
+    ]
+    for n, (item_id, kind, data) in enumerate(extra, start=3):
+        models.ThreadItem.objects.create(
+            thread=thread, item_id=item_id, owner=thread.owner, type=kind, created_at_us=at(10 * n + 5),
+            data={"id": item_id, "type": kind, **data},
+        )
+    html = admin_client.get(reverse("admin:django_chatkit_thread_change", args=[thread.pk])).content.decode()
+    assert "Thinking — Compare fjords" in item_block(html, "t3")
+    assert "Searching — Bergen weather; Booking" in item_block(html, "f4")
+    assert "get_location({&quot;precise&quot;: true}) → completed" in item_block(html, "c5")

@@ -73,3 +73,16 @@ def test_auto_database_threads_are_one_on_sqlite_and_several_on_postgresql():
 
     with override_settings(CHATKIT={"DATABASE_THREADS": "auto"}):
         assert chatkit_settings.DATABASE_THREADS == (1 if connection.vendor == "sqlite" else 4)
+
+
+def test_admin_without_django_ace_is_a_warning_and_the_editor_falls_back_to_textareas():
+    from django.conf import settings
+
+    from django_chatkit.checks import check_code_editor
+    from django_chatkit.widget_admin import WidgetTemplateForm
+
+    assert check_code_editor() == []
+    assert "django_ace/ace/ace.js" in str(WidgetTemplateForm().media)
+    with override_settings(INSTALLED_APPS=[a for a in settings.INSTALLED_APPS if a != "django_ace"]):
+        assert [m.id for m in check_code_editor()] == ["django_chatkit.W042"]
+        assert "django_ace" not in str(WidgetTemplateForm().media)

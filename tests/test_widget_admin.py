@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from django_chatkit.models import WidgetTemplate
 from django_chatkit.widgets import WidgetDefinition, save_widget_definition
+from tests.test_widgets import BROKEN_FILES, widget_file
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +67,21 @@ def test_valid_save_creates_a_version_and_shows_the_rendered_json(staff, admin_u
     page = staff.get(reverse("admin:django_chatkit_widgettemplate_change", args=[template.pk])).content.decode()
     assert "&quot;value&quot;: &quot;Hello&quot;" in page  # the sample render, as JSON
     assert "diff with current, restore" in page  # the history inline
+
+
+def test_the_editors_show_json_indented_and_the_add_form_starts_empty(staff):
+    template, _ = save_widget_definition(
+        WidgetDefinition(name="greeting", template=CARD, json_schema=SCHEMA, sample_data={"title": "Hello"})
+    )
+    page = staff.get(reverse("admin:django_chatkit_widgettemplate_change", args=[template.pk])).content.decode()
+    schema = json.dumps(SCHEMA, indent=2).replace('"', "&quot;")
+    assert f'id="id_json_schema">\n{schema}</textarea>' in page
+    assert 'data-chatkit-editor="jinja-json"' in page and "django_ace/ace/ace.js" in page
+    assert "<script>" not in page  # no inline script (Content-Security-Policy)
+
+    add = staff.get(reverse(ADD_URL)).content.decode()
+    assert 'id="id_sample_data">\n</textarea>' in add  # empty, not the word null
+    assert "errornote" not in add and "errorlist" not in add
 
 
 @pytest.mark.parametrize(
@@ -150,16 +166,33 @@ def test_import_then_export_round_trips_the_shipped_files_exactly(staff):
     assert response.content == (EXAMPLE_WIDGETS / "suggestions.widget").read_bytes()
 
 
-def test_import_reports_a_broken_file_and_keeps_going(staff):
+@pytest.mark.parametrize("content, reason", BROKEN_FILES)
+def test_import_refuses_each_kind_of_broken_file_with_the_reason_and_keeps_going(staff, content, reason):
     good = (EXAMPLE_WIDGETS / "item_list.widget").read_bytes()
-    bad = json.dumps({"version": "1.0", "name": "bad", "template": "{{ x", "jsonSchema": {}}).encode()
     response = staff.post(
         reverse("admin:django_chatkit_widgettemplate_import"),
-        {"files": [SimpleUploadedFile("bad.widget", bad), SimpleUploadedFile("item_list.widget", good)]},
+        {"files": [SimpleUploadedFile("broken.widget", content), SimpleUploadedFile("item_list.widget", good)]},
         follow=True,
     )
-    assert any(m.startswith("bad.widget: Widget template 'bad': template failed") for m in messages_of(response))
+    shown = messages_of(response)
+    refusal = [m for m in shown if m.startswith("broken.widget was not imported: ")]
+    assert len(refusal) == 1 and reason in refusal[0], shown
+    assert "item_list.widget: item_list created (version 1)" in shown
     assert list(WidgetTemplate.objects.values_list("name", flat=True)) == ["item_list"]
+    page = response.content.decode()
+    assert 'class="error"' in page  # shown as an error message
+
+
+def test_import_warns_about_a_file_it_could_not_render(staff):
+    bare = widget_file(name="bare", sampleData=None)
+    response = staff.post(
+        reverse("admin:django_chatkit_widgettemplate_import"), {"files": [SimpleUploadedFile("bare.widget", bare)]}, follow=True
+    )
+    assert messages_of(response) == [
+        "bare.widget: bare created (version 1). Not checked by rendering: the file has no sample data "
+        "(sampleData, or the widget builder's preview state); add sample data in the admin editor to check it."
+    ]
+    assert 'class="warning"' in response.content.decode()
 
 
 def test_changelist_search_and_import_link(staff):

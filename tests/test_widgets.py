@@ -256,6 +256,66 @@ def test_import_is_idempotent_and_a_changed_file_makes_a_new_version(tmp_path):
     assert (template.version, template.title, template.versions.count()) == (2, "Pick a line", 2)
 
 
+def widget_file(**keys) -> bytes:
+    document = {"version": "1.0", "name": "broken", "template": CARD, "jsonSchema": TITLE_SCHEMA, "sampleData": {"title": "Hi"}}
+    document.update(keys)
+    return json.dumps({k: v for k, v in document.items() if v is not None}).encode()
+
+
+def builder_state(state: dict) -> str:
+    """What the widget builder puts in `encodedWidget`: base64url of a JSON object, unpadded."""
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps({"name": "broken", "defaultState": state}).encode()).decode().rstrip("=")
+
+
+#: .widget files that must be refused, with (a piece of) the reason given.
+BROKEN_FILES = [
+    pytest.param(b'{"version": "1.0", "name": ', "is not valid JSON (Expecting value, line 1", id="bad JSON"),
+    pytest.param(b'{"name": "caf\xe9"}', "is not UTF-8 text", id="not UTF-8"),
+    pytest.param(widget_file(template='{"type": "Card", "children": [{% for %}]}'), "template failed", id="template does not compile"),
+    pytest.param(widget_file(template='{"type": "Card", "children": [{"type": "Text", "value": {{ title }}}]}'),
+                 "the rendered template is not valid JSON", id="renders no JSON"),
+    pytest.param(widget_file(template='{"type": "Card", "children": [{"type": "Buton", "label": {{ title|tojson }}}]}'),
+                 "widget validation failed: $.children[0].type", id="renders no widget"),
+    pytest.param(widget_file(sampleData={"title": 3}), "data validation failed: $.title: 3 is not of type 'string'",
+                 id="sample data fails the schema"),
+    pytest.param(widget_file(jsonSchema={"type": "objekt"}), "schema failed: $.type", id="schema invalid"),
+    pytest.param(widget_file(jsonSchema=[1, 2]), "'jsonSchema' must be a JSON Schema object", id="schema not an object"),
+    pytest.param(widget_file(sampleData=None, encodedWidget=builder_state({"title": 3})),
+                 "data validation failed: $.title", id="builder preview state fails the schema"),
+    pytest.param(widget_file(title=["x"]), "'title' must be a string", id="title not a string"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("content, reason", BROKEN_FILES)
+def test_import_command_refuses_each_kind_of_broken_file_with_the_reason(tmp_path, content, reason):
+    good = tmp_path / "good.widget"
+    shutil.copy(EXAMPLE_WIDGETS / "item_list.widget", good)
+    (tmp_path / "broken.widget").write_bytes(content)
+    with pytest.raises(CommandError) as refused:
+        call_command("chatkit_import_widgets", str(tmp_path), stdout=StringIO())
+    assert "broken.widget: " in str(refused.value) and reason in str(refused.value), str(refused.value)
+    assert "1 created" in str(refused.value)
+    assert list(WidgetTemplate.objects.values_list("name", flat=True)) == ["item_list"]
+
+
+@pytest.mark.django_db
+def test_import_checks_a_builder_export_with_its_preview_state_and_warns_without_any(tmp_path):
+    (tmp_path / "builder.widget").write_bytes(widget_file(sampleData=None, encodedWidget=builder_state({"title": "Hi"})))
+    out, err = StringIO(), StringIO()
+    call_command("chatkit_import_widgets", str(tmp_path / "builder.widget"), stdout=out, stderr=err)
+    assert "created   broken (version 1)" in out.getvalue() and err.getvalue() == ""
+    template = WidgetTemplate.objects.get()
+    assert template.sample_data is None and "encodedWidget" in template.extra  # exported as it came
+
+    (tmp_path / "bare.widget").write_bytes(widget_file(name="bare", sampleData=None))
+    call_command("chatkit_import_widgets", str(tmp_path / "bare.widget"), stdout=out, stderr=err)
+    assert "bare.widget: Not checked by rendering: the file has no sample data" in err.getvalue()
+    assert WidgetTemplate.objects.filter(name="bare").exists()
+
+
 @pytest.mark.django_db
 def test_import_refuses_a_broken_file_and_names_it(tmp_path):
     bad = tmp_path / "bad.widget"

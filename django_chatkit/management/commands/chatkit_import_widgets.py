@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...widgets import WidgetDefinition, WidgetError, discover_widget_files, save_widget_definition
+from ...widgets import NOT_RENDERED, WidgetDefinition, WidgetError, discover_widget_files, save_widget_definition
 
 
 class Command(BaseCommand):
@@ -29,13 +29,14 @@ class Command(BaseCommand):
                 failures.append(f"{path}: no such file")
                 continue
             try:
-                template, status = save_widget_definition(
-                    WidgetDefinition.from_file(path), comment=f"Imported from {path.name}"
-                )
+                definition = WidgetDefinition.from_file(path)
+                template, status = save_widget_definition(definition, comment=f"Imported from {path.name}")
             except WidgetError as exc:
                 failures.append(f"{path}: {exc}")
                 continue
             counts[status] += 1
+            if definition.check_data is None:
+                self.stderr.write(f"{path}: {NOT_RENDERED}")
             if options["verbosity"] >= 1:
                 self.stdout.write(f"{status:9} {template.name} (version {template.version})")
         summary = ", ".join(f"{n} {status}" for status, n in counts.items())

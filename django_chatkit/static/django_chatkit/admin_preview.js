@@ -19,6 +19,24 @@ function el(tag, attrs = {}, text) {
   return node;
 }
 
+function lineAndColumn(text, offset) {
+  const before = text.slice(0, offset).split("\n");
+  return { row: before.length - 1, column: before[before.length - 1].length };
+}
+
+/** Mark the lines at fault in the field's code editor (admin_editor.js), when it has one. */
+function markErrorLines(input, problems, position) {
+  const editor = input.chatkitEditor;
+  if (!editor) return;
+  const marks = [];
+  if (position) marks.push({ ...position, text: problems[0].message, type: "error" });
+  for (const p of problems) {
+    const line = /^template line (\d+)$/.exec(p.path || "");
+    if (line) marks.push({ row: Number(line[1]) - 1, column: 0, text: p.message, type: "error" });
+  }
+  editor.session.setAnnotations(marks);
+}
+
 export class WidgetPreview {
   constructor(root, { previewUrl, delay = 300 } = {}) {
     this.root = root;
@@ -54,12 +72,15 @@ export class WidgetPreview {
     try {
       return { value: JSON.parse(text) };
     } catch (err) {
-      return { error: { field: key, stage: "json", detail: `${key === "data" ? "Sample data" : "JSON schema"} is not valid JSON: ${err.message}` } };
+      const at = /at position (\d+)/.exec(err.message);
+      const position = at ? lineAndColumn(input.value, input.value.indexOf(text) + Number(at[1])) : null;
+      return { error: { field: key, stage: "json", position, detail: `${key === "data" ? "Sample data" : "JSON schema"} is not valid JSON: ${err.message}` } };
     }
   }
 
   async refresh() {
     const seq = ++this._seq;
+    if (!(this.inputs.template && this.inputs.template.value.trim())) return this.showHint();
     const schema = this._parse("json_schema", {});
     const data = this._parse("data", {});
     const parseError = schema.error || data.error;
@@ -96,6 +117,15 @@ export class WidgetPreview {
     this.root.dataset.state = "ok";
   }
 
+  showHint() {
+    this._clearFieldErrors();
+    this.errors.hidden = true;
+    this.errors.replaceChildren();
+    this.status.textContent = "";
+    this.stage.replaceChildren(el("p", { class: "chatkit-preview-hint" }, "Write a template to see it rendered with the sample data."));
+    this.root.dataset.state = "empty";
+  }
+
   showAction(action) {
     this.actionLog.hidden = false;
     this.actionLog.textContent = `Action (not sent):\n${JSON.stringify(action, null, 2)}`;
@@ -116,16 +146,21 @@ export class WidgetPreview {
       input.setAttribute("aria-invalid", "true");
       const note = el("p", { class: "chatkit-field-error errornote" }, error.detail || problems[0].message);
       input.insertAdjacentElement("afterend", note);
+      markErrorLines(input, problems, error.position);
     }
   }
 
   _clearFieldErrors() {
-    for (const input of Object.values(this.inputs)) input && input.removeAttribute("aria-invalid");
+    for (const input of Object.values(this.inputs)) {
+      if (!input) continue;
+      input.removeAttribute("aria-invalid");
+      if (input.chatkitEditor) input.chatkitEditor.session.clearAnnotations();
+    }
     for (const note of document.querySelectorAll(".chatkit-field-error")) note.remove();
   }
 }
 
-/** Attach the preview to the admin change form (called by the change_form template). */
+/** Attach the preview to the admin change form (called by admin_widget_form.js). */
 export function attachPreview(root = document.getElementById("chatkit-widget-preview")) {
   if (!root) return null;
   const preview = new WidgetPreview(root, { previewUrl: root.dataset.previewUrl });
