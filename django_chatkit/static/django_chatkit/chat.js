@@ -1,7 +1,7 @@
 // The built-in chat view: header, thread list, transcript and composer on top of
 // ChatKitClient. Options mirror the official ChatKit UI's config where they overlap:
 //
-//   import { ChatKit } from "/static/django_chatkit/chat.js";
+//   import { ChatKit } from "{% static 'django_chatkit/chat.js' %}";
 //   const chat = new ChatKit(document.querySelector("#chat"), {
 //     api: { url: "/chatkit/" },
 //     startScreen: { greeting: "Hi!", prompts: [{ label: "Lines", prompt: "Show me the lines" }] },

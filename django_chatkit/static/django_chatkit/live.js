@@ -9,7 +9,7 @@
  * second and once when it ends, so the transcript grows as the answer is checkpointed.
  *
  *   // an ES module: in a <script type="module" src="…"> of your own
- *   import { attach } from "/static/django_chatkit/live.js";
+ *   import { attach } from "{% static 'django_chatkit/live.js' %}";
  *   const live = attach(document.querySelector("openai-chatkit"), {
  *     url: "/chatkit/live/",   // where chatkit_websocket_routes() is mounted
  *     refreshInterval: 500,    // ms between refreshes while another tab's answer runs

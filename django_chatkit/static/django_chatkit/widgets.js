@@ -2,7 +2,7 @@
 // chatkit/widgets.py). Builds DOM nodes with textContent only: widget values are never
 // parsed as HTML. Styling lives in widgets.css; props become CSS through the helpers below.
 //
-//   import { renderWidget } from ".../widgets.js";
+//   import { renderWidget } from "{% static 'django_chatkit/widgets.js' %}";
 //   container.append(renderWidget(widgetJson, { onAction(action, ctx) {...}, theme: "dark" }));
 //
 // onAction receives the component's ActionConfig ({type, payload, handler, loadingBehavior,
