@@ -18,6 +18,11 @@ export default [
     },
   },
   {
+    // The example site's page script: a classic script, not a module.
+    files: ["example_project/**/static/**/*.js"],
+    languageOptions: { ecmaVersion: 2022, sourceType: "script", globals: { ...globals.browser } },
+  },
+  {
     files: ["tests/js/**/*.js", "eslint.config.js"],
     languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: { ...globals.node } },
   },

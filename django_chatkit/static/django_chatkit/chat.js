@@ -106,7 +106,7 @@ export class ChatKit {
     this.messageList = new MessageList({
       startScreen: o.startScreen,
       threadItemActions: o.threadItemActions,
-      onPrompt: (prompt) => this.sendUserMessage({ text: prompt }),
+      onPrompt: (prompt) => this.sendPrompt(prompt),
       onFeedback: (item, kind) => this._feedback(item, kind),
       feedbackOf: (item) => safeStorage("get", `django_chatkit:feedback:${item.id}`) || null,
       onRetry: (item) => this.retry(item),
@@ -335,6 +335,38 @@ export class ChatKit {
     this.messageList.scrollToBottom();
     if (this.threadId) return this._stream((opts) => this.client.addUserMessage(this.threadId, input, opts));
     return this._stream((opts) => this.client.createThread(input, opts));
+  }
+
+  /**
+   * Send a start-screen prompt: its text, or its content parts (a prefilled tag, say), with
+   * its tool when it names one (for this message only).
+   * @param {import("./messages.js").StartScreenPrompt} prompt
+   */
+  sendPrompt(prompt) {
+    if (this.client.streaming || this._following) return;
+    const message = Array.isArray(prompt.prompt)
+      ? {
+          content: prompt.prompt.map((part) =>
+            part.type === "input_tag"
+              ? { type: "input_tag", id: String(part.id), text: part.text, data: part.data || {}, group: part.group ?? null, interactive: Boolean(part.interactive) }
+              : { type: "input_text", text: String(part.text ?? "") },
+          ),
+        }
+      : { text: String(prompt.prompt) };
+    return this.sendUserMessage(prompt.tool ? { ...message, toolChoice: prompt.tool } : message);
+  }
+
+  /**
+   * Show a widget item with a new widget, in this view only (local state such as a
+   * selection a client action made; the stored item is unchanged).
+   * @param {string} itemId
+   * @param {any} widget
+   */
+  updateWidget(itemId, widget) {
+    const item = this._item(itemId);
+    if (!item || item.type !== "widget") return;
+    item.widget = widget;
+    this.messageList.render(item, false);
   }
 
   /**

@@ -191,7 +191,8 @@ export class Composer {
     this.input.addEventListener("keydown", (e) => this._onKeyDown(e));
     this.input.addEventListener("input", () => this._onInput());
     this.input.addEventListener("paste", (e) => this._onPaste(e));
-    this.input.addEventListener("blur", () => setTimeout(() => this._closeMentions(), 150));
+    // Leaving the box closes the suggestions, unless focus came straight back.
+    this.input.addEventListener("blur", () => setTimeout(() => document.activeElement !== this.input && this._closeMentions(), 150));
   }
 
   _updatePlaceholder() {

@@ -11,7 +11,8 @@ import { isNearBottom, messageText } from "./stream.js";
 /**
  * @typedef {import("./stream.js").ThreadItem} ThreadItem
  * @typedef {{feedback?: boolean, retry?: boolean, copy?: boolean}} ThreadItemActions
- * @typedef {{greeting?: string, prompts?: {label: string, prompt: string, icon?: string}[]}} StartScreen
+ * @typedef {{label: string, prompt: string|any[], icon?: string, tool?: string}} StartScreenPrompt
+ * @typedef {{greeting?: string, prompts?: StartScreenPrompt[]}} StartScreen
  */
 
 export class MessageList {
@@ -19,7 +20,7 @@ export class MessageList {
    * @param {{
    *   startScreen?: StartScreen,
    *   threadItemActions?: ThreadItemActions,
-   *   onPrompt: (prompt: string) => void,
+   *   onPrompt: (prompt: StartScreenPrompt) => void,
    *   onFeedback: (item: ThreadItem, kind: "positive"|"negative") => Promise<boolean>,
    *   feedbackOf: (item: ThreadItem) => string|null,
    *   onRetry: (item: ThreadItem) => void,
@@ -45,7 +46,7 @@ export class MessageList {
       const list = h("ul", { class: "ck-start-prompts", "aria-label": "Suggested prompts" });
       for (const p of start.prompts) {
         list.append(
-          h("li", {}, h("button", { type: "button", class: "ck-start-prompt", onClick: () => this.options.onPrompt(p.prompt) }, p.icon ? iconElement(p.icon) : null, h("span", { text: p.label || p.prompt }))),
+          h("li", {}, h("button", { type: "button", class: "ck-start-prompt", onClick: () => this.options.onPrompt(p) }, p.icon ? iconElement(p.icon) : null, h("span", { text: p.label || String(p.prompt) }))),
         );
       }
       screen.append(list);
