@@ -3,8 +3,13 @@ an article (what the chat's article list opens) and the widget gallery."""
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
+
+from django_chatkit.conf import chatkit_settings
 
 from .agents import TOOL_CHOICES
 from .chatkit_entities import visible_articles
@@ -24,7 +29,17 @@ def start_screen(user) -> dict:
         # Composer tools (mode selection): sent with the Find Events tool.
         {"label": "Find events", "prompt": "Events at the library", "icon": "calendar", "tool": "event_finder"},
     ]
-    article = visible_articles(user).filter(published=True).order_by("title").first()
+    # An article whose title names no offline tool trigger ("line", "articles", …), so the
+    # offline model answers the mention instead of calling a tool.
+    triggers = [word.lower() for word in chatkit_settings.OFFLINE_TOOL_TRIGGERS or {}]
+    article = next(
+        (
+            a
+            for a in visible_articles(user).filter(published=True).order_by("title")
+            if not any(re.search(rf"\b{re.escape(word)}\b", a.title.lower()) for word in triggers)
+        ),
+        None,
+    )
     if article is not None:
         # Entity tagging: a prefilled @-mention of an article.
         prompts.append({
@@ -53,3 +68,7 @@ def article(request, pk: int):
 
 def gallery(request):
     return render(request, "django_chatkit/gallery.html")
+
+
+def favicon(request):
+    return redirect(static("demo/favicon.svg"), permanent=True)
