@@ -383,7 +383,9 @@ export class ChatKit {
     for (const later of this.items.slice(at + 1)) this.messageList.remove(later.id);
     this.items = this.items.slice(0, at + 1);
     this.messageList.setThinking(true);
-    return this._stream((opts) => this.client.retryAfterItem(this.threadId, userItem.id, opts));
+    const result = await this._stream((opts) => this.client.retryAfterItem(this.threadId, userItem.id, opts));
+    if (result.error) this._reloadItems().catch(() => {}); // show what the server kept
+    return result;
   }
 
   /** Cancel the running response; the server keeps what was produced so far. */

@@ -24,6 +24,7 @@ export class ThreadList {
     this.options = options;
     /** @type {string|null} */
     this.current = null;
+    this.renaming = false; // a title is being edited: the list is not redrawn under it
     this.list = h("ul", { class: "ck-thread-list", "aria-label": "Conversations" });
     this.element = h(
       "nav",
@@ -41,6 +42,7 @@ export class ThreadList {
       this.options.onError(humanError(err));
       return;
     }
+    if (this.renaming) return; // the rename refreshes the list when it ends
     this.list.replaceChildren();
     for (const thread of page.data || []) this.list.append(this._entry(thread));
   }
@@ -57,7 +59,7 @@ export class ThreadList {
   /** @param {ThreadMeta} thread */
   update(thread) {
     const li = this.list.querySelector(`[data-thread-id="${CSS.escape(thread.id)}"]`);
-    if (li) li.replaceWith(this._entry(thread));
+    if (li && !this.renaming) li.replaceWith(this._entry(thread));
   }
 
   /** @param {ThreadMeta} thread */
@@ -82,6 +84,7 @@ export class ThreadList {
     const finish = async (/** @type {boolean} */ save) => {
       if (done) return; // Enter, then the blur caused by re-rendering the list
       done = true;
+      this.renaming = false;
       if (save && input.value.trim()) await this.rename(thread.id, input.value.trim());
       else await this.refresh();
       const again = /** @type {HTMLElement|null} */ (this.list.querySelector(`[data-thread-id="${CSS.escape(thread.id)}"] .ck-thread-open`));
@@ -92,6 +95,7 @@ export class ThreadList {
       if (e.key === "Escape") finish(false);
     });
     input.addEventListener("blur", () => finish(true), { once: true });
+    this.renaming = true;
     li.replaceChildren(input);
     input.focus();
     input.select();
