@@ -9,7 +9,12 @@
     const el = document.getElementById("demo-log");
     if (el) el.textContent = text;
   };
-  const view = () => document.getElementById("chatkit").chatkit;
+  // The built-in view, or the official <openai-chatkit> element (CHATKIT_CLIENT_UI=official),
+  // which has sendUserMessage() itself.
+  const view = () => {
+    const element = document.getElementById("chatkit");
+    return element.chatkit || element;
+  };
   // The seed navigates to /article/<id>; the demo shows the article beside the chat.
   const articleUrl = (id) => document.body.dataset.articleUrl.replace("/0/", `/${encodeURIComponent(id)}/`);
 
@@ -49,7 +54,8 @@
       for (const child of [].concat(node.children || [])) mark(child);
     };
     mark(widget);
-    view().updateWidget(widgetItem.id, widget);
+    const chat = view();
+    if (typeof chat.updateWidget === "function") chat.updateWidget(widgetItem.id, widget);
     log(`Selected option ${optionId}`);
   }
 
