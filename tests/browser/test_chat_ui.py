@@ -422,6 +422,26 @@ def test_attachments_by_drop_and_paste_with_clickable_thumbnails(open_page, expe
     assert page.evaluate("async (url) => (await fetch(url)).status", link.get_attribute("href")) == 200
 
 
+def test_history_and_header_options_of_the_official_ui(open_page, expect, amy):
+    seed_thread(amy, [("user", "hello"), ("assistant", "hi")], thread_id="thr_opts")
+    page = open_page(CHAT, amy, viewport=DESKTOP)
+    expect(page.locator("#chatkit .ck-thread")).to_have_count(1)
+    page.evaluate("""async () => {
+      const { ChatKit } = await import("/static/django_chatkit/chat.js");
+      const host = document.createElement("div");
+      host.id = "plain";
+      host.style.height = "400px";
+      document.body.prepend(host);
+      window.plain = new ChatKit(host, { api: { url: "/chatkit/" }, history: { showRename: false, showDelete: false }, header: { enabled: false }, storageKey: "plain" });
+      await window.plain.ready;
+    }""")
+    plain = page.locator("#plain")
+    expect(plain.locator(".ck-thread")).to_have_count(1)
+    expect(plain.get_by_role("button", name=re.compile("^(Rename|Delete)"))).to_have_count(0)
+    expect(plain.locator(".ck-header")).to_be_hidden()
+    expect(page.locator("#chatkit").get_by_role("button", name="Rename Seeded")).to_be_visible()
+
+
 # -- 9. keyboard only --------------------------------------------------------------------------------
 
 

@@ -8,6 +8,8 @@
 //     composer: { placeholder: "Ask anything", tools: TOOL_CHOICES },
 //     entities: { searchUrl: "/api/search/", onTagSearch: async (q) => [], onClick: (entity) => {} },
 //     threadItemActions: { feedback: true, retry: true },
+//     history: { enabled: true, showRename: true, showDelete: true },
+//     header: { enabled: true },
 //     widgets: { onAction: async (action, widgetItem) => {} },
 //     onClientEffect: (name, data) => {},
 //     onClientTool: async ({ name, params }) => result,
@@ -96,6 +98,8 @@ export class ChatKit {
     this.threads = new ThreadList({
       client: this.client,
       confirmDelete: o.confirmDelete,
+      showRename: o.history?.showRename,
+      showDelete: o.history?.showDelete,
       onOpen: (id) => (this._closeDrawer(), this.loadThread(id).catch((err) => this._showBanner(humanError(err), "error"))),
       onNew: () => (this._closeDrawer(), this.newThread()),
       onDeleted: (id) => id === this.threadId && this.newThread(),
@@ -134,7 +138,7 @@ export class ChatKit {
     if (!historyEnabled) this.historyButton.hidden = true;
     this.progress = h("div", { class: "ck-progress", role: "status", hidden: true });
     this.banner = h("div", { class: "ck-banner", hidden: true });
-    const header = h("header", { class: "ck-header" }, this.historyButton, this.titleEl, this.newButton);
+    const header = h("header", { class: "ck-header", hidden: o.header?.enabled === false }, this.historyButton, this.titleEl, this.newButton);
     const main = h("section", { class: "ck-main", "aria-label": "Conversation" }, header, this.messageList.element, this.banner, this.progress, this.composer.element);
     this.scrim = h("div", { class: "ck-scrim", hidden: true, onClick: () => this._closeDrawer() });
     if (!historyEnabled) this.threads.element.hidden = true;

@@ -18,6 +18,8 @@ export class ThreadList {
    *   onRenamed: (thread: ThreadMeta) => void,
    *   onError: (message: string) => void,
    *   confirmDelete?: boolean,
+   *   showRename?: boolean,
+   *   showDelete?: boolean,
    * }} options
    */
   constructor(options) {
@@ -67,13 +69,13 @@ export class ThreadList {
     const title = thread.title || "Untitled chat";
     const open = h("button", { type: "button", class: "ck-thread-open", text: title, onClick: () => this.options.onOpen(thread.id) });
     if (thread.id === this.current) open.setAttribute("aria-current", "true");
-    const li = h(
-      "li",
-      { class: "ck-thread", "data-thread-id": thread.id },
-      open,
-      iconButton("write-alt", `Rename ${title}`, () => this._renameInline(li, thread), { class: "ck-icon-button ck-thread-rename" }),
-      iconButton("trash", `Delete ${title}`, () => this.remove(thread.id, title), { class: "ck-icon-button ck-thread-delete" }),
-    );
+    const li = h("li", { class: "ck-thread", "data-thread-id": thread.id }, open);
+    if (this.options.showRename !== false) {
+      li.append(iconButton("write-alt", `Rename ${title}`, () => this._renameInline(li, thread), { class: "ck-icon-button ck-thread-rename" }));
+    }
+    if (this.options.showDelete !== false) {
+      li.append(iconButton("trash", `Delete ${title}`, () => this.remove(thread.id, title), { class: "ck-icon-button ck-thread-delete" }));
+    }
     return li;
   }
 
