@@ -84,7 +84,7 @@ export class ChatKit {
     this.ready = this._start();
   }
 
-  /** @deprecated kept for page code written against the one-class view */
+  /** The transcript element (role="log"). */
   get messages() {
     return this.messageList.element;
   }
