@@ -98,6 +98,34 @@ def _check_database_threads() -> list:
     return []
 
 
+@register(Tags.staticfiles)
+def check_static_storage(app_configs: Any = None, **kwargs: Any) -> list:
+    """The chat client's ES modules import each other: a hashing storage must rewrite imports."""
+    from django.contrib.staticfiles.storage import HashedFilesMixin
+    from django.utils.module_loading import import_string
+
+    backend = getattr(settings, "STORAGES", {}).get("staticfiles", {}).get("BACKEND")
+    try:
+        storage_class = import_string(backend) if backend else None
+    except ImportError:
+        return []  # Django's own checks report a backend that cannot be imported
+    if (
+        isinstance(storage_class, type)
+        and issubclass(storage_class, HashedFilesMixin)
+        and not storage_class.support_js_module_import_aggregation
+    ):
+        return [
+            Warning(
+                f"{storage_class.__name__} hashes static files but leaves ES-module imports alone, so the "
+                "chat client's modules load by their unhashed names and may be served stale.",
+                hint="Use django_chatkit.staticfiles.ManifestStaticFilesStorage, or set "
+                "support_js_module_import_aggregation = True on your storage class.",
+                id="django_chatkit.W041",
+            )
+        ]
+    return []
+
+
 # -- widget templates and server actions (the seed's anti-patterns) ----------------------------
 
 

@@ -60,6 +60,7 @@ def _client_config(
     theme: str | None,
     history: bool,
     live_url: str | None = None,
+    start_screen: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     api: dict[str, Any] = {"url": api_url or _endpoint_url()}
     if api_url is None:
@@ -77,6 +78,8 @@ def _client_config(
         config["entities"] = {"searchUrl": search_url}
     if theme:
         config["theme"] = theme
+    if start_screen:
+        config["startScreen"] = dict(start_screen)
     live = DEFAULT_LIVE_URL if live_url is None else live_url
     if live:  # "" turns live sync off
         config["live"] = {"url": live}
@@ -105,8 +108,14 @@ def chatkit_chat(
     height: str = "600px",
     history: bool = True,
     live_url: str | None = None,
+    start_screen: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The built-in chat view, mounted on a <div>.
+    """The built-in chat view, mounted on a <div> by the ``mount.js`` module.
+
+    ``start_screen`` is the official UI's ``startScreen`` option: ``{"greeting": str,
+    "prompts": [{"label", "prompt", "icon"}]}`` shown while a thread is empty; a prompt
+    is a string or a list of content parts (``input_text`` / ``input_tag``), and may name
+    a composer tool to send it with (``"tool"``, a django_chatkit addition).
 
     ``live_url`` is the live-sync WebSocket (default ``/chatkit/live/``, where
     ``chatkit_websocket_routes()`` mounts it; ``""`` turns it off): the view follows the
@@ -128,6 +137,7 @@ def chatkit_chat(
         theme=theme,
         history=history,
         live_url=live_url,
+        start_screen=start_screen,
     )
     return {"element_id": element_id, "height": height, "config_json": json.dumps(config)}
 
@@ -147,6 +157,7 @@ def chatkit_official(
     placeholder: str | None = None,
     element_id: str = "chatkit",
     height: str = "600px",
+    start_screen: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An ``<openai-chatkit>`` element configured for this site's endpoint.
 
@@ -167,6 +178,10 @@ def chatkit_official(
         composer["tools"] = list(tools)
     if composer:
         options["composer"] = composer
+    if start_screen:
+        # The official UI knows {label, prompt, icon} only.
+        prompts = [{k: v for k, v in p.items() if k != "tool"} for p in start_screen.get("prompts", [])]
+        options["startScreen"] = {**start_screen, "prompts": prompts}
     return {"element_id": element_id, "height": height, "options_json": json.dumps(options)}
 
 
@@ -175,7 +190,7 @@ def chatkit_ui(context: template.Context, **kwargs: Any) -> str:
     """The client ``CHATKIT["CLIENT_UI"]`` selects: ``"builtin"`` (default) or ``"official"``.
 
     Accepts the keyword arguments common to both tags (api_url, tools, placeholder,
-    element_id, height); ``domain_key`` only matters to the official UI and
+    element_id, height, start_screen); ``domain_key`` only matters to the official UI and
     ``entities_url`` / ``theme`` / ``live_url`` only to the built-in one.
     """
     if chatkit_settings.CLIENT_UI == "official":

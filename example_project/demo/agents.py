@@ -5,7 +5,8 @@ list of articles; ``event_finder`` (Find Events) searches the events below. With
 OpenAI API key both run on django_chatkit's offline model, which calls
 ``show_line_selector`` when a message mentions "line" or "lines", ``show_articles`` for
 "article" or "articles" and ``find_events`` for "events" (see ``OFFLINE_TOOL_TRIGGERS``
-in the settings), and otherwise echoes the message.
+in the settings), any tool named with a slash (``/show_article_card``,
+``/show_suggestions``), and otherwise echoes the message.
 """
 
 from __future__ import annotations
@@ -74,6 +75,52 @@ show_articles = widget_tool(
 )
 
 
+def _article_card(user, query: str) -> dict | None:
+    articles = visible_articles(user).order_by("-published", "title")
+    words = [w for w in query.lower().split() if len(w) > 2]
+    found = next((a for a in articles if words and any(w in a.title.lower() for w in words)), None)
+    article = found or articles.first()
+    if article is None:
+        return None
+    return {"id": str(article.pk), "title": article.title, "summary": article.summary}
+
+
+async def article_card_data(ctx, arguments) -> dict:
+    """The article button's data: an article the user may read (one matching ``query``, else the first)."""
+    article = await sync_to_async(_article_card)(ctx.request_context.user, str(arguments.get("query") or ""))
+    if article is None:
+        return {"article": {"id": "", "title": "No article", "summary": ""}}  # refused by the schema: the model is told
+    return {"article": article}
+
+
+# The seed's client-handled button: "View Article" fires ``open_article`` with the article's
+# id, which the chat page's onAction opens beside the chat.
+show_article_card = widget_tool(
+    "article_button",
+    name="show_article_card",
+    description="Show one article as a card with a View Article button.",
+    data=article_card_data,
+    parameters={
+        "type": "object",
+        "properties": {"query": {"type": "string", "description": "Words of the article's title."}},
+        "additionalProperties": False,
+    },
+)
+
+# The seed's other client actions: each option fires ``select_option`` (the page marks it
+# selected), "More suggestions" fires ``more_suggestions`` (the page asks for more).
+show_suggestions = widget_tool(
+    "suggestions",
+    name="show_suggestions",
+    description="Suggest a few lines to explore; the user picks one or asks for more.",
+    data={
+        "prompt": "Which line would you like to explore?",
+        "topic": "transit lines",
+        "options": [{"id": line["id"], "label": line["name"]} for line in LINES],
+    },
+)
+
+
 @function_tool
 def find_events(query: str = "") -> str:
     """Find upcoming events whose title or place contains the query (all events when empty)."""
@@ -91,9 +138,10 @@ general_agent = Agent(
     instructions=(
         "You are the transit authority's assistant. Answer briefly. When the user wants to "
         "pick or see the lines, call show_line_selector; when they want to browse or read "
-        "articles, call show_articles. Use @-mentioned articles and people as context."
+        "articles, call show_articles; to present one article, show_article_card; to suggest "
+        "lines to explore, show_suggestions. Use @-mentioned articles and people as context."
     ),
-    tools=[show_line_selector, show_articles],
+    tools=[show_line_selector, show_articles, show_article_card, show_suggestions],
 )
 
 event_finder_agent = Agent(

@@ -136,9 +136,9 @@ def open_page(browser_thread: BrowserThread, live_daphne) -> Iterator[Callable[.
     """open_page(path, user=None) -> a page in a fresh browser context, logged in as `user`."""
     contexts: list[Remote] = []
 
-    def open_(path: str, user: Any = None, color_scheme: str = "light") -> Remote:
+    def open_(path: str, user: Any = None, color_scheme: str = "light", viewport: dict | None = None, **options: Any) -> Remote:
         context = browser_thread.browser.new_context(
-            base_url=live_daphne.url, color_scheme=color_scheme, viewport={"width": 1280, "height": 900}
+            base_url=live_daphne.url, color_scheme=color_scheme, viewport=viewport or {"width": 1280, "height": 900}, **options
         )
         contexts.append(context)
         if user is not None:
@@ -149,6 +149,9 @@ def open_page(browser_thread: BrowserThread, live_daphne) -> Iterator[Callable[.
         page.set_default_timeout(15000)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        console: list[str] = []
+        page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
+        page.console_errors = console  # attribute on the Remote wrapper
         page.goto(path)
         page.js_errors = errors  # attribute on the Remote wrapper
         return page

@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ATTACH = """async (threadId) => {
   await new Promise((resolve, reject) => {
     const script = document.createElement("script");
+    script.type = "module";  // live.js is an ES module; it also sets window.DjangoChatKitLive
     script.src = "/static/django_chatkit/live.js";
     script.onload = resolve;
     script.onerror = reject;

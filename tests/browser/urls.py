@@ -13,7 +13,9 @@ from django_chatkit import entities
 from tests.browser import actions  # noqa: F401  (registers the browser.replace action)
 
 TOOL_CHOICES = [
-    {"id": "general", "label": "Chat", "icon": "sparkle", "placeholderOverride": "Ask anything...", "pinned": True},
+    # Chat stays chosen after a send (persistent); Find Events is cleared, as ChatKit does.
+    {"id": "general", "label": "Chat", "icon": "sparkle", "placeholderOverride": "Ask anything...", "pinned": True,
+     "persistent": True},
     {
         "id": "event_finder",
         "label": "Find Events",
@@ -55,9 +57,25 @@ def register_entities() -> None:
 register_entities()
 
 
+START_SCREEN = {
+    "greeting": "Hello from the tests",
+    "prompts": [
+        {"label": "Say hello", "prompt": "hello there", "icon": "sparkle"},
+        {"label": "Slow answer", "prompt": "slow answer please", "icon": "clock"},
+        {"label": "Ask about Ada", "icon": "profile", "prompt": [
+            {"type": "input_text", "text": "What did "},
+            {"type": "input_tag", "id": "catalog:ada", "text": "Ada Lovelace", "data": {"type": "person"},
+             "group": "Catalog", "interactive": True},
+            {"type": "input_text", "text": " write?"},
+        ]},
+        {"label": "Events", "prompt": "events tonight", "icon": "calendar", "tool": "event_finder"},
+    ],
+}
+
+
 def chat_page(request):
     register_entities()  # a test may have reset the registry in this process
-    return render(request, "browser/chat_page.html", {"tools": TOOL_CHOICES})
+    return render(request, "browser/chat_page.html", {"tools": TOOL_CHOICES, "start_screen": START_SCREEN})
 
 
 def official_page(request):

@@ -104,7 +104,16 @@ const STREAMING_OPS = new Set([
  * cookie), headers (extra headers), metadata (sent with every request), fetch (custom),
  * stopUrl (the thread stop endpoint with "__thread__" for the id; see stopThread).
  */
+/**
+ * @typedef {{metadata?: Record<string, any>, signal?: AbortSignal}} RequestOptions
+ * @typedef {RequestOptions & {onEvent?: (event: any) => void}} StreamOptions
+ * @typedef {{limit?: number, order?: "asc"|"desc", after?: string}} PageOptions
+ */
 export class ChatKitClient {
+  /**
+   * @param {{url?: string, csrfToken?: string|(() => string|null), headers?: Record<string, string>,
+   *   metadata?: Record<string, any>, fetch?: typeof fetch, stopUrl?: string|null}} [options]
+   */
   constructor({ url, csrfToken, headers = {}, metadata = {}, fetch: fetchImpl, stopUrl = null } = {}) {
     if (!url) throw new TypeError("ChatKitClient needs a url");
     this.url = url;
@@ -112,7 +121,7 @@ export class ChatKitClient {
     this.headers = headers;
     this.metadata = metadata;
     this._csrfToken = csrfToken;
-    this._fetch = fetchImpl || ((...args) => globalThis.fetch(...args));
+    this._fetch = fetchImpl || ((input, init) => globalThis.fetch(input, init));
     this._controllers = new Set();
   }
 
@@ -150,7 +159,13 @@ export class ChatKitClient {
     return response;
   }
 
-  /** Send a JSON (non-streaming) operation and return the decoded result. */
+  /**
+   * Send a JSON (non-streaming) operation and return the decoded result.
+   * @param {string} type
+   * @param {Record<string, any>} [params]
+   * @param {RequestOptions} [options]
+   * @returns {Promise<any>}
+   */
   async request(type, params = {}, { metadata, signal } = {}) {
     const response = await this._post(type, params, metadata, signal);
     const text = await response.text();
@@ -161,8 +176,12 @@ export class ChatKitClient {
    * Send a streaming operation. `onEvent` receives every decoded stream event in order.
    * Resolves with {aborted} when the stream ends. Abort with `signal` or `client.abort()`:
    * the request is cancelled, so the server stops and keeps the partial answer.
+   * @param {string} type
+   * @param {Record<string, any>} [params]
+   * @param {StreamOptions} [options]
+   * @returns {Promise<{aborted: boolean}>}
    */
-  async stream(type, params = {}, { onEvent = () => {}, metadata, signal } = {}) {
+  async stream(type, params = {}, { onEvent = (event) => {}, metadata, signal } = {}) {
     const controller = new AbortController();
     const onOuterAbort = () => controller.abort();
     if (signal) {
@@ -264,6 +283,7 @@ export class ChatKitClient {
   getThread(threadId, options) {
     return this.request("threads.get_by_id", { thread_id: threadId }, options);
   }
+  /** @param {PageOptions} [page] @param {RequestOptions} [options] */
   listThreads({ limit, order = "desc", after } = {}, options) {
     return this.request("threads.list", dropUndefined({ limit, order, after }), options);
   }
@@ -273,6 +293,7 @@ export class ChatKitClient {
   deleteThread(threadId, options) {
     return this.request("threads.delete", { thread_id: threadId }, options);
   }
+  /** @param {string} threadId @param {PageOptions} [page] @param {RequestOptions} [options] */
   listItems(threadId, { limit, order = "desc", after } = {}, options) {
     return this.request("items.list", dropUndefined({ thread_id: threadId, limit, order, after }), options);
   }
@@ -319,28 +340,34 @@ export function actionBody(action) {
 
 /**
  * Build a UserMessageInput. Accepts a string, or {text, tags, attachments, toolChoice, model,
- * quotedText}; tags are entities {id, title, data, group, interactive}.
+ * quotedText}; tags are entities {id, title, data, group, interactive}. With `content` (the
+ * message's parts in order, as the composer reads them) text and tags are taken from it.
+ * @param {string|Record<string, any>} input
+ * @returns {{content: any[], attachments: string[], inference_options: Record<string, any>, quoted_text?: string}}
  */
 export function userInput(input) {
   if (typeof input === "string") input = { text: input };
-  if (input && Array.isArray(input.content)) return { attachments: [], inference_options: {}, ...input };
-  const content = [];
-  for (const tag of input.tags || []) {
-    content.push({
-      type: "input_tag",
-      id: String(tag.id),
-      text: tag.text ?? tag.title ?? String(tag.id),
-      data: tag.data || {},
-      group: tag.group ?? null,
-      interactive: Boolean(tag.interactive),
-    });
+  let content = input.content;
+  if (!Array.isArray(content)) {
+    content = [];
+    for (const tag of input.tags || []) {
+      content.push({
+        type: "input_tag",
+        id: String(tag.id),
+        text: tag.text ?? tag.title ?? String(tag.id),
+        data: tag.data || {},
+        group: tag.group ?? null,
+        interactive: Boolean(tag.interactive),
+      });
+    }
+    if (input.text) content.push({ type: "input_text", text: input.text });
   }
-  if (input.text) content.push({ type: "input_text", text: input.text });
-  const inference_options = {};
+  const inference_options = { ...(input.inference_options || {}) };
   if (input.toolChoice) inference_options.tool_choice = { id: input.toolChoice };
   if (input.model) inference_options.model = input.model;
   const result = { content, attachments: input.attachments || [], inference_options };
-  if (input.quotedText) result.quoted_text = input.quotedText;
+  const quoted = input.quotedText ?? input.quoted_text;
+  if (quoted) result.quoted_text = quoted;
   return result;
 }
 

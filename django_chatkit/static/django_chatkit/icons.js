@@ -73,6 +73,11 @@ const P = {
   send: "M22 2 11 13M22 2l-7 20-4-9-9-4z",
   trash: "M3 6h18M8 6V4h8v2M6 6l1 15h10l1-15",
   close: "M18 6 6 18M6 6l12 12",
+  // The chat view's own controls.
+  "arrow-up": "M12 19V5M5 12l7-7 7 7",
+  copy: "M9 9h11v11H9zM5 15H4V4h11v1",
+  history: "M3 12a9 9 0 1 0 3-6.7L3 8M3 3v5h5M12 7v5l3 2",
+  sidebar: "M3 4h18v16H3zM9 4v16",
   paperclip: "M21 12.5l-8.5 8.5a5 5 0 0 1-7-7l9-9a3.5 3.5 0 0 1 5 5l-9 9a2 2 0 0 1-3-3l8-8",
 };
 const FILLED = new Set(["check-circle-filled", "star-filled", "stop", "play"]);

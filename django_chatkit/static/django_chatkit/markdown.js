@@ -47,26 +47,98 @@ function inline(escaped) {
   return emphasis(out).replace(/\u0000(\d+)\u0000/g, (_, i) => held[Number(i)]);
 }
 
-/** Convert Markdown source to an HTML string that is safe to assign to innerHTML. */
+const LIST_ITEM = /^(\s*)([-*+]|\d+[.)])\s+(.*)$/;
+const TABLE_RULE = /^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$/;
+
+/**
+ * The cells of a table row ("| a | b |" or "a | b"); "\|" stays a literal pipe.
+ * @param {string} line
+ * @returns {string[]}
+ */
+export function tableCells(line) {
+  let row = line.trim();
+  if (row.startsWith("|")) row = row.slice(1);
+  if (row.endsWith("|") && !row.endsWith("\\|")) row = row.slice(0, -1);
+  return row.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/\\\|/g, "|"));
+}
+
+/**
+ * A GFM table: header row, alignment row, body rows. Alignment is a class, not a style
+ * attribute, so a strict style-src policy does not drop it.
+ * @param {string[]} rows
+ */
+function tableHtml(rows) {
+  const header = tableCells(rows[0]);
+  const aligns = tableCells(rows[1]).map((rule) => (rule.startsWith(":") && rule.endsWith(":") ? "center" : rule.endsWith(":") ? "right" : ""));
+  const cell = (/** @type {string} */ tag, /** @type {string} */ text, /** @type {number} */ i) =>
+    `<${tag}${aligns[i] ? ` class="ck-align-${aligns[i]}"` : ""}>${inline(escapeHtml(text))}</${tag}>`;
+  const head = `<thead><tr>${header.map((text, i) => cell("th", text, i)).join("")}</tr></thead>`;
+  const body = rows
+    .slice(2)
+    .map((row) => {
+      const cells = tableCells(row);
+      return `<tr>${header.map((_, i) => cell("td", cells[i] ?? "", i)).join("")}</tr>`;
+    })
+    .join("");
+  return `<div class="ck-table-wrap"><table>${head}${body ? `<tbody>${body}</tbody>` : ""}</table></div>`;
+}
+
+/**
+ * Nested lists from list lines: deeper indentation opens a list inside the item above.
+ * @param {{indent: number, ordered: boolean, text: string}[]} items
+ */
+function listHtml(items) {
+  let i = 0;
+  const build = () => {
+    const { indent, ordered } = items[i];
+    const tag = ordered ? "ol" : "ul";
+    let html = "";
+    let open = false; // an <li> waiting for its closing tag (it may get a nested list)
+    while (i < items.length && items[i].indent >= indent) {
+      const item = items[i];
+      if (item.indent > indent) {
+        html += build();
+        continue;
+      }
+      if (item.ordered !== ordered) break;
+      if (open) html += "</li>";
+      html += `<li>${inline(escapeHtml(item.text))}`;
+      open = true;
+      i++;
+    }
+    return `<${tag}>${html}${open ? "</li>" : ""}</${tag}>`;
+  };
+  let out = "";
+  while (i < items.length) out += build();
+  return out;
+}
+
+/**
+ * Convert Markdown source to an HTML string that is safe to assign to innerHTML.
+ * @param {string} source
+ * @returns {string}
+ */
 export function markdownToHtml(source) {
   const lines = String(source ?? "").replace(/\r\n?/g, "\n").split("\n");
   const html = [];
+  /** @type {string[]} */
   let paragraph = [];
-  let list = null; // {tag, items}
+  /** @type {{indent: number, ordered: boolean, text: string}[]} */
+  let list = [];
   const flushParagraph = () => {
     if (paragraph.length) html.push(`<p>${inline(escapeHtml(paragraph.join("\n"))).replace(/\n/g, "<br>")}</p>`);
     paragraph = [];
   };
   const flushList = () => {
-    if (list) html.push(`<${list.tag}>${list.items.map((i) => `<li>${inline(escapeHtml(i))}</li>`).join("")}</${list.tag}>`);
-    list = null;
+    if (list.length) html.push(listHtml(list));
+    list = [];
   };
+  const flush = () => (flushParagraph(), flushList());
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     const fence = line.match(/^```\s*([\w-]*)\s*$/);
     if (fence) {
-      flushParagraph();
-      flushList();
+      flush();
       const body = [];
       i++;
       while (i < lines.length && !/^```\s*$/.test(lines[i])) body.push(lines[i++]);
@@ -76,48 +148,54 @@ export function markdownToHtml(source) {
     }
     const heading = line.match(/^(#{1,6})\s+(.*)$/);
     if (heading) {
-      flushParagraph();
-      flushList();
+      flush();
       const level = heading[1].length;
       html.push(`<h${level}>${inline(escapeHtml(heading[2]))}</h${level}>`);
       continue;
     }
-    const bullet = line.match(/^\s*[-*+]\s+(.*)$/);
-    const numbered = line.match(/^\s*\d+[.)]\s+(.*)$/);
-    if (bullet || numbered) {
+    if (line.includes("|") && i + 1 < lines.length && TABLE_RULE.test(lines[i + 1]) && lines[i + 1].includes("-")) {
+      flush();
+      const rows = [line, lines[i + 1]];
+      i += 2;
+      while (i < lines.length && lines[i].includes("|") && lines[i].trim() !== "") rows.push(lines[i++]);
+      i--;
+      html.push(tableHtml(rows));
+      continue;
+    }
+    const item = line.match(LIST_ITEM);
+    if (item && !/^\s*(-{3,}|\*{3,})\s*$/.test(line)) {
       flushParagraph();
-      const tag = bullet ? "ul" : "ol";
-      if (list && list.tag !== tag) flushList();
-      if (!list) list = { tag, items: [] };
-      list.items.push((bullet || numbered)[1]);
+      list.push({ indent: item[1].replace(/\t/g, "    ").length, ordered: /\d/.test(item[2]), text: item[3] });
       continue;
     }
     if (/^\s*>\s?/.test(line)) {
-      flushParagraph();
-      flushList();
+      flush();
       html.push(`<blockquote>${inline(escapeHtml(line.replace(/^\s*>\s?/, "")))}</blockquote>`);
       continue;
     }
     if (/^\s*(-{3,}|\*{3,})\s*$/.test(line)) {
-      flushParagraph();
-      flushList();
+      flush();
       html.push("<hr>");
       continue;
     }
     if (line.trim() === "") {
-      flushParagraph();
-      flushList();
+      flush();
       continue;
     }
     flushList();
     paragraph.push(line);
   }
-  flushParagraph();
-  flushList();
+  flush();
   return html.join("");
 }
 
-/** Render Markdown into `element` (replacing its content). */
+/**
+ * Render Markdown into `element` (replacing its content).
+ * @template {Element} T
+ * @param {T} element
+ * @param {string} source
+ * @returns {T}
+ */
 export function renderMarkdown(element, source) {
   element.innerHTML = markdownToHtml(source);
   return element;

@@ -2,7 +2,7 @@
 // chatkit/widgets.py). Builds DOM nodes with textContent only: widget values are never
 // parsed as HTML. Styling lives in widgets.css; props become CSS through the helpers below.
 //
-//   import { renderWidget } from ".../widgets.js";
+//   import { renderWidget } from "{% static 'django_chatkit/widgets.js' %}";
 //   container.append(renderWidget(widgetJson, { onAction(action, ctx) {...}, theme: "dark" }));
 //
 // onAction receives the component's ActionConfig ({type, payload, handler, loadingBehavior,
@@ -271,7 +271,7 @@ class Renderer {
         btn.dataset.color = which === "confirm" ? "primary" : "secondary";
         btn.textContent = cfg.label || which;
         btn.addEventListener("click", () => {
-          if (c.asForm && which === "confirm" && !el.reportValidity()) return;
+          if (c.asForm && which === "confirm" && !(/** @type {HTMLFormElement} */ (el).reportValidity())) return;
           this.dispatch(cfg.action, btn, c, c.asForm ? formValues(el) : null);
         });
         footer.append(btn);
@@ -304,7 +304,7 @@ class Renderer {
       more.className = "ck-show-more";
       more.textContent = `Show ${items.length - limit} more`;
       more.addEventListener("click", () => {
-        for (const node of list.children) node.hidden = false;
+        for (const node of /** @type {HTMLElement[]} */ ([...list.children])) node.hidden = false;
         more.remove();
       });
       el.append(more);

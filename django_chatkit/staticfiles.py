@@ -1,0 +1,27 @@
+"""Static files storage for sites that hash their static files.
+
+The built-in chat client is a set of ES modules that import each other by relative URL
+(``import { ChatKitClient } from "./client.js"``). Django's
+``ManifestStaticFilesStorage`` rewrites those imports to the hashed names only when
+``support_js_module_import_aggregation`` is on; otherwise a page loads the hashed
+``mount.js`` and then the unhashed ``chat.js``, ``client.js``…, which a far-future cache
+may keep stale after an upgrade. This storage is Django's with that switch on::
+
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django_chatkit.staticfiles.ManifestStaticFilesStorage"},
+    }
+
+A site with its own storage class sets ``support_js_module_import_aggregation = True`` on
+it instead (check ``django_chatkit.W041`` reports a manifest storage without it).
+"""
+
+from __future__ import annotations
+
+from django.contrib.staticfiles import storage
+
+
+class ManifestStaticFilesStorage(storage.ManifestStaticFilesStorage):
+    """Django's manifest storage, rewriting ES-module imports to hashed names too."""
+
+    support_js_module_import_aggregation = True
