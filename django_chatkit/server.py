@@ -14,7 +14,7 @@ from typing import Any
 
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.store import AttachmentStore, NotFoundError, Store
-from chatkit.types import ChatKitReq, is_streaming_req
+from chatkit.types import ChatKitReq, ItemsListReq, is_streaming_req
 from pydantic import TypeAdapter
 from chatkit.types import (
     Action,
@@ -63,6 +63,10 @@ class DjangoChatKitServer(ChatKitServer[RequestContext]):
         parsed = _REQUEST_ADAPTER.validate_json(request)
         if is_streaming_req(parsed):
             return StreamingResult(self._process_streaming(parsed, context))
+        if isinstance(parsed, ItemsListReq):
+            # The store answers an empty page for a thread that is not the requester's
+            # (the SDK's Store contract); over HTTP it is a 404, like every other op.
+            await self.store.load_thread(parsed.params.thread_id, context)
         return NonStreamingResult(await self._process_non_streaming(parsed, context))
 
     async def _process_events(self, thread: Any, context: Any, stream: Any) -> AsyncIterator[Any]:
