@@ -12,6 +12,7 @@ from django.test import Client, override_settings
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from django_chatkit import models
+from django_chatkit.exceptions import PermissionDenied
 from tests.asgi import application
 from tests.conftest import CSRF_SECRET
 
@@ -233,3 +234,65 @@ def test_random_bodies_never_500_and_refusals_never_write(user, body, transport)
     if status != 200:
         assert counts() == before
         assert "message" in json.loads(response)["error"]
+
+
+# -- the error mapping table of docs/protocol.md, row by row ----------------------------
+
+
+async def widget_thread(path: str, cookie: str) -> tuple[str, str]:
+    create = {"type": "threads.create", "params": {"input": {"content": [{"type": "input_text", "text": "widget"}],
+                                                              "attachments": [], "inference_options": {}}}}
+    _, raw = await post(path, json.dumps(create).encode(), cookie)
+    events = [json.loads(line[6:]) for line in raw.decode().split("\n\n") if line.startswith("data: ")]
+    widget = next(e["item"] for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "widget")
+    return events[0]["thread"]["id"], widget["id"]
+
+
+async def sync_action(path: str, cookie: str, action_type: str) -> tuple[int, bytes]:
+    thread_id, widget_id = await widget_thread(path, cookie)
+    body = {"type": "threads.sync_custom_action",
+            "params": {"thread_id": thread_id, "item_id": widget_id, "action": {"type": action_type, "payload": {}}}}
+    return await post(path, json.dumps(body).encode(), cookie)
+
+
+async def test_an_exception_with_status_code_and_detail_keeps_its_status(path, cookie):
+    """FastAPI's / Starlette's HTTPException(409, detail=...) from handler code."""
+    status, body = await sync_action(path, cookie, "test.refuse")
+    assert status == 409
+    assert error_of(body)["message"] == "That card was already picked."
+
+
+def test_starlette_http_exception_keeps_its_status():
+    starlette = pytest.importorskip("starlette.exceptions")
+    from django_chatkit.transport.errors import response_for_exception
+
+    response = response_for_exception(starlette.HTTPException(400, detail="Unknown city"))
+    assert response.status == 400
+    assert json.loads(response.body) == {"error": {"code": "invalid_request", "message": "Unknown city"}}
+
+
+async def test_a_bug_in_handler_code_is_a_generic_500_with_the_traceback_logged(path, cookie, caplog):
+    with caplog.at_level("ERROR", logger="django_chatkit"):
+        status, body = await sync_action(path, cookie, "test.bug")
+    assert status == 500
+    assert error_of(body) == {"code": "server_error", "message": "The server failed to handle this request."}
+    assert b"secret" not in body and b"ValueError" not in body
+    logged = [r for r in caplog.records if r.exc_info and "secret internals" in str(r.exc_info[1])]
+    assert logged, "the traceback of the bug is logged"
+
+
+async def test_an_sdk_refusal_is_400_with_the_sdks_reason(path, cookie):
+    thread_id, _ = await widget_thread(path, cookie)
+    tool = {"type": "threads.add_client_tool_output", "params": {"thread_id": thread_id, "result": 1}}
+    status, body = await post(path, json.dumps(tool).encode(), cookie)
+    assert status == 400 and "ClientToolCallItem" in error_of(body)["message"]
+
+
+def test_a_bug_after_the_stream_started_is_an_error_event_with_a_generic_message():
+    from django_chatkit.transport.errors import stream_error_event
+
+    event = json.loads(stream_error_event(TypeError("secret internals"))[len(b"data: "):])
+    assert event == {"type": "error", "code": "stream.error",
+                     "message": "The server failed to handle this request.", "allow_retry": False}
+    refused = json.loads(stream_error_event(PermissionDenied("No access to that thread."))[len(b"data: "):])
+    assert refused["message"] == "No access to that thread."

@@ -34,7 +34,7 @@ from ..conf import chatkit_settings
 from ..db import on_thread, pick_thread
 from ..exceptions import BadRequest, PayloadTooLarge, PermissionDenied
 from ..server import get_chatkit_server
-from .errors import JSON_CONTENT_TYPE, ChatKitResponse, describe_exception, error_event, response_for_exception
+from .errors import JSON_CONTENT_TYPE, ChatKitResponse, response_for_exception, stream_error_event
 
 logger = logging.getLogger("django_chatkit")
 
@@ -118,7 +118,7 @@ class EventStream:
                 self.startup_error = exc
             else:
                 logger.exception("ChatKit stream failed after it started")
-                self._queue.put_nowait(error_event(describe_exception(exc), code="stream.error"))
+                self._queue.put_nowait(stream_error_event(exc))
         finally:
             self._queue.put_nowait(_END)
 
