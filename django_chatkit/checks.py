@@ -235,7 +235,11 @@ def check_agents(app_configs: Any = None, **kwargs: Any) -> list:
         agents = chatkit_settings.AGENTS
     except ImproperlyConfigured as exc:
         return [*problems, Error(str(exc), id="django_chatkit.E030")]
-    if not agents:
+    # A subclass that picks its agents itself (its own respond() or get_agent()) needs none.
+    picks_its_own = server_class.respond is not AgentChatKitServer.respond or (
+        server_class.get_agent is not AgentChatKitServer.get_agent
+    )
+    if not agents and not picks_its_own:
         problems.append(
             Error("CHATKIT['AGENTS'] is empty, so AgentChatKitServer has no agent to run.", hint=example, id="django_chatkit.E030")
         )

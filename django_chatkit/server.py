@@ -133,8 +133,11 @@ _servers: dict[type, ChatKitServer[Any]] = {}
 
 
 def get_chatkit_server() -> ChatKitServer[Any]:
-    """The instance of ``CHATKIT["SERVER_CLASS"]`` (one per class, built on first use)."""
-    server_class = chatkit_settings.SERVER_CLASS
+    """The instance of ``CHATKIT["SERVER_CLASS"]`` (one per class, built on first use).
+    A plain ``ChatKitServer`` subclass runs on the Django stores (:mod:`django_chatkit.compat`)."""
+    from .compat import adopt
+
+    server_class = adopt(chatkit_settings.SERVER_CLASS)
     server = _servers.get(server_class)
     if server is None:
         server = _servers[server_class] = server_class()

@@ -85,6 +85,15 @@ def _thread_data(thread: ThreadMetadata) -> dict[str, Any]:
     return data
 
 
+def _title_column(title: str | None) -> str | None:
+    """The title as the indexed column holds it: cut to the column's length (a generated
+    title can be any length; the stored thread keeps it whole)."""
+    limit = models.Thread._meta.get_field("title").max_length
+    if title is None or len(title) <= limit:
+        return title
+    return title[: limit - 1] + "…"
+
+
 def _owned_threads(context: Any) -> set[tuple[str, str]] | None:
     """The context's memo of threads seen owned during this request (see ``RequestContext``)."""
     return getattr(context, "owned_threads", None)
@@ -188,7 +197,7 @@ class DjangoStore(_OwnedStore, Store[Any]):
     async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
         owner = self.owner_of(context)
         fields = {
-            "title": thread.title,
+            "title": _title_column(thread.title),
             "created_at_us": to_microseconds(thread.created_at),
             "data": _thread_data(thread),
         }
@@ -380,6 +389,26 @@ class DjangoAttachmentStore(_OwnedStore, AttachmentStore[Any]):
             preview = _absolute_url(context, "django_chatkit:attachment-preview", attachment_id)
             return ImageAttachment(preview_url=preview, **common)
         return FileAttachment(**common)
+
+    async def read_bytes(self, attachment_id: str, context: Any) -> bytes:
+        """The uploaded bytes of the requester's attachment; ``NotFoundError`` for an
+        attachment that is another owner's, not uploaded yet, or whose file is gone."""
+        name = await (
+            models.Attachment.objects.filter(attachment_id=attachment_id, owner=self.owner_of(context))
+            .values_list("file", flat=True)
+            .afirst()
+        )
+        if not name:
+            raise NotFoundError(f"Attachment {attachment_id} not found")
+
+        def read() -> bytes:
+            with attachment_storage().open(name, "rb") as handle:
+                return handle.read()
+
+        try:
+            return await sync_to_async(read)()
+        except FileNotFoundError:
+            raise NotFoundError(f"The file of attachment {attachment_id} is gone") from None
 
     async def delete_attachment(self, attachment_id: str, context: Any) -> None:
         """Delete the stored file. Runs before ``Store.delete_attachment``; an attachment

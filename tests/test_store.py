@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 from chatkit.store import NotFoundError
 from chatkit.types import (
     ActiveStatus,
@@ -399,3 +400,22 @@ def test_generated_ids_carry_sdk_prefixes_and_sort_by_creation():
     ids = [store.generate_item_id("message", meta, context) for _ in range(20000)]
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)
+
+
+async def test_read_bytes_gives_the_owner_the_uploaded_file_and_nobody_else(ctx, other_ctx):
+    from django.core.files.base import ContentFile
+
+    from django_chatkit.store import attachment_storage
+
+    name = await sync_to_async(attachment_storage().save)("chatkit/tests/read.txt", ContentFile(b"the bytes"))
+    await models.Attachment.objects.acreate(
+        attachment_id="atc_r", owner=ctx.user_id, name="read.txt", mime_type="text/plain", file=name, data={}
+    )
+    await models.Attachment.objects.acreate(
+        attachment_id="atc_pending", owner=ctx.user_id, name="p.txt", mime_type="text/plain", file="", data={}
+    )
+    attachments = DjangoAttachmentStore()
+    assert await attachments.read_bytes("atc_r", ctx) == b"the bytes"
+    for attachment_id, context in [("atc_r", other_ctx), ("atc_pending", ctx), ("atc_never", ctx)]:
+        with pytest.raises(NotFoundError):
+            await attachments.read_bytes(attachment_id, context)
