@@ -279,3 +279,73 @@ def check_agents(app_configs: Any = None, **kwargs: Any) -> list:
             )
         )
     return problems
+
+
+# -- the live-sync WebSocket route ---------------------------------------------------------
+
+
+@register(Tags.urls)
+def check_live_route(app_configs: Any = None, **kwargs: Any) -> list:
+    """W040: the chat UI connects to the live-sync WebSocket (``/chatkit/live/`` unless a
+    page passes another ``live_url``); without a route there, every page load logs a
+    WebSocket error. Only checked when ``settings.ASGI_APPLICATION`` names the app."""
+    from django.utils.module_loading import import_string
+
+    from .templatetags.chatkit import DEFAULT_LIVE_URL
+
+    name = getattr(settings, "ASGI_APPLICATION", None)
+    if not name:
+        return []
+    try:
+        application = import_string(name)
+    except ImportError:
+        return []  # Django's own check of ASGI_APPLICATION (and channels') report it
+    websocket = _websocket_application(application)
+    if websocket is not None and _routes(websocket, DEFAULT_LIVE_URL.lstrip("/")):
+        return []
+    return [
+        Warning(
+            f"{name} has no WebSocket route for {DEFAULT_LIVE_URL}, where the chat UI's live sync connects.",
+            hint=(
+                'Add "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter('
+                "chatkit_websocket_routes()))) to its ProtocolTypeRouter (django_chatkit.routing), or "
+                'pass live_url="" to {% chatkit_chat %} and silence django_chatkit.W040.'
+            ),
+            id="django_chatkit.W040",
+        )
+    ]
+
+
+def _unwrap(application: Any) -> Any:
+    """The router inside Channels' middleware (``inner``) and origin validators (``application``)."""
+    for _ in range(32):
+        if hasattr(application, "routes") or hasattr(application, "application_mapping"):
+            return application
+        inner = getattr(application, "inner", None) or getattr(application, "application", None)
+        if inner is None:
+            return application
+        application = inner
+    return application
+
+
+def _websocket_application(application: Any) -> Any:
+    mapping = getattr(_unwrap(application), "application_mapping", None)
+    return mapping.get("websocket") if isinstance(mapping, dict) else None
+
+
+def _routes(application: Any, path: str) -> bool:
+    """Whether a Channels ``URLRouter`` (behind any middleware) routes ``path``."""
+    router = _unwrap(application)
+    for route in getattr(router, "routes", None) or ():
+        match = route.pattern.match(path)
+        if not match:
+            continue
+        remaining = match[0] if isinstance(match, tuple) else ""
+        callback = getattr(route, "callback", None)
+        if hasattr(_unwrap(callback), "routes"):
+            if _routes(callback, remaining):
+                return True
+            continue
+        if not remaining:
+            return True
+    return False

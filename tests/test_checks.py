@@ -63,3 +63,23 @@ def test_more_than_one_database_thread_on_sqlite_is_a_warning():
         return
     assert "django_chatkit.W003" in ids(DATABASE_THREADS=4)
     assert "django_chatkit.W003" not in ids(DATABASE_THREADS=1)
+
+
+@pytest.mark.parametrize(
+    "application, warned",
+    [
+        ("tests.asgi.application", False),
+        ("tests.asgi_variants.nested", False),
+        ("tests.asgi_variants.http_only", True),
+        ("tests.asgi_variants.live_elsewhere", True),
+    ],
+)
+def test_w040_warns_when_the_live_socket_has_no_route(application, warned):
+    out, err = StringIO(), StringIO()
+    with override_settings(ASGI_APPLICATION=application):
+        call_command("check", stdout=out, stderr=err)
+    assert ("django_chatkit.W040" in out.getvalue() + err.getvalue()) is warned
+
+
+def test_a_plain_chatkit_server_class_is_a_valid_server_class():
+    assert "django_chatkit.E002" not in ids(SERVER_CLASS="tests.sample_backend.FrontDeskServer")

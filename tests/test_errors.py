@@ -34,8 +34,9 @@ def login_cookie(user) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}; csrftoken={CSRF_SECRET}"
 
 
-async def post(path: str, body: bytes, cookie: str | None = None, csrf: str | None = CSRF_SECRET, method: str = "POST"):
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+async def post(path: str, body: bytes, cookie: str | None = None, csrf: str | None = CSRF_SECRET, method: str = "POST",
+               extra_headers: tuple[tuple[bytes, bytes], ...] = ()):
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra_headers]
     if cookie:
         headers.append((b"cookie", cookie.encode()))
     if csrf:
@@ -296,3 +297,57 @@ def test_a_bug_after_the_stream_started_is_an_error_event_with_a_generic_message
                      "message": "The server failed to handle this request.", "allow_retry": False}
     refused = json.loads(stream_error_event(PermissionDenied("No access to that thread."))[len(b"data: "):])
     assert refused["message"] == "No access to that thread."
+
+
+# -- CSRF: what the official UI's requests need ------------------------------------------
+
+
+async def post_with_headers(path: str, body: bytes, headers: list[tuple[bytes, bytes]]):
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
+    communicator = HttpCommunicator(application, "POST", path, body=body, headers=headers)
+    await communicator.send_input({"type": "http.request", "body": body})
+    start = await communicator.receive_output(10)
+    received = b""
+    while True:
+        message = await communicator.receive_output(10)
+        received += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await communicator.wait(10)
+    return start["status"], dict_of_cookies(start["headers"]), received
+
+
+def dict_of_cookies(headers) -> dict[str, str]:
+    cookies = {}
+    for name, value in headers:
+        if name.lower() == b"set-cookie":
+            pair = value.decode().split(";", 1)[0]
+            key, _, cookie_value = pair.partition("=")
+            cookies[key] = cookie_value
+    return cookies
+
+
+async def test_an_anonymous_session_gets_the_csrf_cookie_its_next_request_needs(path):
+    create = {"type": "threads.create", "params": {"input": {"content": [{"type": "input_text", "text": "hi"}],
+                                                              "attachments": [], "inference_options": {}}}}
+    listing = json.dumps({"type": "threads.list", "params": {}}).encode()
+    with override_settings(CHATKIT={**settings.CHATKIT, "AUTH_POLICY": "anonymous_session"}):
+        status, cookies, _ = await post_with_headers(path, json.dumps(create).encode(), [])
+        assert status == 200
+        session, token = cookies[settings.SESSION_COOKIE_NAME], cookies[settings.CSRF_COOKIE_NAME]
+        cookie = f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={token}".encode()
+        status, _, body = await post_with_headers(path, listing, [(b"cookie", cookie), (b"x-csrftoken", token.encode())])
+        assert status == 200 and len(json.loads(body)["data"]) == 1
+        status, _, body = await post_with_headers(path, listing, [(b"cookie", cookie)])
+        assert status == 403 and "X-CSRFToken" in error_of(body)["message"]
+
+
+async def test_an_untrusted_origin_is_refused_with_a_hint_at_csrf_trusted_origins(path, cookie):
+    listing = json.dumps({"type": "threads.list", "params": {}}).encode()
+    status, body = await post(path, listing, cookie, extra_headers=((b"origin", b"http://localhost:5173"),))
+    assert status == 403
+    message = error_of(body)["message"]
+    assert "Origin checking failed" in message and "CSRF_TRUSTED_ORIGINS" in message
+    with override_settings(CSRF_TRUSTED_ORIGINS=["http://localhost:5173"]):
+        status, _ = await post(path, listing, cookie, extra_headers=((b"origin", b"http://localhost:5173"),))
+    assert status == 200
