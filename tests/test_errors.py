@@ -351,3 +351,10 @@ async def test_an_untrusted_origin_is_refused_with_a_hint_at_csrf_trusted_origin
     with override_settings(CSRF_TRUSTED_ORIGINS=["http://localhost:5173"]):
         status, _ = await post(path, listing, cookie, extra_headers=((b"origin", b"http://localhost:5173"),))
     assert status == 200
+
+
+@override_settings(ROOT_URLCONF="tests.urls_without_slash", APPEND_SLASH=True)
+async def test_the_async_view_answers_at_a_url_without_a_trailing_slash(cookie):
+    """api.url "/chatkit": no APPEND_SLASH redirect (which a POST cannot follow)."""
+    status, body = await post("/chatkit", json.dumps({"type": "threads.list", "params": {}}).encode(), cookie)
+    assert status == 200 and json.loads(body) == {"data": [], "has_more": False}
