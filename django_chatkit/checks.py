@@ -138,6 +138,7 @@ def check_widget_actions(app_configs: Any = None, databases: Any = None, **kwarg
 
     handlers: dict[str, set[str]] = {}
     used: set[str] = set()
+    server_has_own_action = _server_has_own_action()
     for name, definition in sorted(definitions.items()):
         if definition.sample_data is None:
             continue
@@ -157,7 +158,12 @@ def check_widget_actions(app_configs: Any = None, databases: Any = None, **kwarg
         for action in iter_actions(root.model_dump(mode="json")):
             used.add(action.type)
             handlers.setdefault(action.type, set()).add(action.handler)
-            if action.handler == "server" and action.type not in registry and ("W020", action.type) not in reported:
+            if (
+                action.handler == "server"
+                and action.type not in registry
+                and not server_has_own_action
+                and ("W020", action.type) not in reported
+            ):
                 reported.add(("W020", action.type))
                 problems.append(
                     Warning(
@@ -202,6 +208,20 @@ def check_widget_actions(app_configs: Any = None, databases: Any = None, **kwarg
                     )
                 )
     return problems
+
+
+def _server_has_own_action() -> bool:
+    """Whether ``SERVER_CLASS`` answers actions with an ``action()`` of its own (a sample's
+    ``if action.type == "line.select"``) instead of the ``@chatkit_action`` registry: then an
+    action no handler is registered for may well be answered (no W020)."""
+    from .compat import adopt
+    from .server import DjangoChatKitServer
+
+    try:
+        server_class = adopt(chatkit_settings.SERVER_CLASS)
+    except (ImproperlyConfigured, TypeError):
+        return False  # reported as E002
+    return server_class.action is not DjangoChatKitServer.action
 
 
 # -- agents (django_chatkit.agents) -------------------------------------------------------------
