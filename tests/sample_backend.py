@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator
 from agents import Agent, RunContextWrapper, Runner, StopAtTools, function_tool
 from chatkit.agents import AgentContext, ClientToolCall, ThreadItemConverter, stream_agent_response
 from chatkit.server import ChatKitServer
-from chatkit.store import AttachmentStore, NotFoundError, Store
+from chatkit.store import AttachmentStore, NotFoundError
 from chatkit.types import (
     Action,
     AssistantMessageContent,
@@ -26,8 +26,6 @@ from chatkit.types import (
     FeedbackKind,
     FileAttachment,
     HiddenContextItem,
-    Page,
-    ThreadItem,
     ThreadItemDoneEvent,
     ThreadItemReplacedEvent,
     ThreadMetadata,
@@ -41,76 +39,9 @@ from openai.types.responses import ResponseInputTextParam
 from openai.types.responses.response_input_item_param import Message
 from starlette.exceptions import HTTPException
 
-# -- stores: the process's memory ---------------------------------------------------------
+from bench.memory_store import MemoryStore
 
-
-class MemoryStore(Store[Any]):
-    """Threads and items in dicts, as the samples keep them."""
-
-    def __init__(self) -> None:
-        self.threads: dict[str, ThreadMetadata] = {}
-        self.items: dict[str, list[ThreadItem]] = {}
-        self.attachments: dict[str, Attachment] = {}
-
-    async def load_thread(self, thread_id: str, context: Any) -> ThreadMetadata:
-        if thread_id not in self.threads:
-            raise NotFoundError(f"Thread {thread_id} not found")
-        return self.threads[thread_id].model_copy(deep=True)
-
-    async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
-        self.threads[thread.id] = thread.model_copy(deep=True)
-
-    async def load_threads(self, limit: int, after: str | None, order: str, context: Any) -> Page[ThreadMetadata]:
-        threads = sorted(self.threads.values(), key=lambda t: t.created_at, reverse=order == "desc")
-        return _page(threads, limit, after)
-
-    async def delete_thread(self, thread_id: str, context: Any) -> None:
-        self.threads.pop(thread_id, None)
-        self.items.pop(thread_id, None)
-
-    async def load_thread_items(
-        self, thread_id: str, after: str | None, limit: int, order: str, context: Any
-    ) -> Page[ThreadItem]:
-        items = sorted(self.items.get(thread_id, []), key=lambda i: i.created_at, reverse=order == "desc")
-        return _page(items, limit, after)
-
-    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
-        self.items.setdefault(thread_id, []).append(item.model_copy(deep=True))
-
-    async def save_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
-        items = self.items.setdefault(thread_id, [])
-        for index, existing in enumerate(items):
-            if existing.id == item.id:
-                items[index] = item.model_copy(deep=True)
-                return
-        items.append(item.model_copy(deep=True))
-
-    async def load_item(self, thread_id: str, item_id: str, context: Any) -> ThreadItem:
-        for item in self.items.get(thread_id, []):
-            if item.id == item_id:
-                return item.model_copy(deep=True)
-        raise NotFoundError(f"Item {item_id} not found")
-
-    async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
-        self.items[thread_id] = [i for i in self.items.get(thread_id, []) if i.id != item_id]
-
-    async def save_attachment(self, attachment: Attachment, context: Any) -> None:
-        self.attachments[attachment.id] = attachment.model_copy(deep=True)
-
-    async def load_attachment(self, attachment_id: str, context: Any) -> Attachment:
-        if attachment_id not in self.attachments:
-            raise NotFoundError(f"Attachment {attachment_id} not found")
-        return self.attachments[attachment_id].model_copy(deep=True)
-
-    async def delete_attachment(self, attachment_id: str, context: Any) -> None:
-        self.attachments.pop(attachment_id, None)
-
-
-def _page(rows: list[Any], limit: int, after: str | None) -> Page[Any]:
-    start = next((index + 1 for index, row in enumerate(rows) if row.id == after), 0) if after else 0
-    chunk = rows[start : start + limit]
-    has_more = start + limit < len(rows)
-    return Page(data=chunk, has_more=has_more, after=chunk[-1].id if has_more and chunk else None)
+# -- stores: the process's memory (the threads in bench's MemoryStore, as the samples keep them) --
 
 
 class MemoryAttachmentStore(AttachmentStore[Any]):

@@ -11,31 +11,16 @@ from urllib.parse import urlparse
 import pytest
 
 from django_chatkit import models
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, run_daphne
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(scope="session")
 def front_desk(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
-    from daphne.testing import DaphneProcess
+    from tests.live import serve_front_desk
 
-    from tests.live import make_application, serve_front_desk
-
-    with django_db_blocker.unblock():
-        from django.db import connections
-
-        connections.close_all()
-        process = DaphneProcess("127.0.0.1", make_application, setup=serve_front_desk)
-        process.start()
-        if not process.ready.wait(timeout=20):
-            process.terminate()
-            raise RuntimeError("daphne did not start")
-        try:
-            yield LiveServer(url=f"http://127.0.0.1:{process.port.value}")
-        finally:
-            process.terminate()
-            process.join(timeout=10)
+    yield from run_daphne(django_db_blocker, serve_front_desk)
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from django.test import AsyncClient
 from django.urls import reverse
 from pydantic import TypeAdapter
 
-__all__ = ["AsyncChatKitClient", "ChatKitClient", "ChatKitResult", "user_input"]
+__all__ = ["AsyncChatKitClient", "ChatKitClient", "ChatKitResult", "parse_events", "sse_payloads", "user_input"]
 
 _EVENTS: TypeAdapter[ThreadStreamEvent] = TypeAdapter(ThreadStreamEvent)
 
@@ -169,11 +169,12 @@ class ChatKitClient:
         return async_to_sync(self._client.thread_items)(thread_id, limit)
 
 
+def sse_payloads(raw: bytes) -> list[bytes]:
+    """The ``data:`` payload of each event of an SSE body."""
+    blocks = (block.strip() for block in raw.split(b"\n\n"))
+    return [block[len(b"data: ") :] for block in blocks if block.startswith(b"data: ")]
+
+
 def parse_events(raw: bytes) -> list[ThreadStreamEvent]:
     """The events of an SSE body, each validated as the SDK's ``ThreadStreamEvent``."""
-    events = []
-    for block in raw.split(b"\n\n"):
-        block = block.strip()
-        if block.startswith(b"data: "):
-            events.append(_EVENTS.validate_json(block[len(b"data: ") :]))
-    return events
+    return [_EVENTS.validate_json(payload) for payload in sse_payloads(raw)]

@@ -45,31 +45,16 @@ def test_official_component_gets_the_endpoint_domain_key_hooks_and_a_csrf_fetch(
 import json  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
-from tests.conftest import LiveServer, parse_sse, session_cookies  # noqa: E402
+from tests.conftest import LiveServer, parse_sse, run_daphne, session_cookies  # noqa: E402
 
 API_PATHS = {"view": "/chatkit/", "consumer": "/consumer/chatkit/"}
 
 
 @pytest.fixture(scope="module")
 def anonymous_site(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
-    from daphne.testing import DaphneProcess
+    from tests.live import serve_anonymous_sessions
 
-    from tests.live import make_application, serve_anonymous_sessions
-
-    with django_db_blocker.unblock():
-        from django.db import connections
-
-        connections.close_all()
-        process = DaphneProcess("127.0.0.1", make_application, setup=serve_anonymous_sessions)
-        process.start()
-        if not process.ready.wait(timeout=20):
-            process.terminate()
-            raise RuntimeError("daphne did not start")
-        try:
-            yield LiveServer(url=f"http://127.0.0.1:{process.port.value}")
-        finally:
-            process.terminate()
-            process.join(timeout=10)
+    yield from run_daphne(django_db_blocker, serve_anonymous_sessions)
 
 
 def run_official_page(browser_thread, site: LiveServer, api: str, cookies: dict[str, str]) -> dict:
