@@ -88,14 +88,15 @@ def test_the_readme_quickstart_builds_a_site_that_streams_an_answer(tmp_path):
     try:
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=20) as http:
-            for _ in range(100):
+            deadline = time.monotonic() + 90  # a bound on a loaded machine, not a speed target
+            while True:
                 try:
                     login_page = http.get("/admin/login/")
                     break
                 except httpx.ConnectError:
-                    time.sleep(0.1)
-            else:
-                pytest.fail("daphne did not start")
+                    if daphne.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail("daphne did not start: " + (daphne.communicate(timeout=10)[0] if daphne.poll() is not None else ""))
+                    time.sleep(0.2)
             form_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text)[1]
             logged_in = http.post("/admin/login/?next=/", data={
                 "csrfmiddlewaretoken": form_token, "username": "admin", "password": "quickstart-pw", "next": "/"})
