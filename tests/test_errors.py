@@ -358,3 +358,26 @@ async def test_the_async_view_answers_at_a_url_without_a_trailing_slash(cookie):
     """api.url "/chatkit": no APPEND_SLASH redirect (which a POST cannot follow)."""
     status, body = await post("/chatkit", json.dumps({"type": "threads.list", "params": {}}).encode(), cookie)
     assert status == 200 and json.loads(body) == {"data": [], "has_more": False}
+
+
+def test_a_handler_with_the_wrong_signature_is_a_500_not_a_400():
+    """The SDK calls it and Python raises TypeError in the SDK's frame: still the site's bug."""
+    import asyncio
+
+    from chatkit.server import ChatKitServer
+
+    from django_chatkit.transport.errors import response_for_exception
+    from tests.sample_backend import MemoryStore
+
+    class Broken(ChatKitServer):
+        async def respond(self, thread, item, context):
+            yield  # never reached
+
+        async def add_feedback(self):  # the SDK passes (thread_id, item_ids, kind, context)
+            raise AssertionError("never called")
+
+    request = json.dumps({"type": "items.feedback", "params": {"thread_id": "t", "item_ids": ["i"], "kind": "positive"}})
+    with pytest.raises(TypeError) as raised:
+        asyncio.run(Broken(MemoryStore()).process(request, {"user_id": "u"}))
+    response = response_for_exception(raised.value)
+    assert response.status == 500 and b"add_feedback" not in response.body

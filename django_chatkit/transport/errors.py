@@ -102,8 +102,9 @@ def client_error(exc: BaseException) -> tuple[int, str, str] | None:
         return status, "invalid_request" if status < 500 else "server_error", message
     if isinstance(exc, NotImplementedError) and raised_by_sdk(exc):
         return 501, "not_implemented", describe_exception(exc)
-    if isinstance(exc, (ValueError, TypeError)) and raised_by_sdk(exc):
-        # The SDK raises ValueError for requests that do not fit the thread's state.
+    if isinstance(exc, ValueError) and raised_by_sdk(exc):
+        # The SDK raises ValueError for requests that do not fit the thread's state. (Its
+        # TypeError is a bug too: a handler of the site with the wrong signature, say.)
         return 400, "invalid_request", describe_exception(exc)
     return None
 
