@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from agents import Agent, RunContextWrapper, Runner, StopAtTools, function_tool
 from chatkit.agents import AgentContext, ClientToolCall, ThreadItemConverter, stream_agent_response

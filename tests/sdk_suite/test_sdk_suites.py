@@ -17,8 +17,6 @@ import tarfile
 from importlib.metadata import version
 from pathlib import Path
 
-import pytest
-
 import django_chatkit
 
 SUITES = ("tests/test_store.py", "tests/test_chatkit_server.py")
