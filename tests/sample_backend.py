@@ -9,8 +9,8 @@ plainly. ``tests/test_compat.py`` runs it on this app by configuration alone:
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 from agents import Agent, RunContextWrapper, Runner, StopAtTools, function_tool
