@@ -40,9 +40,9 @@ from agents import (
     Runner,
     RunContextWrapper,
 )
-from asgiref.sync import sync_to_async
 from chatkit.agents import AgentContext, ClientToolCall, ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError
+from chatkit.store import NotFoundError
 from chatkit.types import (
     AssistantMessageItem,
     Attachment,
@@ -65,12 +65,12 @@ from . import models
 from .compat import openai_default_configured
 from .conf import ChatKitConfigurationError, chatkit_settings
 from .context import RequestContext
-from .entities import aresolve_entity
+from .entities import aresolve_entity, is_entity_source_id
 from .journal import is_interruption_marker
 from .offline import message_text
 from .offline_model import OfflineModel
 from .server import DjangoChatKitServer
-from .store import attachment_storage
+from .store import DjangoAttachmentStore
 from .widgets import WidgetError, awidget_item
 
 __all__ = [
@@ -94,19 +94,25 @@ BACKEND_OPENAI = "openai"
 class ChatKitItemConverter(ThreadItemConverter):
     """The SDK's converter plus what it leaves to the integrator.
 
-    ``tag_to_message_content`` resolves an @-mention back to its row with the requesting
-    user's visibility (never trusting the tag's own ``data``); a tag the user may not
-    see is dropped: the agent is told only that a mention was removed, and
-    :attr:`dropped` records it so the server can show the user a notice.
-    ``attachment_to_message_content`` reads the file from Django storage.
+    ``tag_to_message_content`` resolves an @-mention of a registered entity source
+    (``"<source>:<id>"``) back to its row with the requesting user's visibility (never
+    trusting the tag's own ``data``); a tag the user may not see is dropped: the agent is
+    told only that a mention was removed, and :attr:`dropped` records it so the server
+    can show the user a notice. A tag whose id names no registered source (a raw id, as
+    a site's own entity search makes them) goes to :meth:`raw_tag_to_message_content`.
+    ``attachment_to_message_content`` reads the file through the attachment store
+    (:meth:`DjangoAttachmentStore.read_bytes`).
     """
 
     text_attachment_limit = 20_000
     """Characters of a text attachment given to the agent."""
 
-    def __init__(self, context: RequestContext, owner: str) -> None:
+    def __init__(
+        self, context: RequestContext, owner: str, attachment_store: DjangoAttachmentStore | None = None
+    ) -> None:
         self.context = context
         self.owner = owner
+        self.attachment_store = attachment_store if attachment_store is not None else DjangoAttachmentStore()
         self.dropped: dict[str, list[UserMessageTagContent]] = {}
         self._message_id: str | None = None
 
@@ -125,6 +131,8 @@ class ChatKitItemConverter(ThreadItemConverter):
         return await super().assistant_message_to_input(item.model_copy(update={"content": content}))
 
     async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputContentParam:
+        if not is_entity_source_id(tag.id):
+            return await self.raw_tag_to_message_content(tag)
         resolved = await aresolve_entity(self.context.user, tag.id)
         if resolved is None:
             self.dropped.setdefault(self._message_id or "", []).append(tag)
@@ -143,8 +151,17 @@ class ChatKitItemConverter(ThreadItemConverter):
             f"{resolved.description}",
         }
 
+    async def raw_tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputContentParam:
+        """An @-mention whose id names no registered entity source. Override to look it up
+        your way; by default the agent gets what the user saw (the tag's text) and its id,
+        not the tag's ``data``, which the client sent."""
+        return {"type": "input_text", "text": f'@-mention: "{tag.text}" (id {tag.id})'}
+
     async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputContentParam:
-        content = await _read_attachment(attachment, self.owner)
+        try:
+            content = await self.attachment_store.read_bytes(attachment.id, self.context)
+        except NotFoundError:
+            content = None
         if content is None:
             return {
                 "type": "input_text",
@@ -165,26 +182,6 @@ class ChatKitItemConverter(ThreadItemConverter):
             "filename": attachment.name,
             "file_data": f"data:{attachment.mime_type};base64,{encoded}",
         }
-
-
-async def _read_attachment(attachment: Attachment, owner: str) -> bytes | None:
-    """The stored bytes of an attachment this owner uploaded, or ``None``."""
-    name = await (
-        models.Attachment.objects.filter(attachment_id=attachment.id, owner=owner)
-        .values_list("file", flat=True)
-        .afirst()
-    )
-    if not name:
-        return None
-
-    def read() -> bytes:
-        with attachment_storage().open(name, "rb") as handle:
-            return handle.read()
-
-    try:
-        return await sync_to_async(read)()
-    except FileNotFoundError:
-        return None
 
 
 # -- tools ---------------------------------------------------------------------------
@@ -348,11 +345,20 @@ def has_openai_credentials() -> bool:
     )
 
 
+def uses_offline_model() -> bool:
+    """Whether agents run on the offline model: ``AGENT_BACKEND`` is ``"offline"``, or
+    ``"auto"`` with no OpenAI credentials."""
+    backend = chatkit_settings.AGENT_BACKEND
+    return backend == BACKEND_OFFLINE or (backend == BACKEND_AUTO and not has_openai_credentials())
+
+
 class AgentChatKitServer(DjangoChatKitServer):
     """A ChatKit server that answers each user message by running an openai-agents agent.
 
     Override points: :meth:`get_agent` (routing), :meth:`get_model` (model choice),
-    :meth:`get_run_config`, :meth:`load_history`, and :attr:`converter_class`.
+    :meth:`get_run_config`, :meth:`load_history`, :meth:`get_agent_context` (your own
+    ``AgentContext`` subclass), :meth:`get_converter` (your own converter) and
+    :attr:`converter_class`.
     """
 
     converter_class: type[ChatKitItemConverter] = ChatKitItemConverter
@@ -407,8 +413,7 @@ class AgentChatKitServer(DjangoChatKitServer):
 
     def get_model(self, agent: Agent[Any], requested: str | None, context: RequestContext) -> Any:
         """The model for this run: the offline model, an allowed override, or ``None``."""
-        backend = chatkit_settings.AGENT_BACKEND
-        if backend == BACKEND_OFFLINE or (backend == BACKEND_AUTO and not has_openai_credentials()):
+        if uses_offline_model():
             return OfflineModel(
                 label=agent.name,
                 delay=chatkit_settings.OFFLINE_REPLY_DELAY,
@@ -421,6 +426,18 @@ class AgentChatKitServer(DjangoChatKitServer):
     def get_run_config(self, agent: Agent[Any], model: Any, context: RequestContext) -> RunConfig:
         offline = isinstance(model, OfflineModel)
         return RunConfig(model=model, tracing_disabled=offline)
+
+    def get_agent_context(self, thread: ThreadMetadata, context: RequestContext) -> AgentContext:
+        """The ``AgentContext`` the agent's tools receive; return an instance of your own
+        subclass when your agents expect its fields."""
+        return AgentContext(thread=thread, store=self.store, request_context=context)
+
+    def get_converter(self, thread: ThreadMetadata, context: RequestContext) -> ThreadItemConverter:
+        """The converter of the thread's items to agent input: ``converter_class(context,
+        owner, attachment_store)`` by default. Return any ``ThreadItemConverter``; one
+        without :attr:`ChatKitItemConverter.dropped` just never reports dropped mentions."""
+        attachment_store = self.attachment_store if isinstance(self.attachment_store, DjangoAttachmentStore) else None
+        return self.converter_class(context, self.owner_of(context), attachment_store)
 
     async def load_history(self, thread: ThreadMetadata, context: RequestContext) -> list[ThreadItem]:
         """The last ``AGENT_HISTORY_LIMIT`` items of the thread, oldest first."""
@@ -448,16 +465,16 @@ class AgentChatKitServer(DjangoChatKitServer):
         requested = input_user_message.inference_options.model if input_user_message else None
         model = self.get_model(agent, requested, context)
 
-        converter = self.converter_class(context, self.owner_of(context))
+        converter = self.get_converter(thread, context)
         agent_input = await converter.to_agent_input(history)
         if input_user_message is not None:
-            for tag in converter.dropped.get(input_user_message.id, []):
+            for tag in getattr(converter, "dropped", {}).get(input_user_message.id, []):
                 yield NoticeEvent(
                     level="warning",
                     message=f"@{tag.text} is not available to you, so it was not shared with the assistant.",
                 )
 
-        agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
+        agent_context = self.get_agent_context(thread, context)
         result = Runner.run_streamed(
             agent,
             agent_input,

@@ -166,6 +166,7 @@ def check_widget_actions(app_configs: Any = None, databases: Any = None, **kwarg
 
     handlers: dict[str, set[str]] = {}
     used: set[str] = set()
+    server_has_own_action = _server_has_own_action()
     for name, definition in sorted(definitions.items()):
         if definition.sample_data is None:
             continue
@@ -185,7 +186,12 @@ def check_widget_actions(app_configs: Any = None, databases: Any = None, **kwarg
         for action in iter_actions(root.model_dump(mode="json")):
             used.add(action.type)
             handlers.setdefault(action.type, set()).add(action.handler)
-            if action.handler == "server" and action.type not in registry and ("W020", action.type) not in reported:
+            if (
+                action.handler == "server"
+                and action.type not in registry
+                and not server_has_own_action
+                and ("W020", action.type) not in reported
+            ):
                 reported.add(("W020", action.type))
                 problems.append(
                     Warning(
@@ -232,6 +238,20 @@ def check_widget_actions(app_configs: Any = None, databases: Any = None, **kwarg
     return problems
 
 
+def _server_has_own_action() -> bool:
+    """Whether ``SERVER_CLASS`` answers actions with an ``action()`` of its own (a sample's
+    ``if action.type == "line.select"``) instead of the ``@chatkit_action`` registry: then an
+    action no handler is registered for may well be answered (no W020)."""
+    from .adopt import adopt
+    from .server import DjangoChatKitServer
+
+    try:
+        server_class = adopt(chatkit_settings.SERVER_CLASS)
+    except (ImproperlyConfigured, TypeError):
+        return False  # reported as E002
+    return server_class.action is not DjangoChatKitServer.action
+
+
 # -- agents (django_chatkit.agents) -------------------------------------------------------------
 
 
@@ -263,7 +283,11 @@ def check_agents(app_configs: Any = None, **kwargs: Any) -> list:
         agents = chatkit_settings.AGENTS
     except ImproperlyConfigured as exc:
         return [*problems, Error(str(exc), id="django_chatkit.E030")]
-    if not agents:
+    # A subclass that picks its agents itself (its own respond() or get_agent()) needs none.
+    picks_its_own = server_class.respond is not AgentChatKitServer.respond or (
+        server_class.get_agent is not AgentChatKitServer.get_agent
+    )
+    if not agents and not picks_its_own:
         problems.append(
             Error("CHATKIT['AGENTS'] is empty, so AgentChatKitServer has no agent to run.", hint=example, id="django_chatkit.E030")
         )
@@ -334,3 +358,73 @@ def check_code_editor(app_configs: Any = None, **kwargs: Any) -> list:
             )
         ]
     return []
+
+
+# -- the live-sync WebSocket route ---------------------------------------------------------
+
+
+@register(Tags.urls)
+def check_live_route(app_configs: Any = None, **kwargs: Any) -> list:
+    """W040: the chat UI connects to the live-sync WebSocket (``/chatkit/live/`` unless a
+    page passes another ``live_url``); without a route there, every page load logs a
+    WebSocket error. Only checked when ``settings.ASGI_APPLICATION`` names the app."""
+    from django.utils.module_loading import import_string
+
+    from .templatetags.chatkit import DEFAULT_LIVE_URL
+
+    name = getattr(settings, "ASGI_APPLICATION", None)
+    if not name:
+        return []
+    try:
+        application = import_string(name)
+    except Exception:  # noqa: BLE001  (a check must not crash manage.py; runserver reports it)
+        return []
+    websocket = _websocket_application(application)
+    if websocket is not None and _routes(websocket, DEFAULT_LIVE_URL.lstrip("/")):
+        return []
+    return [
+        Warning(
+            f"{name} has no WebSocket route for {DEFAULT_LIVE_URL}, where the chat UI's live sync connects.",
+            hint=(
+                'Add "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter('
+                "chatkit_websocket_routes()))) to its ProtocolTypeRouter (django_chatkit.routing), or "
+                'pass live_url="" to {% chatkit_chat %} and silence django_chatkit.W040.'
+            ),
+            id="django_chatkit.W040",
+        )
+    ]
+
+
+def _unwrap(application: Any) -> Any:
+    """The router inside Channels' middleware (``inner``) and origin validators (``application``)."""
+    for _ in range(32):
+        if hasattr(application, "routes") or hasattr(application, "application_mapping"):
+            return application
+        inner = getattr(application, "inner", None) or getattr(application, "application", None)
+        if inner is None:
+            return application
+        application = inner
+    return application
+
+
+def _websocket_application(application: Any) -> Any:
+    mapping = getattr(_unwrap(application), "application_mapping", None)
+    return mapping.get("websocket") if isinstance(mapping, dict) else None
+
+
+def _routes(application: Any, path: str) -> bool:
+    """Whether a Channels ``URLRouter`` (behind any middleware) routes ``path``."""
+    router = _unwrap(application)
+    for route in getattr(router, "routes", None) or ():
+        match = route.pattern.match(path)
+        if not match:
+            continue
+        remaining = match[0] if isinstance(match, tuple) else ""
+        callback = getattr(route, "callback", None)
+        if hasattr(_unwrap(callback), "routes"):
+            if _routes(callback, remaining):
+                return True
+            continue
+        if not remaining:
+            return True
+    return False

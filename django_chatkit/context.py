@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.http import HttpRequest
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 
 from .conf import AUTH_ANONYMOUS_SESSION, chatkit_settings
 from .exceptions import NotAuthenticated
@@ -39,8 +41,37 @@ async def build_request_context(request: HttpRequest) -> RequestContext:
         session = request.session
         if not session.session_key:
             await session.acreate()
+        _ensure_csrf_cookie(request)
         return RequestContext(user_id=f"session:{session.session_key}", user=user, request=request)
     raise NotAuthenticated("Authentication required: log in to use this chat.")
+
+
+def _ensure_csrf_cookie(request: HttpRequest) -> None:
+    """Give an anonymous session the CSRF cookie its next request needs: once the session
+    cookie is set, requests are cookie-authenticated and must send the token. The async
+    view's CsrfViewMiddleware sets the cookie; the consumer adds it itself
+    (:func:`csrf_cookie_header`)."""
+    if not settings.CSRF_USE_SESSIONS and settings.CSRF_COOKIE_NAME not in request.COOKIES:
+        get_token(request)
+
+
+def csrf_cookie_header(request: HttpRequest) -> str | None:
+    """The ``Set-Cookie`` value of a CSRF cookie this request asked for (``get_token``),
+    for a transport without Django's middleware; None when there is none to set."""
+    if not request.META.get("CSRF_COOKIE_NEEDS_UPDATE") or settings.CSRF_USE_SESSIONS:
+        return None
+    response = HttpResponse()
+    response.set_cookie(
+        settings.CSRF_COOKIE_NAME,
+        request.META["CSRF_COOKIE"],
+        max_age=settings.CSRF_COOKIE_AGE,
+        domain=settings.CSRF_COOKIE_DOMAIN,
+        path=settings.CSRF_COOKIE_PATH,
+        secure=settings.CSRF_COOKIE_SECURE,
+        httponly=settings.CSRF_COOKIE_HTTPONLY,
+        samesite=settings.CSRF_COOKIE_SAMESITE,
+    )
+    return response.cookies[settings.CSRF_COOKIE_NAME].OutputString()
 
 
 def owner_from_context(context: Any) -> str:

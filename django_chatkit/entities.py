@@ -326,5 +326,15 @@ def resolve_entity(user: Any, entity_id: str) -> ResolvedEntity | None:
     return source.resolve(user, local_id)
 
 
+def is_entity_source_id(entity_id: str) -> bool:
+    """Whether ``entity_id`` is ``"<source>:<id>"`` with a registered source: an id this
+    app resolves (with the user's visibility), not a raw id of the site's own making."""
+    try:
+        key, _ = split_entity_id(entity_id)
+    except ValueError:
+        return False
+    return entity_sources.get(key) is not None
+
+
 aresolve_entity = sync_to_async(resolve_entity)
 """Async :func:`resolve_entity`, for the request path."""

@@ -184,7 +184,7 @@ class WidgetTemplate(models.Model):
     """
 
     #: What a version records; a save that changes none of these makes no new version.
-    CONTENT_FIELDS = ("title", "description", "template", "json_schema", "sample_data", "extra")
+    CONTENT_FIELDS = ("title", "description", "template", "json_schema", "sample_data", "extra", "lenient")
 
     name = models.CharField(
         _("name"),
@@ -205,6 +205,14 @@ class WidgetTemplate(models.Model):
     )
     extra = OrderedJSONField(
         _("other .widget keys"), default=dict, blank=True, help_text=_("Kept so an export reproduces the imported file.")
+    )
+    lenient = models.BooleanField(
+        _("lenient (the SDK's rules)"),
+        default=False,
+        help_text=_(
+            "Render as the ChatKit SDK does: the data is not checked against the schema and an "
+            "undefined value renders as nothing. For .widget files written for the SDK."
+        ),
     )
     version = models.PositiveIntegerField(_("version"), default=0, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -234,6 +242,7 @@ class WidgetTemplate(models.Model):
             description=self.description,
             sample_data=self.sample_data,
             extra=self.extra or {},
+            lenient=self.lenient,
         )
 
     def save(self, *args, comment: str = "", user=None, **kwargs) -> None:
@@ -275,6 +284,7 @@ class WidgetTemplateVersion(models.Model):
     json_schema = OrderedJSONField(_("JSON Schema"), default=dict, blank=True)
     sample_data = OrderedJSONField(_("sample data"), null=True, blank=True)
     extra = OrderedJSONField(_("other .widget keys"), default=dict, blank=True)
+    lenient = models.BooleanField(_("lenient (the SDK's rules)"), default=False)
     comment = models.CharField(_("comment"), max_length=255, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("created by")
@@ -307,4 +317,5 @@ class WidgetTemplateVersion(models.Model):
             description=self.description,
             sample_data=self.sample_data,
             extra=self.extra or {},
+            lenient=self.lenient,
         )

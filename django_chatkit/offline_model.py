@@ -33,12 +33,15 @@ The rules, applied to the current turn (the items after the last assistant messa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
+from contextvars import ContextVar
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from agents.agent_output import AgentOutputSchemaBase
+from agents.run import AgentRunner, RunConfig, get_default_agent_runner, set_default_agent_runner
 from agents.handoffs import Handoff
 from agents.items import ModelResponse, TResponseInputItem, TResponseStreamEvent
 from agents.model_settings import ModelSettings
@@ -421,3 +424,57 @@ class OfflineModel(Model):
             response=self._response([item]),
             sequence_number=next(sequence),
         )
+
+
+# -- plain ``Runner`` calls on the offline model -------------------------------------------
+#
+# A backend written for the SDK calls ``Runner.run_streamed(agent, input, context=...)``
+# with no model of ours. openai-agents sends every such call to one default runner
+# (``agents.run.set_default_agent_runner``, marked experimental upstream: this is the only
+# place that uses it); ours gives a call the offline model when the current context asked
+# for it and the call names no model itself.
+
+_PLAIN_RUNS_OFFLINE: ContextVar[dict[str, Any] | None] = ContextVar("django_chatkit_plain_runs_offline", default=None)
+
+
+class _OfflineCapableRunner(AgentRunner):
+    def run_streamed(self, starting_agent: Any, input: Any, **kwargs: Any) -> Any:
+        return super().run_streamed(starting_agent, input, **_offline_options(starting_agent, kwargs))
+
+    async def run(self, starting_agent: Any, input: Any, **kwargs: Any) -> Any:
+        return await super().run(starting_agent, input, **_offline_options(starting_agent, kwargs))
+
+
+def _offline_options(agent: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    options = _PLAIN_RUNS_OFFLINE.get()
+    if options is None:
+        return kwargs
+    run_config = kwargs.get("run_config")
+    if isinstance(run_config, Mapping):
+        run_config = RunConfig(**run_config)
+    if run_config is not None and run_config.model is not None:
+        return kwargs  # the call picked its model itself
+    model = OfflineModel(label=getattr(agent, "name", None), **options)
+    if run_config is None:
+        run_config = RunConfig(model=model, tracing_disabled=True)
+    else:
+        run_config = dataclasses.replace(run_config, model=model, tracing_disabled=True)
+    return {**kwargs, "run_config": run_config}
+
+
+def run_plain_runner_calls_offline(*, delay: float = 0.0, tool_triggers: Mapping[str, str] | None = None) -> None:
+    """From now on in the current context (this request, and the tasks it starts),
+    ``agents.Runner.run`` and ``Runner.run_streamed`` calls whose ``run_config`` names no
+    model run on an :class:`OfflineModel` labelled with the agent's name.
+
+    Raises ``RuntimeError`` when the site installed a default agent runner of its own.
+    """
+    runner = get_default_agent_runner()
+    if not isinstance(runner, _OfflineCapableRunner):
+        if type(runner) is not AgentRunner:
+            raise RuntimeError(
+                f"openai-agents' default runner is {type(runner).__name__}, set by the site: "
+                "plain Runner calls cannot be sent to the offline model."
+            )
+        set_default_agent_runner(_OfflineCapableRunner())
+    _PLAIN_RUNS_OFFLINE.set({"delay": delay, "tool_triggers": dict(tool_triggers or {})})

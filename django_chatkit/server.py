@@ -14,12 +14,13 @@ import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from chatkit.server import ChatKitServer
+from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.store import AttachmentStore, NotFoundError, Store
 from chatkit.types import (
     Action,
     AudioInput,
     FeedbackKind,
+    ItemsListReq,
     SyncCustomActionResponse,
     ThreadItem,
     ThreadMetadata,
@@ -58,6 +59,13 @@ class DjangoChatKitServer(SDKServerSeams[RequestContext]):
     def owner_of(self, context: Any) -> str:
         owner_of = getattr(self.store, "owner_of", None)
         return owner_of(context) if owner_of else chatkit_settings.OWNER_RESOLVER(context)
+
+    async def process_parsed(self, parsed: Any, context: Any) -> StreamingResult | NonStreamingResult:
+        if isinstance(parsed, ItemsListReq):
+            # The store answers an empty page for a thread that is not the requester's
+            # (the SDK's Store contract); over HTTP it is a 404, like every other op.
+            await self.store.load_thread(parsed.params.thread_id, context)
+        return await super().process_parsed(parsed, context)
 
     async def begin_events(
         self, thread: ThreadMetadata, context: Any, stream: Callable[[], AsyncIterator[ThreadStreamEvent]]
@@ -163,8 +171,11 @@ _servers: dict[type, ChatKitServer[Any]] = {}
 
 
 def get_chatkit_server() -> ChatKitServer[Any]:
-    """The instance of ``CHATKIT["SERVER_CLASS"]`` (one per class, built on first use)."""
-    server_class = chatkit_settings.SERVER_CLASS
+    """The instance of ``CHATKIT["SERVER_CLASS"]`` (one per class, built on first use).
+    A plain ``ChatKitServer`` subclass runs on the Django stores (:mod:`django_chatkit.adopt`)."""
+    from .adopt import adopt
+
+    server_class = adopt(chatkit_settings.SERVER_CLASS)
     server = _servers.get(server_class)
     if server is None:
         server = _servers[server_class] = server_class()

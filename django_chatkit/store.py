@@ -56,6 +56,9 @@ _ID_PREFIXES: dict[str, str] = {
 
 OwnerResolver = Callable[[Any], str]
 
+#: Items saved before they were added that one store instance remembers (see ``save_item``).
+_UNFINISHED_LIMIT = 10_000
+
 
 def to_microseconds(moment: datetime) -> int:
     """Sort key of an SDK timestamp: microseconds since 1970 of the naive wall-clock time."""
@@ -80,6 +83,15 @@ def _thread_data(thread: ThreadMetadata) -> dict[str, Any]:
     data = thread.model_dump(mode="json", exclude={"items"})
     data["metadata"].pop(RUN_MARKER_KEY, None)
     return data
+
+
+def _title_column(title: str | None) -> str | None:
+    """The title as the indexed column holds it: cut to the column's length (a generated
+    title can be any length; the stored thread keeps it whole)."""
+    limit = models.Thread._meta.get_field("title").max_length
+    if title is None or len(title) <= limit:
+        return title
+    return title[: limit - 1] + "…"
 
 
 def _owned_threads(context: Any) -> set[tuple[str, str]] | None:
@@ -185,7 +197,7 @@ class DjangoStore(_OwnedStore, Store[Any]):
     async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
         owner = self.owner_of(context)
         fields = {
-            "title": thread.title,
+            "title": _title_column(thread.title),
             "created_at_us": to_microseconds(thread.created_at),
             "data": _thread_data(thread),
         }
@@ -223,10 +235,8 @@ class DjangoStore(_OwnedStore, Store[Any]):
         rows = models.ThreadItem.objects.filter(thread_id=thread_id, owner=owner)
         anchor = rows.filter(item_id=after)
         page = await self._page(rows, anchor, "item_id", after, limit, order)
-        if not page.data and not await models.Thread.objects.filter(
-            thread_id=thread_id, owner=owner
-        ).aexists():
-            raise NotFoundError(f"Thread {thread_id} not found")
+        # Another owner's thread (or a missing one) is an empty page, as the SDK's Store
+        # contract says; the server answers 404 for it before asking (``items.list``).
         return Page(
             data=[_ITEM_ADAPTER.validate_python(data) for _, data in page.data],
             has_more=page.has_more,
@@ -234,17 +244,29 @@ class DjangoStore(_OwnedStore, Store[Any]):
         )
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
-        """Insert first: the SDK adds new items. The agents helper re-adds items it already
-        added, and a run's checkpoint may have saved it, so adding is an upsert too."""
+        """Insert first: the SDK adds new items.
+
+        An id that is already stored is updated only when the stored row is that same item
+        unfinished: saved by a checkpoint of the running response (``save_item`` before the
+        item was added), or with the same creation time (the agents helper re-adds a
+        workflow it continues). A response that adds an id again for a new item (a
+        structured input yielded twice, say) leaves the stored one, which may have been
+        answered since, as it is.
+        """
         owner = self.owner_of(context)
         await self._check_thread_owned(thread_id, owner, context)
         fields = _item_fields(item)
         if await insert_unless_taken(models.ThreadItem, thread_id=thread_id, item_id=item.id, owner=owner, **fields):
             return
         rows = models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item.id, owner=owner)
-        if not await rows.aupdate(**fields):
-            # The id is taken by a row that is not the owner's, or the thread is gone.
-            raise NotFoundError(f"Thread {thread_id} not found")
+        if self._unfinished_items().pop((owner, thread_id, item.id), False) is False:
+            rows = rows.filter(created_at_us=fields["created_at_us"])
+        if await rows.aupdate(**fields):
+            return
+        if await models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item.id, owner=owner).aexists():
+            return  # another item is stored under this id: it stays
+        # The id is taken by a row that is not the owner's, or the thread is gone.
+        raise NotFoundError(f"Thread {thread_id} not found")
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
         """Update first: the SDK saves items it has added (replaced widgets, say)."""
@@ -257,6 +279,22 @@ class DjangoStore(_OwnedStore, Store[Any]):
         inserted = await insert_unless_taken(models.ThreadItem, thread_id=thread_id, item_id=item.id, owner=owner, **fields)
         if not inserted and not await rows.aupdate(**fields):  # a concurrent save won the insert; ours is newer
             raise NotFoundError(f"Thread {thread_id} not found")
+        if inserted:
+            self._remember_unfinished((owner, thread_id, item.id))
+
+    def _remember_unfinished(self, key: tuple[str, str, str]) -> None:
+        """An item saved before it was added (a checkpoint of a response in progress): its
+        ``add_thread_item`` replaces it. Bounded: a run that died before adding its item
+        leaves an entry, which ages out."""
+        unfinished = self._unfinished_items()
+        unfinished[key] = None
+        while len(unfinished) > _UNFINISHED_LIMIT:
+            unfinished.pop(next(iter(unfinished)))
+
+    def _unfinished_items(self) -> dict[tuple[str, str, str], None]:
+        # (owner, thread id, item id), oldest first; made on first use, so a subclass's
+        # own __init__ need not call this one's.
+        return self.__dict__.setdefault("_unfinished", {})
 
     async def _check_thread_owned(self, thread_id: str, owner: str, context: Any) -> None:
         memo = _owned_threads(context)
@@ -351,6 +389,26 @@ class DjangoAttachmentStore(_OwnedStore, AttachmentStore[Any]):
             preview = _absolute_url(context, "django_chatkit:attachment-preview", attachment_id)
             return ImageAttachment(preview_url=preview, **common)
         return FileAttachment(**common)
+
+    async def read_bytes(self, attachment_id: str, context: Any) -> bytes:
+        """The uploaded bytes of the requester's attachment; ``NotFoundError`` for an
+        attachment that is another owner's, not uploaded yet, or whose file is gone."""
+        name = await (
+            models.Attachment.objects.filter(attachment_id=attachment_id, owner=self.owner_of(context))
+            .values_list("file", flat=True)
+            .afirst()
+        )
+        if not name:
+            raise NotFoundError(f"Attachment {attachment_id} not found")
+
+        def read() -> bytes:
+            with attachment_storage().open(name, "rb") as handle:
+                return handle.read()
+
+        try:
+            return await sync_to_async(read)()
+        except FileNotFoundError:
+            raise NotFoundError(f"The file of attachment {attachment_id} is gone") from None
 
     async def delete_attachment(self, attachment_id: str, context: Any) -> None:
         """Delete the stored file. Runs before ``Store.delete_attachment``; an attachment

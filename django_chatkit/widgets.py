@@ -49,7 +49,7 @@ from django.db.models.signals import post_delete, post_save
 from chatkit import widgets as sdk_widgets
 from chatkit.types import ThreadMetadata, WidgetItem
 from chatkit.widgets import DynamicWidgetRoot, WidgetRoot
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, Undefined
+from jinja2 import ChainableUndefined, StrictUndefined, Template, TemplateError, TemplateSyntaxError, Undefined
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -237,6 +237,15 @@ class _WidgetSandbox(ImmutableSandboxedEnvironment):
 _environment = _WidgetSandbox(undefined=StrictUndefined, autoescape=False)
 
 
+class _LenientUndefined(ChainableUndefined):
+    """A lenient template's missing value: prints as nothing, ``tojson`` gives ``null``,
+    and ``missing.name`` is missing too."""
+
+
+#: Lenient templates (``WidgetTemplate.lenient``): the same sandbox, undefined values allowed.
+_lenient_environment = _WidgetSandbox(undefined=_LenientUndefined, autoescape=False)
+
+
 def _tojson(value: Any, indent: int | None = None) -> str:
     """``tojson`` for templates whose output is JSON, not HTML.
 
@@ -244,7 +253,9 @@ def _tojson(value: Any, indent: int | None = None) -> str:
     the JSON parser undoes: the parsed widget is the same, at half the cost. Keys are
     sorted, as Jinja's filter sorts them.
     """
-    if isinstance(value, Undefined):
+    if isinstance(value, _LenientUndefined):
+        value = None
+    elif isinstance(value, Undefined):
         # json.dumps would say "StrictUndefined is not JSON serializable": name the variable.
         value._fail_with_undefined_error()
     if indent is None:
@@ -256,6 +267,7 @@ _JSON_ENCODER = json.JSONEncoder(sort_keys=True)
 
 
 _environment.filters["tojson"] = _tojson
+_lenient_environment.filters["tojson"] = _tojson
 _cache: OrderedDict[tuple[str, int | None, str], Template] = OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -271,16 +283,19 @@ def _jinja_problem(exc: TemplateError) -> WidgetProblem:
     return WidgetProblem(where, f"{kind}: {exc.message or exc}")
 
 
-def compile_template(source: str, *, name: str | None = None, version: int | None = None) -> Template:
-    """Compile ``source`` in the sandbox; cached per (template, version, source)."""
-    key = (name or "", version, hashlib.sha256(source.encode()).hexdigest())
+def compile_template(
+    source: str, *, name: str | None = None, version: int | None = None, lenient: bool = False
+) -> Template:
+    """Compile ``source`` in the sandbox; cached per (template, version, source, mode).
+    ``lenient``: undefined values render as nothing (``null`` through ``tojson``)."""
+    key = (name or "", version, hashlib.sha256(source.encode()).hexdigest() + ("~" if lenient else ""))
     with _cache_lock:
         template = _cache.get(key)
         if template is not None:
             _cache.move_to_end(key)
             return template
     try:
-        template = _environment.from_string(source)
+        template = (_lenient_environment if lenient else _environment).from_string(source)
     except TemplateError as exc:
         raise WidgetTemplateError([_jinja_problem(exc)], template=name, version=version) from exc
     with _cache_lock:
@@ -674,17 +689,27 @@ class WidgetDefinition:
     #: The widget builder's preview data (``defaultState`` in its ``encodedWidget``): what
     #: :meth:`check` renders when there is no ``sample_data``. Not stored, not exported.
     builder_data: Any = field(default=None, compare=False, repr=False)
+    #: The SDK's rendering rules (``chatkit.widgets.WidgetTemplate.build``) instead of this
+    #: app's stricter ones: the data is not checked against the schema, an undefined value
+    #: renders as nothing (``null`` through ``tojson``), and the output is validated as the
+    #: SDK validates it. For ``.widget`` files written for the SDK (OpenAI's samples).
+    lenient: bool = False
     #: The compiled template and data check, made on first use (definitions are immutable).
-    _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False, init=False)
 
     def compile(self) -> Template:
         template = self._memo.get("template")
         if template is None:
-            template = self._memo["template"] = compile_template(self.template, name=self.name, version=self.version)
+            template = self._memo["template"] = compile_template(
+                self.template, name=self.name, version=self.version, lenient=self.lenient
+            )
         return template
 
     def validate_data(self, data: Any) -> None:
-        """Raise :class:`WidgetDataError` unless ``data`` matches this template's schema."""
+        """Raise :class:`WidgetDataError` unless ``data`` matches this template's schema
+        (a lenient template takes any data)."""
+        if self.lenient:
+            return
         check = self._memo.get("data_check")
         if check is None:
             check = self._memo["data_check"] = _data_checker(self.json_schema, self.name, self.version)
@@ -712,6 +737,11 @@ class WidgetDefinition:
                 "use the tojson filter for values, e.g. {{ title|tojson }}",
             )
             raise WidgetOutputError([problem], template=self.name, version=self.version) from exc
+        if self.lenient:
+            try:
+                return DynamicWidgetRoot.model_validate(document)
+            except ValidationError as exc:
+                raise WidgetOutputError(_pydantic_problems(exc, "$"), template=self.name, version=self.version) from exc
         return validate_widget(document, name=self.name, version=self.version)
 
     @property
@@ -720,11 +750,13 @@ class WidgetDefinition:
         return self.sample_data if self.sample_data is not None else self.builder_data
 
     def check(self) -> DynamicWidgetRoot | None:
-        """Everything an editor must get right: compiles, valid schema, sample renders.
+        """Everything an editor must get right: compiles, valid schema (not for a lenient
+        template, whose schema only documents the data), sample renders.
 
         Returns the rendered sample, or ``None`` when there is no data to render it with.
         """
-        check_schema(self.json_schema, name=self.name, version=self.version)
+        if not self.lenient:
+            check_schema(self.json_schema, name=self.name, version=self.version)
         self.compile()
         if self.check_data is None:
             return None
@@ -899,6 +931,7 @@ def save_widget_definition(
         "json_schema": definition.json_schema,
         "sample_data": definition.sample_data,
         "extra": definition.extra,
+        "lenient": definition.lenient,
     }
     if status == "updated" and all(getattr(row, key) == value for key, value in values.items()):
         return row, "unchanged"

@@ -148,3 +148,23 @@ def serve_agents(openai_base_url: str | None = None) -> None:
         overrides["AGENT_BACKEND"] = "openai"
     settings.CHATKIT = {**settings.CHATKIT, **overrides}
     register_note_source()
+
+
+# -- AgentChatKitServer hooks: a sample's agent, context and converter inside it ------------
+
+from django_chatkit.agents import AgentChatKitServer  # noqa: E402
+from tests.sample_backend import FrontDeskContext, FrontDeskConverter, desk_agent  # noqa: E402
+
+
+class FrontDeskAgentServer(AgentChatKitServer):
+    """Picks its agent itself (no CHATKIT["AGENTS"]), with the agent's own context class
+    and converter."""
+
+    def get_agent(self, tool_choice, context):
+        return desk_agent
+
+    def get_agent_context(self, thread, context):
+        return FrontDeskContext(thread=thread, store=self.store, request_context=context, desk_name="south desk")
+
+    def get_converter(self, thread, context):
+        return FrontDeskConverter(self.attachment_store, context)

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from django_chatkit.context import RequestContext
+from django_chatkit.testing import sse_payloads
 
 
 @pytest.fixture
@@ -47,12 +48,7 @@ def session_cookies(user) -> dict[str, str]:
 
 
 def parse_sse(raw: bytes) -> list[dict[str, Any]]:
-    events = []
-    for block in raw.split(b"\n\n"):
-        block = block.strip()
-        if block.startswith(b"data: "):
-            events.append(json.loads(block[len(b"data: ") :]))
-    return events
+    return [json.loads(payload) for payload in sse_payloads(raw)]
 
 
 @dataclass
@@ -90,12 +86,12 @@ class LiveServer:
         return ChatKitHTTP(http=http, path=path)
 
 
-@pytest.fixture(scope="session")
-def live_daphne(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
-    """A real daphne process serving tests.asgi on the test database."""
+def run_daphne(django_db_blocker, setup) -> Iterator[LiveServer]:
+    """A real daphne process serving tests.asgi on the test database; ``setup`` (a
+    module-level function of tests.live, run in the child) configures it."""
     from daphne.testing import DaphneProcess
 
-    from tests.live import make_application, use_test_database
+    from tests.live import make_application
 
     with django_db_blocker.unblock():
         # The forked child closes the connections it inherits: they must not be ours (on
@@ -103,7 +99,7 @@ def live_daphne(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
         from django.db import connections
 
         connections.close_all()
-        process = DaphneProcess("127.0.0.1", make_application, setup=use_test_database)
+        process = DaphneProcess("127.0.0.1", make_application, setup=setup)
         process.start()
         if not process.ready.wait(timeout=20):
             process.terminate()
@@ -113,6 +109,14 @@ def live_daphne(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
         finally:
             process.terminate()
             process.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_daphne(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
+    """A real daphne process serving tests.asgi on the test database."""
+    from tests.live import use_test_database
+
+    yield from run_daphne(django_db_blocker, use_test_database)
 
 
 @pytest.fixture(params=["consumer", "view"])

@@ -39,3 +39,23 @@ def make_application():
     from tests.asgi import application
 
     return application
+
+
+def serve_front_desk() -> None:
+    """Setup of a daphne process running the sample-style backend, named in settings
+    and nothing else, with no OpenAI API key (its plain Runner calls run offline)."""
+    import os
+
+    from django.conf import settings
+
+    use_test_database()
+    os.environ.pop("OPENAI_API_KEY", None)
+    settings.CHATKIT = {"SERVER_CLASS": "tests.sample_backend.FrontDeskServer", "OFFLINE_REPLY_DELAY": 0}
+
+
+def serve_anonymous_sessions() -> None:
+    """Setup of a daphne process whose chat needs no login (AUTH_POLICY "anonymous_session")."""
+    from django.conf import settings
+
+    use_test_database()
+    settings.CHATKIT = {**settings.CHATKIT, "AUTH_POLICY": "anonymous_session"}

@@ -32,6 +32,15 @@ from chatkit.widgets import Button, Card, Text
 from django_chatkit.offline import OfflineChatKitServer, message_text
 
 
+class StatusCodeError(Exception):
+    """Shaped like FastAPI's / Starlette's ``HTTPException``: ``status_code`` and ``detail``."""
+
+    def __init__(self, status_code: int, detail: Any) -> None:
+        super().__init__(status_code, detail)
+        self.status_code = status_code
+        self.detail = detail
+
+
 def widget_card(label: str) -> Card:
     return Card(
         children=[
@@ -151,6 +160,11 @@ class ScriptedServer(OfflineChatKitServer):
     async def sync_action(
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: Any
     ) -> SyncCustomActionResponse:
+        if action.type == "test.refuse":
+            # What a backend written for FastAPI raises to refuse a request.
+            raise StatusCodeError(409, "That card was already picked.")
+        if action.type == "test.bug":
+            raise ValueError("bug with secret internals: token=abc123")
         if not action.type.startswith("test.") or sender is None:
             return await super().sync_action(thread, action, sender, context)
         updated = sender.model_copy(update={"widget": widget_card(str(action.payload.get("label")))})

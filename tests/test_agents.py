@@ -473,6 +473,45 @@ async def test_converter_resolves_tags_with_the_users_visibility(user, other_use
     assert [tag.text for tag in converter.dropped["msg_1"]] == ["Theirs"]
 
 
+async def test_converter_passes_raw_mention_ids_through(user):
+    converter = ChatKitItemConverter(ctx_for(user), owner=f"user:{user.pk}")
+    item = message(
+        UserMessageTextContent(text="see "),
+        UserMessageTagContent(id="room-12", text="Room twelve", data={"secret": "from the client"}),
+        UserMessageTagContent(id="nosource:3", text="Elsewhere", data={}),
+    )
+    agent_input = await converter.to_agent_input([item])
+    context_texts = [part["text"] for part in agent_input[1]["content"]]
+    assert '@-mention: "Room twelve" (id room-12)' in context_texts
+    assert '@-mention: "Elsewhere" (id nosource:3)' in context_texts
+    assert not any("from the client" in text for text in context_texts)
+    assert converter.dropped == {}
+
+
+@override_settings(CHATKIT={"SERVER_CLASS": "tests.agent_site.FrontDeskAgentServer", "AGENT_BACKEND": "offline",
+                            "OFFLINE_REPLY_DELAY": 0})
+async def test_a_subclass_brings_its_own_agent_context_and_converter(user):
+    from tests.agent_site import FrontDeskAgentServer
+
+    server = FrontDeskAgentServer()
+    ctx = ctx_for(user)
+    body = json.dumps({"type": "threads.create", "params": {"input": user_input("/desk_hours")}})
+    events = parse_sse(b"".join([chunk async for chunk in await server.process(body, ctx)]))
+    assert answer(events) == "Front Desk: Tool desk_hours returned: The south desk opens at 9."
+    tag = {"type": "input_tag", "id": "room-12", "text": "Room twelve", "data": {}, "interactive": False}
+    body = json.dumps({"type": "threads.create", "params": {"input": user_input("hi", tags=[tag])}})
+    events = parse_sse(b"".join([chunk async for chunk in await server.process(body, ctx)]))
+    assert "You mentioned: Room room-12 (Room twelve)." in answer(events)
+    assert not [e for e in events if e["type"] == "notice"]
+
+
+def test_no_e030_for_a_subclass_that_picks_its_agents():
+    from django_chatkit.checks import check_agents
+
+    with override_settings(CHATKIT={"SERVER_CLASS": "tests.agent_site.FrontDeskAgentServer", "AGENTS": {}}):
+        assert "django_chatkit.E030" not in {message.id for message in check_agents()}
+
+
 async def test_converter_reads_attachments_from_storage(user):
     owner = f"user:{user.pk}"
     storage = attachment_storage()
@@ -500,7 +539,7 @@ async def test_converter_reads_attachments_from_storage(user):
     )
     assert missing["type"] == "input_text" and "no longer available" in missing["text"]
     # Another owner's converter cannot read the file, even knowing its id.
-    stranger = ChatKitItemConverter(ctx_for(user), owner="user:someone-else")
+    stranger = ChatKitItemConverter(RequestContext(user_id="user:someone-else"), owner="user:someone-else")
     other = await stranger.attachment_to_message_content(
         FileAttachment(id="atc_text", name="notes.txt", mime_type="text/plain")
     )

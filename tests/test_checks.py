@@ -86,3 +86,23 @@ def test_admin_without_django_ace_is_a_warning_and_the_editor_falls_back_to_text
     with override_settings(INSTALLED_APPS=[a for a in settings.INSTALLED_APPS if a != "django_ace"]):
         assert [m.id for m in check_code_editor()] == ["django_chatkit.W042"]
         assert "django_ace" not in str(WidgetTemplateForm().media)
+
+
+@pytest.mark.parametrize(
+    "application, warned",
+    [
+        ("tests.asgi.application", False),
+        ("tests.asgi_variants.nested", False),
+        ("tests.asgi_variants.http_only", True),
+        ("tests.asgi_variants.live_elsewhere", True),
+    ],
+)
+def test_w040_warns_when_the_live_socket_has_no_route(application, warned):
+    out, err = StringIO(), StringIO()
+    with override_settings(ASGI_APPLICATION=application):
+        call_command("check", stdout=out, stderr=err)
+    assert ("django_chatkit.W040" in out.getvalue() + err.getvalue()) is warned
+
+
+def test_a_plain_chatkit_server_class_is_a_valid_server_class():
+    assert "django_chatkit.E002" not in ids(SERVER_CLASS="tests.sample_backend.FrontDeskServer")

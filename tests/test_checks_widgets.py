@@ -140,3 +140,13 @@ def test_stored_templates_are_checked_with_database(isolated_registry):
         assert "W020" not in run_check()
         output = run_check(databases=["default"])
     assert "django_chatkit.W020" in output and "'stored.go'" in output
+
+
+def test_w020_is_not_reported_when_the_server_answers_actions_in_its_own_action(isolated_registry, widget_dir):
+    """A backend written for the SDK handles ``room.pick`` in ``action()``, not through
+    ``@chatkit_action`` (tests/sample_backend.py)."""
+    directory = widget_dir(button_widget("rooms", {"type": "room.pick", "handler": "server", "payload": {"room": "b"}}))
+    with override_settings(CHATKIT={"WIDGET_DIRS": [str(directory)]}):
+        assert "django_chatkit.W020" in run_check()
+    with override_settings(CHATKIT={"WIDGET_DIRS": [str(directory)], "SERVER_CLASS": "tests.sample_backend.FrontDeskServer"}):
+        assert "W020" not in run_check()

@@ -12,6 +12,7 @@ from django.test import Client, override_settings
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from django_chatkit import models
+from django_chatkit.exceptions import PermissionDenied
 from tests.asgi import application
 from tests.conftest import CSRF_SECRET
 
@@ -33,8 +34,9 @@ def login_cookie(user) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}; csrftoken={CSRF_SECRET}"
 
 
-async def post(path: str, body: bytes, cookie: str | None = None, csrf: str | None = CSRF_SECRET, method: str = "POST"):
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+async def post(path: str, body: bytes, cookie: str | None = None, csrf: str | None = CSRF_SECRET, method: str = "POST",
+               extra_headers: tuple[tuple[bytes, bytes], ...] = ()):
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra_headers]
     if cookie:
         headers.append((b"cookie", cookie.encode()))
     if csrf:
@@ -233,3 +235,149 @@ def test_random_bodies_never_500_and_refusals_never_write(user, body, transport)
     if status != 200:
         assert counts() == before
         assert "message" in json.loads(response)["error"]
+
+
+# -- the error mapping table of docs/protocol.md, row by row ----------------------------
+
+
+async def widget_thread(path: str, cookie: str) -> tuple[str, str]:
+    create = {"type": "threads.create", "params": {"input": {"content": [{"type": "input_text", "text": "widget"}],
+                                                              "attachments": [], "inference_options": {}}}}
+    _, raw = await post(path, json.dumps(create).encode(), cookie)
+    events = [json.loads(line[6:]) for line in raw.decode().split("\n\n") if line.startswith("data: ")]
+    widget = next(e["item"] for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "widget")
+    return events[0]["thread"]["id"], widget["id"]
+
+
+async def sync_action(path: str, cookie: str, action_type: str) -> tuple[int, bytes]:
+    thread_id, widget_id = await widget_thread(path, cookie)
+    body = {"type": "threads.sync_custom_action",
+            "params": {"thread_id": thread_id, "item_id": widget_id, "action": {"type": action_type, "payload": {}}}}
+    return await post(path, json.dumps(body).encode(), cookie)
+
+
+async def test_an_exception_with_status_code_and_detail_keeps_its_status(path, cookie):
+    """FastAPI's / Starlette's HTTPException(409, detail=...) from handler code."""
+    status, body = await sync_action(path, cookie, "test.refuse")
+    assert status == 409
+    assert error_of(body)["message"] == "That card was already picked."
+
+
+def test_starlette_http_exception_keeps_its_status():
+    starlette = pytest.importorskip("starlette.exceptions")
+    from django_chatkit.transport.errors import response_for_exception
+
+    response = response_for_exception(starlette.HTTPException(400, detail="Unknown city"))
+    assert response.status == 400
+    assert json.loads(response.body) == {"error": {"code": "invalid_request", "message": "Unknown city"}}
+
+
+async def test_a_bug_in_handler_code_is_a_generic_500_with_the_traceback_logged(path, cookie, caplog):
+    with caplog.at_level("ERROR", logger="django_chatkit"):
+        status, body = await sync_action(path, cookie, "test.bug")
+    assert status == 500
+    assert error_of(body) == {"code": "server_error", "message": "The server failed to handle this request."}
+    assert b"secret" not in body and b"ValueError" not in body
+    logged = [r for r in caplog.records if r.exc_info and "secret internals" in str(r.exc_info[1])]
+    assert logged, "the traceback of the bug is logged"
+
+
+async def test_an_sdk_refusal_is_400_with_the_sdks_reason(path, cookie):
+    thread_id, _ = await widget_thread(path, cookie)
+    tool = {"type": "threads.add_client_tool_output", "params": {"thread_id": thread_id, "result": 1}}
+    status, body = await post(path, json.dumps(tool).encode(), cookie)
+    assert status == 400 and "ClientToolCallItem" in error_of(body)["message"]
+
+
+def test_a_bug_after_the_stream_started_is_an_error_event_with_a_generic_message():
+    from django_chatkit.transport.errors import stream_error_event
+
+    event = json.loads(stream_error_event(TypeError("secret internals"))[len(b"data: "):])
+    assert event == {"type": "error", "code": "stream.error",
+                     "message": "The server failed to handle this request.", "allow_retry": False}
+    refused = json.loads(stream_error_event(PermissionDenied("No access to that thread."))[len(b"data: "):])
+    assert refused["message"] == "No access to that thread."
+
+
+# -- CSRF: what the official UI's requests need ------------------------------------------
+
+
+async def post_with_headers(path: str, body: bytes, headers: list[tuple[bytes, bytes]]):
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
+    communicator = HttpCommunicator(application, "POST", path, body=body, headers=headers)
+    await communicator.send_input({"type": "http.request", "body": body})
+    start = await communicator.receive_output(10)
+    received = b""
+    while True:
+        message = await communicator.receive_output(10)
+        received += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await communicator.wait(10)
+    return start["status"], dict_of_cookies(start["headers"]), received
+
+
+def dict_of_cookies(headers) -> dict[str, str]:
+    cookies = {}
+    for name, value in headers:
+        if name.lower() == b"set-cookie":
+            pair = value.decode().split(";", 1)[0]
+            key, _, cookie_value = pair.partition("=")
+            cookies[key] = cookie_value
+    return cookies
+
+
+async def test_an_anonymous_session_gets_the_csrf_cookie_its_next_request_needs(path):
+    create = {"type": "threads.create", "params": {"input": {"content": [{"type": "input_text", "text": "hi"}],
+                                                              "attachments": [], "inference_options": {}}}}
+    listing = json.dumps({"type": "threads.list", "params": {}}).encode()
+    with override_settings(CHATKIT={**settings.CHATKIT, "AUTH_POLICY": "anonymous_session"}):
+        status, cookies, _ = await post_with_headers(path, json.dumps(create).encode(), [])
+        assert status == 200
+        session, token = cookies[settings.SESSION_COOKIE_NAME], cookies[settings.CSRF_COOKIE_NAME]
+        cookie = f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={token}".encode()
+        status, _, body = await post_with_headers(path, listing, [(b"cookie", cookie), (b"x-csrftoken", token.encode())])
+        assert status == 200 and len(json.loads(body)["data"]) == 1
+        status, _, body = await post_with_headers(path, listing, [(b"cookie", cookie)])
+        assert status == 403 and "X-CSRFToken" in error_of(body)["message"]
+
+
+async def test_an_untrusted_origin_is_refused_with_a_hint_at_csrf_trusted_origins(path, cookie):
+    listing = json.dumps({"type": "threads.list", "params": {}}).encode()
+    status, body = await post(path, listing, cookie, extra_headers=((b"origin", b"http://localhost:5173"),))
+    assert status == 403
+    message = error_of(body)["message"]
+    assert "Origin checking failed" in message and "CSRF_TRUSTED_ORIGINS" in message
+    with override_settings(CSRF_TRUSTED_ORIGINS=["http://localhost:5173"]):
+        status, _ = await post(path, listing, cookie, extra_headers=((b"origin", b"http://localhost:5173"),))
+    assert status == 200
+
+
+@override_settings(ROOT_URLCONF="tests.urls_without_slash", APPEND_SLASH=True)
+async def test_the_async_view_answers_at_a_url_without_a_trailing_slash(cookie):
+    """api.url "/chatkit": no APPEND_SLASH redirect (which a POST cannot follow)."""
+    status, body = await post("/chatkit", json.dumps({"type": "threads.list", "params": {}}).encode(), cookie)
+    assert status == 200 and json.loads(body) == {"data": [], "has_more": False}
+
+
+def test_a_handler_with_the_wrong_signature_is_a_500_not_a_400():
+    """The SDK calls it and Python raises TypeError in the SDK's frame: still the site's bug."""
+    import asyncio
+
+    from chatkit.server import ChatKitServer
+
+    from django_chatkit.transport.errors import response_for_exception
+    from tests.sample_backend import MemoryStore
+
+    class Broken(ChatKitServer):
+        async def respond(self, thread, item, context):
+            yield  # never reached
+
+        async def add_feedback(self):  # the SDK passes (thread_id, item_ids, kind, context)
+            raise AssertionError("never called")
+
+    request = json.dumps({"type": "items.feedback", "params": {"thread_id": "t", "item_ids": ["i"], "kind": "positive"}})
+    with pytest.raises(TypeError) as raised:
+        asyncio.run(Broken(MemoryStore()).process(request, {"user_id": "u"}))
+    response = response_for_exception(raised.value)
+    assert response.status == 500 and b"add_feedback" not in response.body

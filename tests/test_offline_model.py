@@ -160,3 +160,23 @@ async def test_structured_output_follows_the_schema():
 
     result, _ = await stream(Agent(name="Titler", output_type=Title), "name this thread")
     assert result.final_output == Title(title='You said: "name this thread".', words=0)
+
+
+def test_plain_runner_calls_run_offline_once_the_context_asks_for_it():
+    """What an adopted SDK backend relies on (django_chatkit.adopt): ``Runner.run`` with
+    no model of ours, inside a context that asked for the offline model."""
+    import contextvars
+
+    from django_chatkit.offline_model import run_plain_runner_calls_offline
+
+    agent = Agent(name="Plain", instructions="Answer.", model="gpt-never-called")
+
+    def offline_run(text: str, **options):
+        run_plain_runner_calls_offline()
+        return Runner.run_sync(agent, text, **options)
+
+    result = contextvars.copy_context().run(offline_run, "hello there")
+    assert result.final_output == 'Plain: You said: "hello there".'
+    # A run_config naming its model keeps it.
+    named = contextvars.copy_context().run(offline_run, "hi", run_config=run_config(label="Named"))
+    assert named.final_output == 'Named: You said: "hi".'

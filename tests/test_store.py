@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 from chatkit.store import NotFoundError
 from chatkit.types import (
     ActiveStatus,
@@ -289,11 +290,37 @@ async def test_deletes_of_unknown_ids_are_tolerated(store, ctx):
         await store.load_item("thr_1", "m1", ctx)
 
 
-async def test_items_of_an_unknown_thread_are_not_found(store, ctx):
-    with pytest.raises(NotFoundError):
-        await store.load_thread_items("thr_missing", None, 10, "asc", ctx)
+async def test_items_of_an_unknown_or_foreign_thread_are_an_empty_page(store, ctx, other_ctx):
+    assert (await store.load_thread_items("thr_missing", None, 10, "asc", ctx)).data == []
     await store.save_thread(thread(), ctx)
-    assert (await store.load_thread_items("thr_1", None, 10, "asc", ctx)).data == []
+    await store.add_thread_item("thr_1", message("m1"), ctx)
+    assert (await store.load_thread_items("thr_1", None, 10, "asc", other_ctx)).data == []
+    assert [i.id for i in (await store.load_thread_items("thr_1", None, 10, "asc", ctx)).data] == ["m1"]
+
+
+async def test_adding_an_id_again_for_a_new_item_keeps_the_stored_one(store, ctx):
+    await store.save_thread(thread(), ctx)
+    await store.add_thread_item("thr_1", message("m1", text="first"), ctx)
+    await store.save_item("thr_1", message("m1", text="answered"), ctx)
+    await store.add_thread_item("thr_1", message("m1", at=T0 + timedelta(seconds=1), text="again"), ctx)
+    assert (await store.load_item("thr_1", "m1", ctx)).content[0].text == "answered"
+
+
+async def test_adding_the_same_item_again_updates_it(store, ctx):
+    """The agents helper re-adds a workflow it continues: same item, same creation time."""
+    await store.save_thread(thread(), ctx)
+    await store.add_thread_item("thr_1", message("m1", text="step 1"), ctx)
+    await store.add_thread_item("thr_1", message("m1", text="step 1, step 2"), ctx)
+    assert (await store.load_item("thr_1", "m1", ctx)).content[0].text == "step 1, step 2"
+
+
+async def test_adding_an_item_saved_while_in_progress_stores_the_finished_one(store, ctx):
+    """A checkpoint saves the unfinished message; the finished one (a new creation time,
+    as the SDK's agents helper builds it) replaces it."""
+    await store.save_thread(thread(), ctx)
+    await store.save_item("thr_1", message("m1", text="Hal"), ctx)
+    await store.add_thread_item("thr_1", message("m1", at=T0 + timedelta(seconds=2), text="Hallo"), ctx)
+    assert (await store.load_item("thr_1", "m1", ctx)).content[0].text == "Hallo"
 
 
 # -- isolation -------------------------------------------------------------------------
@@ -307,8 +334,7 @@ async def test_two_owners_never_see_each_others_rows(store, ctx, other_ctx):
 
     with pytest.raises(NotFoundError):
         await store.load_thread("thr_1", other_ctx)
-    with pytest.raises(NotFoundError):
-        await store.load_thread_items("thr_1", None, 10, "asc", other_ctx)
+    assert (await store.load_thread_items("thr_1", None, 10, "asc", other_ctx)).data == []
     with pytest.raises(NotFoundError):
         await store.load_item("thr_1", "m1", other_ctx)
     with pytest.raises(NotFoundError):
@@ -374,3 +400,22 @@ def test_generated_ids_carry_sdk_prefixes_and_sort_by_creation():
     ids = [store.generate_item_id("message", meta, context) for _ in range(20000)]
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)
+
+
+async def test_read_bytes_gives_the_owner_the_uploaded_file_and_nobody_else(ctx, other_ctx):
+    from django.core.files.base import ContentFile
+
+    from django_chatkit.store import attachment_storage
+
+    name = await sync_to_async(attachment_storage().save)("chatkit/tests/read.txt", ContentFile(b"the bytes"))
+    await models.Attachment.objects.acreate(
+        attachment_id="atc_r", owner=ctx.user_id, name="read.txt", mime_type="text/plain", file=name, data={}
+    )
+    await models.Attachment.objects.acreate(
+        attachment_id="atc_pending", owner=ctx.user_id, name="p.txt", mime_type="text/plain", file="", data={}
+    )
+    attachments = DjangoAttachmentStore()
+    assert await attachments.read_bytes("atc_r", ctx) == b"the bytes"
+    for attachment_id, context in [("atc_r", other_ctx), ("atc_pending", ctx), ("atc_never", ctx)]:
+        with pytest.raises(NotFoundError):
+            await attachments.read_bytes(attachment_id, context)

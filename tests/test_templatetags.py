@@ -67,8 +67,9 @@ def test_official_tags_render_the_cdn_script_and_a_csrf_carrying_config():
     assert '<script src="https://cdn.platform.openai.com/deployments/chatkit/chatkit.js" async></script>' in output
     assert "<openai-chatkit" in output
     assert config_of(output, "data-chatkit-options") == {"api": {"url": "/chatkit/", "domainKey": "dk-123"}}
-    assert 'headers.set("X-CSRFToken", csrfToken())' in output
-    assert 'credentials: "same-origin"' in output
+    # The CSRF-carrying fetch is the shipped script's (its behaviour: tests/browser/test_official_ui.py).
+    assert '<script src="/static/django_chatkit/fetch.js" data-csrf-cookie="csrftoken"></script>' in output
+    assert "options.api.fetch = window.djangoChatKitFetch" in output
 
 
 @pytest.mark.parametrize(

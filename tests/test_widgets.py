@@ -3,6 +3,7 @@ widget items that remember their template, and the import/export commands."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from datetime import datetime
@@ -543,3 +544,66 @@ def test_sandbox_shortcuts_keep_jinja_meaning():
         WidgetDefinition(name="rows", template='{{ rows[0].labl|tojson }}').render({"rows": [{"label": "a"}]})
     with pytest.raises(WidgetTemplateError, match="unsafe"):
         WidgetDefinition(name="rows", template='{{ rows[0].__class__.__subclasses__() }}').render({"rows": [{}]})
+
+
+# -- lenient templates: the SDK's rendering rules ------------------------------------------------
+
+# Written the way the SDK ecosystem's .widget files are: the schema names fields the code
+# never passes (and forbids the ones it does), the template reads a value that may be absent.
+SDK_STYLE_FILE = {
+    "version": "1.0",
+    "name": "room_list",
+    "template": (
+        '{"type": "ListView", "children": [{%- for room in rooms -%}{{ "," if not loop.first }}'
+        '{"type": "ListViewItem", "key": {{ room.id|tojson }}, "children": [{"type": "Text", '
+        '"value": {{ room.name|tojson }}}, {"type": "Text", "value": "{{ room.floor }}"}]}{%- endfor -%}], '
+        '"status": {"text": {{ caption|tojson }}}}'
+    ),
+    "jsonSchema": {
+        "type": "object",
+        "properties": {"rooms": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}},
+                                                             "additionalProperties": False}},
+                       "caption": {"type": "string"}},
+        "required": ["rooms", "caption"],
+        "additionalProperties": False,
+    },
+    "outputJsonPreview": {"type": "ListView", "children": []},
+}
+SDK_STYLE_DATA = {"rooms": [{"id": "r1", "name": "Blue room"}, {"id": "r2", "name": "Green room", "floor": 2}]}
+
+
+def test_a_strict_template_refuses_what_a_lenient_one_renders_as_the_sdk_does():
+    from chatkit.widgets import WidgetTemplate as SDKWidgetTemplate
+
+    strict = WidgetDefinition.from_widget_json(SDK_STYLE_FILE)
+    with pytest.raises(WidgetDataError):
+        strict.render(SDK_STYLE_DATA)
+    strict.check()  # compiles: a replaced copy must not reuse the strict compilation
+    lenient = dataclasses.replace(strict, lenient=True)
+    root = lenient.render(SDK_STYLE_DATA).model_dump(mode="json", exclude_none=True)
+    texts = [[c["value"] for c in item["children"]] for item in root["children"]]
+    assert texts == [["Blue room", ""], ["Green room", "2"]]  # the missing floor is blank, not an error
+    assert "status" not in root or root["status"].get("text") is None  # a missing caption is null
+    # Data the SDK's WidgetTemplate.build renders (it does not check the schema either)
+    # renders to the same widget here.
+    complete = {"rooms": [{"id": "r1", "name": "Blue room", "floor": 1, "beds": 2}], "caption": "Rooms"}
+    ours = lenient.render(complete).model_dump(mode="json")
+    assert ours == SDKWidgetTemplate(SDK_STYLE_FILE).build(complete).model_dump(mode="json")
+
+
+@pytest.mark.django_db
+def test_import_lenient_stores_a_template_that_renders_by_name(tmp_path):
+    path = tmp_path / "room_list.widget"
+    path.write_text(json.dumps(SDK_STYLE_FILE))
+    call_command("chatkit_import_widgets", str(path), stdout=StringIO())
+    with pytest.raises(WidgetDataError):  # this app's rules: the schema is enforced
+        render_widget("room_list", SDK_STYLE_DATA)
+    out = StringIO()
+    call_command("chatkit_import_widgets", "--lenient", str(path), stdout=out)
+    assert "1 updated" in out.getvalue()
+    template = WidgetTemplate.objects.get(name="room_list")
+    assert template.lenient and template.versions.get(version=2).lenient and not template.versions.get(version=1).lenient
+    root = render_widget("room_list", {"rooms": [{"id": "r1", "name": "Blue room", "beds": 2}]})
+    assert root.model_dump(mode="json")["children"][0]["key"] == "r1"
+    exported = json.loads(WidgetTemplate.objects.get(name="room_list").definition().to_widget_file())
+    assert exported == SDK_STYLE_FILE  # the mode is this app's, not part of the file

@@ -23,6 +23,7 @@ import json
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
@@ -148,6 +149,17 @@ def chatkit_official_script() -> str:
     return format_html('<script src="{}" async></script>', chatkit_settings.OFFICIAL_UI_SCRIPT_URL)
 
 
+@register.simple_tag
+def chatkit_fetch_script() -> str:
+    """The script defining ``window.djangoChatKitFetch``: an ``api.fetch`` for the official
+    ChatKit UI that sends the session cookie and the CSRF token (see docs/client.md)."""
+    return format_html(
+        '<script src="{}" data-csrf-cookie="{}"></script>',
+        static("django_chatkit/fetch.js"),
+        settings.CSRF_COOKIE_NAME,
+    )
+
+
 @register.inclusion_tag("django_chatkit/official.html", takes_context=True)
 def chatkit_official(
     context: template.Context,
@@ -182,7 +194,12 @@ def chatkit_official(
         # The official UI knows {label, prompt, icon} only.
         prompts = [{k: v for k, v in p.items() if k != "tool"} for p in start_screen.get("prompts", [])]
         options["startScreen"] = {**start_screen, "prompts": prompts}
-    return {"element_id": element_id, "height": height, "options_json": json.dumps(options)}
+    return {
+        "element_id": element_id,
+        "height": height,
+        "options_json": json.dumps(options),
+        "fetch_script": chatkit_fetch_script(),
+    }
 
 
 @register.simple_tag(takes_context=True)

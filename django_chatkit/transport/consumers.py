@@ -22,6 +22,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.handlers.asgi import ASGIRequest
 
 from ..conf import chatkit_settings
+from ..context import csrf_cookie_header
 from ..exceptions import PayloadTooLarge
 from .core import ChatKitResponse, EventStream, handle_chatkit_request
 
@@ -73,7 +74,11 @@ class ChatKitConsumer(AsyncHttpConsumer):
         if message.get("more_body"):
             return
         body = b"".join(self.body)
-        response = await handle_chatkit_request(request_from_scope(self.scope, body), body)
+        request = request_from_scope(self.scope, body)
+        response = await handle_chatkit_request(request, body)
+        cookie = csrf_cookie_header(request)
+        if cookie:  # the async view gets it from CsrfViewMiddleware
+            response.headers["Set-Cookie"] = cookie
         watcher = asyncio.create_task(self._watch_for_disconnect()) if response.stream else None
         try:
             await self._send(response)

@@ -33,8 +33,8 @@ from ..conf import chatkit_settings
 from ..db import on_thread, pick_thread
 from ..exceptions import BadRequest, PayloadTooLarge, PermissionDenied
 from ..server import get_chatkit_server
+from .errors import JSON_CONTENT_TYPE, ChatKitResponse, response_for_exception, stream_error_event
 from .shutdown import install_drain_handler
-from .errors import JSON_CONTENT_TYPE, ChatKitResponse, describe_exception, error_event, response_for_exception
 
 logger = logging.getLogger("django_chatkit")
 
@@ -121,7 +121,7 @@ class EventStream:
                 self.startup_error = exc
             else:
                 logger.exception("ChatKit stream failed after it started")
-                self._queue.put_nowait(error_event(describe_exception(exc), code="stream.error"))
+                self._queue.put_nowait(stream_error_event(exc))
         finally:
             self._queue.put_nowait(_END)
 
@@ -221,6 +221,20 @@ def csrf_failure(request: HttpRequest) -> str | None:
     return check.process_view(request, None, (), {})  # type: ignore[return-value]
 
 
+def csrf_refusal(reason: str) -> str:
+    """The 403 message for a CSRF failure, with what to change."""
+    if reason.startswith(("Origin checking failed", "Referer checking failed")):
+        return (
+            f"CSRF check failed: {reason}. The page's origin is not trusted: add it "
+            "(scheme://host:port, as the browser's address bar shows it) to "
+            "settings.CSRF_TRUSTED_ORIGINS; behind a proxy, see the deployment docs."
+        )
+    return (
+        f"CSRF check failed: {reason}. Send the CSRF cookie's value as the X-CSRFToken header "
+        "(django_chatkit/fetch.js does it for the official ChatKit UI)."
+    )
+
+
 async def build_context(request: HttpRequest) -> Any:
     builder = chatkit_settings.CONTEXT_BUILDER
     context = builder(request)
@@ -282,7 +296,7 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
     try:
         reason = csrf_failure(request)
         if reason:
-            raise PermissionDenied(f"CSRF check failed: {reason}. Send the csrftoken cookie's value as X-CSRFToken.")
+            raise PermissionDenied(csrf_refusal(reason))
         database = pick_thread()
         async with on_thread(database, refresh=True):
             context = await build_context(request)

@@ -12,7 +12,15 @@ from .. import models
 from ..conf import chatkit_settings
 from ..exceptions import BadRequest, ChatKitRequestError, NotFound, PayloadTooLarge, PermissionDenied
 from ..store import attachment_storage, check_attachment_allowed
-from .core import ChatKitResponse, EventStream, build_context, content_length, csrf_failure, handle_chatkit_request
+from .core import (
+    ChatKitResponse,
+    EventStream,
+    build_context,
+    content_length,
+    csrf_failure,
+    csrf_refusal,
+    handle_chatkit_request,
+)
 
 
 def _to_http(response: ChatKitResponse) -> HttpResponse:
@@ -63,7 +71,7 @@ async def attachment_upload(request: HttpRequest, attachment_id: str) -> HttpRes
             raise BadRequest("Upload the file with POST or PUT.")
         reason = csrf_failure(request)
         if reason:
-            raise PermissionDenied(f"CSRF check failed: {reason}.")
+            raise PermissionDenied(csrf_refusal(reason))
         attachment = await _owned_attachment(request, attachment_id)
         limit = chatkit_settings.ATTACHMENT_MAX_BYTES
         declared = content_length(request)

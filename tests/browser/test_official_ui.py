@@ -38,3 +38,57 @@ def test_official_component_gets_the_endpoint_domain_key_hooks_and_a_csrf_fetch(
     page.evaluate("""() => document.getElementById("chatkit").dispatchEvent(
       new CustomEvent("chatkit.effect", { detail: { name: "selection_changed", data: { lineId: "blue-line" } } }))""")
     assert page.evaluate("window.seen.effects") == [{"name": "selection_changed", "data": {"lineId": "blue-line"}}]
+
+
+# -- the official UI with the shipped fetch and an unchanged default configuration ---------
+
+import json  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+from tests.conftest import LiveServer, parse_sse, run_daphne, session_cookies  # noqa: E402
+
+API_PATHS = {"view": "/chatkit/", "consumer": "/consumer/chatkit/"}
+
+
+@pytest.fixture(scope="module")
+def anonymous_site(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
+    from tests.live import serve_anonymous_sessions
+
+    yield from run_daphne(django_db_blocker, serve_anonymous_sessions)
+
+
+def run_official_page(browser_thread, site: LiveServer, api: str, cookies: dict[str, str]) -> dict:
+    context = browser_thread.browser.new_context(base_url=site.url)
+    try:
+        if cookies:
+            context.add_cookies([{"name": k, "value": v, "url": site.url} for k, v in cookies.items()])
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        page.goto(f"/browser/official-default/?api={api}")
+        page.wait_for_function("window.officialResult !== undefined")
+        return page.evaluate("window.officialResult")
+    finally:
+        context.close()
+
+
+def assert_thread_created_and_listed(result: dict) -> None:
+    assert result["createStatus"] == 200, result
+    events = parse_sse(result["events"].encode())
+    assert events[0]["type"] == "thread.created"
+    answer = [e for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"]
+    assert "hello from the official UI" in answer[-1]["item"]["content"][0]["text"]
+    assert result["listStatus"] == 200, result["list"]
+    assert [thread["id"] for thread in json.loads(result["list"])["data"]] == [events[0]["thread"]["id"]]
+
+
+@pytest.mark.parametrize("transport", sorted(API_PATHS))
+def test_official_ui_with_the_shipped_fetch_works_for_a_logged_in_user(browser_thread, live_daphne, transport):
+    user = make_user(f"browser-official-{transport}")
+    result = run_official_page(browser_thread, live_daphne, API_PATHS[transport], session_cookies(user))
+    assert_thread_created_and_listed(result)
+
+
+@pytest.mark.parametrize("transport", sorted(API_PATHS))
+def test_official_ui_with_the_shipped_fetch_works_for_an_anonymous_session(browser_thread, anonymous_site, transport):
+    result = run_official_page(browser_thread, anonymous_site, API_PATHS[transport], {})
+    assert_thread_created_and_listed(result)

@@ -78,6 +78,15 @@ def chat_page(request):
     return render(request, "browser/chat_page.html", {"tools": TOOL_CHOICES, "start_screen": START_SCREEN})
 
 
+def official_default_page(request):
+    """A page as a single-page app serves it: no Django template context, so nothing on
+    it sets the CSRF cookie."""
+    from django.http import HttpResponse
+    from django.template.loader import render_to_string
+
+    return HttpResponse(render_to_string("browser/official_default.html"))
+
+
 def official_page(request):
     return render(request, "browser/official_page.html", {"tools": TOOL_CHOICES})
 
@@ -85,6 +94,7 @@ def official_page(request):
 urlpatterns = [
     path("browser/chat/", chat_page, name="browser-chat"),
     path("browser/official/", official_page, name="browser-official"),
+    path("browser/official-default/", official_default_page, name="browser-official-default"),
     path("browser/gallery/", TemplateView.as_view(template_name="django_chatkit/gallery.html"), name="browser-gallery"),
     re_path(r"^static/(?P<path>.*)$", serve, {"insecure": True}),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.core.management.base import BaseCommand, CommandError
 
 from ...widgets import NOT_RENDERED, WidgetDefinition, WidgetError, discover_widget_files, save_widget_definition
@@ -17,8 +19,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="*", help=".widget files or directories holding them")
+        parser.add_argument(
+            "--lenient",
+            action="store_true",
+            help="Render them with the ChatKit SDK's rules (no schema check, undefined values allowed): "
+            "for .widget files written for the SDK, such as OpenAI's samples.",
+        )
 
-    def handle(self, *args, paths: list[str], **options):
+    def handle(self, *args, paths: list[str], lenient: bool = False, **options):
         files = discover_widget_files(paths)
         if not files:
             raise CommandError("No .widget files found" + (f" in {', '.join(paths)}." if paths else "."))
@@ -30,6 +38,8 @@ class Command(BaseCommand):
                 continue
             try:
                 definition = WidgetDefinition.from_file(path)
+                if lenient:
+                    definition = dataclasses.replace(definition, lenient=True)
                 template, status = save_widget_definition(definition, comment=f"Imported from {path.name}")
             except WidgetError as exc:
                 failures.append(f"{path}: {exc}")
