@@ -116,6 +116,8 @@ def client_error(exc: BaseException) -> tuple[int, str, str] | None:
 def response_for_exception(exc: BaseException) -> ChatKitResponse:
     """Map an exception raised before any byte was sent to an HTTP status; a bug in the
     site's code is a 500 whose body says nothing about it (the traceback is logged)."""
+    if isinstance(exc, ChatKitRequestError):
+        return ChatKitResponse.error(exc)  # with its Retry-After, if it has one
     refused = client_error(exc)
     if refused is not None:
         return ChatKitResponse.json_error(*refused)

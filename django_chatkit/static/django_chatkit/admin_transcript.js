@@ -6,7 +6,8 @@
 import { renderWidget } from "./widgets.js";
 
 export function renderTranscriptWidgets(root = document) {
-  for (const holder of root.querySelectorAll(".chatkit-transcript-widget[data-widget]")) {
+  const holders = /** @type {NodeListOf<HTMLElement>} */ (root.querySelectorAll(".chatkit-transcript-widget[data-widget]"));
+  for (const holder of holders) {
     let widget;
     try {
       widget = JSON.parse(holder.dataset.widget);

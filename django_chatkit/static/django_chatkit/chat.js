@@ -29,7 +29,7 @@ import { iconElement } from "./icons.js";
 import { Composer } from "./composer.js";
 import { ThreadList } from "./threads.js";
 import { MessageList } from "./messages.js";
-import { applyItemUpdate } from "./stream.js";
+import { applyItemUpdate, interruptionNotice } from "./stream.js";
 
 /** @typedef {import("./stream.js").ThreadItem} ThreadItem */
 /** @typedef {import("./composer.js").Entity} Entity */
@@ -277,6 +277,33 @@ export class ChatKit {
     else this._showUnanswered();
   }
 
+  /**
+   * After a stop, show the answer as the server kept it (the words it produced after the
+   * client stopped listening, and its "Response stopped." marker), so the screen is the
+   * same before and after a reload. The server saves it as the response ends: wait for
+   * the marker a few times, then show what there is.
+   */
+  async _showWhatWasKept() {
+    const threadId = this.threadId;
+    if (!threadId) return;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      if (threadId !== this.threadId || this.client.streaming) return;
+      let thread;
+      try {
+        thread = await this.client.getThread(threadId);
+      } catch {
+        return; // the banner of the stopped request says enough
+      }
+      const answers = (thread.items?.data || []).filter((/** @type {any} */ i) => i.type === "assistant_message");
+      const last = answers.at(-1);
+      if ((last && interruptionNotice(last)) || attempt === 9) {
+        await this._reloadItems().catch(() => {});
+        return;
+      }
+    }
+  }
+
   /** A thread that ends with the user's message got no answer (the turn failed): say so. */
   _showUnanswered() {
     if (this._following || this.client.streaming) return;
@@ -515,6 +542,7 @@ export class ChatKit {
       this.messageList.endStreaming();
     }
     if (result && result.aborted) {
+      await this._showWhatWasKept();
       this.root.dispatchEvent(new CustomEvent("chatkit:stopped"));
     } else {
       await this._answerClientTool();

@@ -32,5 +32,5 @@
     return fetch(input, Object.assign({}, init, { headers: headers, credentials: init.credentials || "same-origin" }));
   }
 
-  window.djangoChatKitFetch = djangoChatKitFetch;
+  /** @type {any} */ (window).djangoChatKitFetch = djangoChatKitFetch;
 })();

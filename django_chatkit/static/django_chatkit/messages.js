@@ -6,7 +6,7 @@ import { h, iconButton } from "./dom.js";
 import { iconElement } from "./icons.js";
 import { renderMarkdown } from "./markdown.js";
 import { renderWidget } from "./widgets.js";
-import { isNearBottom, messageText } from "./stream.js";
+import { interruptionNotice, isNearBottom, messageText } from "./stream.js";
 
 /**
  * @typedef {import("./stream.js").ThreadItem} ThreadItem
@@ -172,6 +172,8 @@ export class MessageList {
     const sources = [];
     for (const part of item.content || []) for (const ann of part.annotations || []) if (ann && ann.source) sources.push(ann.source);
     const node = h("div", { class: "ck-item ck-assistant-message" }, body);
+    const notice = interruptionNotice(item);
+    if (notice) node.append(h("p", { class: "ck-interrupted", role: "note", text: notice }));
     if (sources.length) {
       const list = h("ul", { class: "ck-sources", "aria-label": "Sources" });
       for (const src of sources) {

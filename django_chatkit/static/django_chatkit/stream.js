@@ -73,7 +73,35 @@ export function applyItemUpdate(item, update) {
  * @returns {string}
  */
 export function messageText(item) {
-  return (item.content || []).map((part) => part.text || "").join("\n\n");
+  return (item.content || [])
+    .filter((part) => !isInterruptionMarker(part))
+    .map((part) => part.text || "")
+    .join("\n\n");
+}
+
+/**
+ * The server's marker of an answer that did not finish (its last content part), as the
+ * notice to show, or null. See django_chatkit.journal.
+ * @param {{content?: Array<{text?: string}>}} item
+ * @returns {string | null}
+ */
+export function interruptionNotice(item) {
+  const last = (item.content || []).at(-1);
+  return last && isInterruptionMarker(last) ? INTERRUPTION_MARKERS[/** @type {string} */ (last.text)] : null;
+}
+
+/** Marker text (as stored) -> the notice shown for it. */
+const INTERRUPTION_MARKERS = /** @type {Record<string, string>} */ ({
+  "*(Response stopped.)*": "Response stopped.",
+  "*(Response interrupted: the server stopped before it finished.)*": "Response interrupted: the server stopped before it finished.",
+});
+
+/**
+ * @param {{text?: string}} part
+ * @returns {boolean}
+ */
+export function isInterruptionMarker(part) {
+  return Object.hasOwn(INTERRUPTION_MARKERS, part.text || "");
 }
 
 /**
