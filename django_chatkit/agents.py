@@ -107,6 +107,43 @@ class ChatKitItemConverter(ThreadItemConverter):
         self.owner = owner
         self.dropped: dict[str, list[UserMessageTagContent]] = {}
         self._message_id: str | None = None
+        # Each attachment is read once per turn, however many messages name it.
+        self._contents: dict[str, ResponseInputContentParam] = {}
+        # The attachments this turn may read (None: not planned, read as asked).
+        self._readable: dict[str, str] | None = None
+
+    async def to_agent_input(self, thread_items):
+        items = list(thread_items) if isinstance(thread_items, (list, tuple)) else [thread_items]
+        await self._plan_attachments(items)
+        return await super().to_agent_input(items)
+
+    async def _plan_attachments(self, items: list[ThreadItem]) -> None:
+        """Pick the attachments this turn reads: the newest first, within
+        ``AGENT_ATTACHMENT_BYTES_PER_TURN`` bytes (sizes from the upload, one query)."""
+        wanted: list[str] = []
+        for item in reversed(items):
+            for attachment in getattr(item, "attachments", None) or ():
+                if attachment.id not in wanted:
+                    wanted.append(attachment.id)
+        self._readable = {}
+        if not wanted:
+            return
+        stored = {
+            attachment_id: (name, size)
+            async for attachment_id, name, size in models.Attachment.objects.filter(
+                attachment_id__in=wanted, owner=self.owner
+            ).values_list("attachment_id", "file", "size")
+        }
+        budget = chatkit_settings.AGENT_ATTACHMENT_BYTES_PER_TURN
+        for attachment_id in wanted:
+            name, size = stored.get(attachment_id, ("", 0))
+            if not name:
+                continue
+            if size > budget:
+                budget = -1  # older attachments stay out too: the newest ones come first
+                continue
+            budget -= size
+            self._readable[attachment_id] = name
 
     async def user_message_to_input(self, item: UserMessageItem, is_last_message: bool = True):
         self._message_id = item.id
@@ -135,22 +172,42 @@ class ChatKitItemConverter(ThreadItemConverter):
         }
 
     async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputContentParam:
-        content = await _read_attachment(attachment, self.owner)
+        content = self._contents.get(attachment.id)
+        if content is None:
+            content = self._contents[attachment.id] = await self._attachment_content(attachment)
+        return content
+
+    async def _attachment_content(self, attachment: Attachment) -> ResponseInputContentParam:
+        if self._readable is None:
+            name = await _stored_file_name(attachment, self.owner)
+        elif attachment.id in self._readable:
+            name = self._readable[attachment.id]
+        else:
+            name = await _stored_file_name(attachment, self.owner)
+            if name:
+                return {
+                    "type": "input_text",
+                    "text": f"(The attached file {attachment.name} was left out: this turn's attachment limit is used up.)",
+                }
+        is_text = attachment.mime_type.startswith("text/")
+        # A text attachment is cut to text_attachment_limit characters: read no more than that.
+        content = await _read_file(name, 4 * self.text_attachment_limit if is_text else -1) if name else None
         if content is None:
             return {
                 "type": "input_text",
                 "text": f"(The attached file {attachment.name} is no longer available.)",
             }
+        if is_text:
+            text = content.decode("utf-8", errors="replace")[: self.text_attachment_limit]
+            return {"type": "input_text", "text": f"Attached file {attachment.name}:\n{text}"}
         encoded = base64.b64encode(content).decode("ascii")
+        del content
         if isinstance(attachment, ImageAttachment) or attachment.mime_type.startswith("image/"):
             return {
                 "type": "input_image",
                 "detail": "auto",
                 "image_url": f"data:{attachment.mime_type};base64,{encoded}",
             }
-        if attachment.mime_type.startswith("text/"):
-            text = content.decode("utf-8", errors="replace")[: self.text_attachment_limit]
-            return {"type": "input_text", "text": f"Attached file {attachment.name}:\n{text}"}
         return {
             "type": "input_file",
             "filename": attachment.name,
@@ -158,19 +215,19 @@ class ChatKitItemConverter(ThreadItemConverter):
         }
 
 
-async def _read_attachment(attachment: Attachment, owner: str) -> bytes | None:
-    """The stored bytes of an attachment this owner uploaded, or ``None``."""
-    name = await (
+async def _stored_file_name(attachment: Attachment, owner: str) -> str | None:
+    """The storage name of an attachment this owner uploaded, or ``None``."""
+    return await (
         models.Attachment.objects.filter(attachment_id=attachment.id, owner=owner)
         .values_list("file", flat=True)
         .afirst()
     )
-    if not name:
-        return None
 
+
+async def _read_file(name: str, limit: int = -1) -> bytes | None:
     def read() -> bytes:
         with attachment_storage().open(name, "rb") as handle:
-            return handle.read()
+            return handle.read(limit)
 
     try:
         return await sync_to_async(read)()

@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
     "ATTACHMENT_ALLOWED_MIME_TYPES": ["image/*", "text/plain", "application/pdf"],
     "ATTACHMENT_UPLOAD_TO": "chatkit/attachments/",
+    # Most attachments one message may carry (each id once).
+    "ATTACHMENT_MAX_PER_MESSAGE": 10,
     # Storage alias in settings.STORAGES used for attachment files.
     "ATTACHMENT_STORAGE": "default",
     # Callable (AudioInput, context) -> TranscriptionResult (import string); None disables dictation.
@@ -68,6 +70,9 @@ DEFAULTS: dict[str, Any] = {
     "AGENT_MODEL_ALLOWLIST": [],
     # How many of the latest thread items are given to the agent each turn.
     "AGENT_HISTORY_LIMIT": 100,
+    # Bytes of attachment files read for the agent in one turn, history included (the
+    # newest first); older attachments beyond it are named but not read.
+    "AGENT_ATTACHMENT_BYTES_PER_TURN": 20 * 1024 * 1024,
     # Offline model keyword -> tool name triggers (see django_chatkit.offline_model).
     "OFFLINE_TOOL_TRIGGERS": {},
     # Callable (thread, user_text, assistant_text) -> title after the first exchange; None: off.
@@ -150,6 +155,16 @@ class ChatKitSettings:
     @property
     def ATTACHMENT_ALLOWED_MIME_TYPES(self) -> list[str]:
         return list(self._get("ATTACHMENT_ALLOWED_MIME_TYPES"))
+
+    @property
+    def ATTACHMENT_MAX_PER_MESSAGE(self) -> int:
+        return self._count("ATTACHMENT_MAX_PER_MESSAGE", "10")
+
+    def _count(self, key: str, example: str) -> int:
+        value = self._get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ChatKitConfigurationError(key, f"must be a whole number, 0 or more, not {value!r}", example)
+        return value
 
     @property
     def ATTACHMENT_UPLOAD_TO(self) -> str:
@@ -244,6 +259,10 @@ class ChatKitSettings:
     @property
     def AGENT_HISTORY_LIMIT(self) -> int:
         return int(self._get("AGENT_HISTORY_LIMIT"))
+
+    @property
+    def AGENT_ATTACHMENT_BYTES_PER_TURN(self) -> int:
+        return self._count("AGENT_ATTACHMENT_BYTES_PER_TURN", "20 * 1024 * 1024")
 
     @property
     def OFFLINE_TOOL_TRIGGERS(self) -> dict[str, str]:

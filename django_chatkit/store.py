@@ -381,6 +381,18 @@ def check_attachment_allowed(mime_type: str, size: int) -> None:
         raise BadRequest(f"Attachments of type {mime_type!r} are not allowed (allowed: {', '.join(allowed)}).")
 
 
+def check_message_attachments(attachment_ids: list[str]) -> None:
+    """Refuse a message that lists an attachment twice or carries too many of them."""
+    seen: set[str] = set()
+    for attachment_id in attachment_ids:
+        if attachment_id in seen:
+            raise BadRequest(f"input.attachments lists attachment {attachment_id} more than once.")
+        seen.add(attachment_id)
+    limit = chatkit_settings.ATTACHMENT_MAX_PER_MESSAGE
+    if len(attachment_ids) > limit:
+        raise BadRequest(f"input.attachments has {len(attachment_ids)} attachments; a message may carry {limit}.")
+
+
 def _absolute_url(context: Any, name: str, attachment_id: str) -> str:
     path = reverse(name, kwargs={"attachment_id": attachment_id})
     request = getattr(context, "request", None)

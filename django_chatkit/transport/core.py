@@ -34,6 +34,7 @@ from ..conf import chatkit_settings
 from ..db import on_thread, pick_thread
 from ..exceptions import BadRequest, PayloadTooLarge, PermissionDenied
 from ..server import get_chatkit_server
+from ..store import check_message_attachments
 from .errors import JSON_CONTENT_TYPE, ChatKitResponse, describe_exception, error_event, response_for_exception
 
 logger = logging.getLogger("django_chatkit")
@@ -246,7 +247,9 @@ async def _check_referenced_item(server: Any, parsed: Any, context: Any) -> None
     """Refuse item references the SDK would silently ignore or answer vaguely."""
     params = parsed.params
     user_input = getattr(params, "input", None)
-    for attachment_id in getattr(user_input, "attachments", None) or ():
+    attachment_ids = list(getattr(user_input, "attachments", None) or ())
+    check_message_attachments(attachment_ids)  # before any read: duplicates, count
+    for attachment_id in attachment_ids:
         # The SDK creates the thread before it loads attachments: check first, write nothing.
         await server.store.load_attachment(attachment_id, context)
     if isinstance(parsed, ThreadsRetryAfterItemReq):

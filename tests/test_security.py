@@ -1,0 +1,167 @@
+"""Attacks on a running site, each the way an outsider (or a logged-in user) would try it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from urllib.parse import urlparse
+
+import pytest
+from chatkit.types import ImageAttachment, InferenceOptions, UserMessageItem, UserMessageTextContent
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
+
+from django_chatkit import models
+from django_chatkit.agents import ChatKitItemConverter
+from django_chatkit.context import RequestContext
+from tests.agent_site import serve_agents
+from tests.conftest import LiveServer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def agent_daphne(django_db_setup, django_db_blocker) -> Iterator[tuple[LiveServer, int]]:
+    """daphne serving the agents site, and its process id (to read its memory use)."""
+    from daphne.testing import DaphneProcess
+
+    from tests.live import make_application
+
+    with django_db_blocker.unblock():
+        process = DaphneProcess("127.0.0.1", make_application, setup=serve_agents)
+        process.start()
+        if not process.ready.wait(timeout=20):
+            process.terminate()
+            raise RuntimeError("daphne did not start")
+        try:
+            yield LiveServer(url=f"http://127.0.0.1:{process.port.value}"), process.pid
+        finally:
+            process.terminate()
+            process.join(timeout=10)
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def user_input(text: str, attachments: list[str]) -> dict:
+    return {"content": [{"type": "input_text", "text": text}], "attachments": attachments, "inference_options": {}}
+
+
+def upload(client, name: str, mime: str, body: bytes) -> str:
+    created = client.call("attachments.create", {"name": name, "size": len(body), "mime_type": mime})
+    path = urlparse(created["upload_descriptor"]["url"]).path
+    response = client.http.post(path, files={"file": (name, body, mime)})
+    assert response.status_code == 200, response.text
+    return created["id"]
+
+
+# -- attachments: one message cannot make the server read a file many times ----------------------
+
+
+def test_one_attachment_repeated_120_times_is_refused_without_memory_growth(agent_daphne, user):
+    server, pid = agent_daphne
+    alice = server.client(user)
+    size = 2 * 1024 * 1024
+    attachment_id = upload(alice, "big.png", "image/png", PNG + b"\0" * (size - len(PNG)))
+    before = rss_bytes(pid)
+
+    response = alice.post("threads.create", {"input": user_input("look", [attachment_id] * 120)})
+
+    assert response.status_code == 400
+    assert "input.attachments" in response.json()["error"]["message"]
+    assert rss_bytes(pid) - before < 2 * size
+    assert alice.call("threads.list", {"limit": 10})["data"] == []
+    # The same file, named once, is answered.
+    events = alice.stream("threads.create", {"input": user_input("look", [attachment_id])})
+    assert any(e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message" for e in events)
+
+
+def test_too_many_attachments_in_one_message_are_refused(agent_daphne, user):
+    server, _ = agent_daphne
+    alice = server.client(user)
+    ids = [upload(alice, f"n{i}.txt", "text/plain", b"hi") for i in range(3)]
+    response = alice.post("threads.create", {"input": user_input("look", ids)})
+    assert response.status_code == 200  # three are within the default of ten
+    many = [upload(alice, f"m{i}.txt", "text/plain", b"hi") for i in range(11)]
+    refused = alice.post("threads.create", {"input": user_input("look", many)})
+    assert refused.status_code == 400
+    assert "a message may carry 10" in refused.json()["error"]["message"]
+
+
+class CountingStorage(FileSystemStorage):
+    """Storage that records every file it opens (what a turn reads)."""
+
+    opened: list[str] = []
+
+    def _open(self, name, mode="rb"):
+        CountingStorage.opened.append(name)
+        return super()._open(name, mode)
+
+
+def history_message(item_id: str, attachments) -> UserMessageItem:
+    return UserMessageItem(
+        id=item_id,
+        thread_id="thr_1",
+        created_at=datetime.now(),
+        content=[UserMessageTextContent(text="look")],
+        attachments=list(attachments),
+        inference_options=InferenceOptions(),
+    )
+
+
+@pytest.fixture
+def counting_storage(tmp_path, settings):
+    settings.STORAGES = {**settings.STORAGES, "counting": {
+        "BACKEND": "tests.test_security.CountingStorage", "OPTIONS": {"location": str(tmp_path)},
+    }}
+    settings.CHATKIT = {**settings.CHATKIT, "ATTACHMENT_STORAGE": "counting"}
+    CountingStorage.opened = []
+    from django.core.files.storage import storages
+
+    storages._storages.pop("counting", None)
+    return storages["counting"]
+
+
+async def stored_image(storage, owner: str, attachment_id: str, size: int) -> ImageAttachment:
+    name = storage.save(f"{attachment_id}.png", ContentFile(PNG + b"\0" * (size - len(PNG))))
+    await models.Attachment.objects.acreate(
+        attachment_id=attachment_id, owner=owner, name=f"{attachment_id}.png", mime_type="image/png",
+        file=name, size=size, data={},
+    )
+    return ImageAttachment(id=attachment_id, name=f"{attachment_id}.png", mime_type="image/png", preview_url="http://x/p")
+
+
+async def test_a_turn_reads_each_attachment_of_the_history_once(counting_storage, user):
+    owner = f"user:{user.pk}"
+    image = await stored_image(counting_storage, owner, "atc_once", 1000)
+    history = [history_message(f"msg_{i}", [image]) for i in range(5)]
+    converter = ChatKitItemConverter(RequestContext(user_id=owner, user=user), owner=owner)
+
+    agent_input = await converter.to_agent_input(history)
+
+    assert len(CountingStorage.opened) == 1
+    images = [part for message in agent_input for part in message["content"] if part["type"] == "input_image"]
+    assert len(images) == 5
+
+
+async def test_attachment_bytes_read_per_turn_are_bounded_newest_first(counting_storage, settings, user):
+    settings.CHATKIT = {**settings.CHATKIT, "AGENT_ATTACHMENT_BYTES_PER_TURN": 1500}
+    owner = f"user:{user.pk}"
+    old = await stored_image(counting_storage, owner, "atc_old", 1000)
+    new = await stored_image(counting_storage, owner, "atc_new", 1000)
+    history = [history_message("msg_1", [old]), history_message("msg_2", [new])]
+    converter = ChatKitItemConverter(RequestContext(user_id=owner, user=user), owner=owner)
+
+    agent_input = await converter.to_agent_input(history)
+
+    first, second = (message["content"][1] for message in agent_input)
+    assert first["type"] == "input_text" and "attachment limit is used up" in first["text"]
+    assert second["type"] == "input_image"
+    assert CountingStorage.opened == ["atc_new.png"]
