@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args
+from urllib.parse import urljoin
 
 import jsonschema
 from asgiref.sync import sync_to_async
@@ -52,6 +53,9 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012, specification_with
 
 from .ids import new_id
 
@@ -316,6 +320,60 @@ def check_schema(schema: Any, *, name: str | None = None, version: int | None = 
     except jsonschema.SchemaError as exc:
         problem = WidgetProblem(_json_path(exc.absolute_path), exc.message)
         raise WidgetSchemaError([problem], template=name, version=version) from exc
+    problems = _reference_problems(schema)
+    if problems:
+        raise WidgetSchemaError(problems, template=name, version=version)
+
+
+#: References are resolved inside the schema only: this registry never retrieves anything
+#: (jsonschema's default would fetch an ``http://`` ``$ref`` from the server).
+_NO_RETRIEVAL: Registry[Any] = Registry()
+_REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+#: Keywords whose values are data, not subschemas: a ``"$ref"`` key in them is no reference.
+_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+
+
+def _reference_problems(schema: dict[str, Any]) -> list[WidgetProblem]:
+    """Every ``$ref`` of ``schema`` that does not point inside the schema itself."""
+    dialect = schema.get("$schema")
+    specification = specification_with(dialect, default=DRAFT202012) if isinstance(dialect, str) else DRAFT202012
+    try:
+        resource = specification.create_resource(schema)
+        registry = _NO_RETRIEVAL.with_resource(resource.id() or "", resource).crawl()
+    except Exception as exc:  # an $id that is not a string, say
+        return [WidgetProblem("$", f"the schema's $id values cannot be read ({type(exc).__name__})")]
+    problems: list[WidgetProblem] = []
+    stack: list[tuple[Any, str, str]] = [(schema, "$", resource.id() or "")]
+    while stack:
+        node, path, base = stack.pop()
+        if isinstance(node, list):
+            stack.extend((value, f"{path}[{index}]", base) for index, value in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("$id"), str):
+            base = urljoin(base, node["$id"])
+        for keyword in _REFERENCE_KEYWORDS:
+            reference = node.get(keyword)
+            if reference is None:
+                continue
+            if not isinstance(reference, str):
+                problems.append(WidgetProblem(f"{path}.{keyword}", "a reference must be a string"))
+                continue
+            try:
+                registry.resolver(base).lookup(reference)
+            except (Unresolvable, ValueError, TypeError, LookupError):
+                problems.append(
+                    WidgetProblem(
+                        f"{path}.{keyword}",
+                        f"{reference!r} does not point inside this schema: only local references "
+                        "(like \"#/$defs/item\") are resolved, nothing is fetched",
+                    )
+                )
+        for key, value in node.items():
+            if key not in _DATA_KEYWORDS:
+                stack.append((value, f"{path}.{key}", base))
+    return sorted(problems, key=lambda problem: problem.path)
 
 
 _validators: OrderedDict[str, Any] = OrderedDict()
@@ -330,7 +388,7 @@ def _validator(schema: Any, name: str | None, version: int | None) -> Any:
         return validator
     check_schema(schema, name=name, version=version)
     validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER, registry=_NO_RETRIEVAL)
     with _cache_lock:
         _validators[key] = validator
         while len(_validators) > _CACHE_SIZE:

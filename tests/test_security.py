@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from urllib.parse import urlparse
@@ -10,10 +13,13 @@ import pytest
 from chatkit.types import ImageAttachment, InferenceOptions, UserMessageItem, UserMessageTextContent
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 
 from django_chatkit import models
 from django_chatkit.agents import ChatKitItemConverter
 from django_chatkit.context import RequestContext
+from django_chatkit.models import WidgetTemplate
 from tests.agent_site import serve_agents
 from tests.conftest import LiveServer
 
@@ -165,3 +171,104 @@ async def test_attachment_bytes_read_per_turn_are_bounded_newest_first(counting_
     assert first["type"] == "input_text" and "attachment limit is used up" in first["text"]
     assert second["type"] == "input_image"
     assert CountingStorage.opened == ["atc_new.png"]
+
+
+# -- JSON Schema references: never fetched -----------------------------------------------------------
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[str, list]]:
+    """A TCP listener on 127.0.0.1 that records every connection made to it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.05)
+    connections: list = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            connections.append(conn.recv(1024))
+            conn.sendall(b'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"SecretAccessKey": "s3cr3t"}')
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}", connections
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        server.close()
+
+
+CARD = '{"type": "Card", "children": [{"type": "Text", "value": {{ key|tojson }}}]}'
+
+
+def remote_schema(url: str) -> dict:
+    return {"type": "object", "properties": {"key": {"$ref": f"{url}/creds#/SecretAccessKey"}}}
+
+
+def widget_form(schema: dict) -> dict:
+    return {
+        "name": "creds", "title": "", "description": "", "template": CARD,
+        "json_schema": json.dumps(schema), "sample_data": json.dumps({"key": "x"}),
+        "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0",
+        "versions-MIN_NUM_FORMS": "0", "versions-MAX_NUM_FORMS": "1000",
+    }
+
+
+def test_remote_ref_is_refused_in_the_admin_and_nothing_is_fetched(admin_client, listener):
+    url, connections = listener
+    response = admin_client.post(reverse("admin:django_chatkit_widgettemplate_add"), widget_form(remote_schema(url)))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["json_schema"]
+    assert any("does not point inside this schema" in message for message in errors), errors
+    assert not WidgetTemplate.objects.exists()
+    assert connections == []
+
+
+def test_remote_ref_is_refused_at_widget_import_and_nothing_is_fetched(admin_client, listener):
+    url, connections = listener
+    document = {"version": "1.0", "name": "creds", "template": CARD, "jsonSchema": remote_schema(url), "sampleData": {"key": "x"}}
+    response = admin_client.post(
+        reverse("admin:django_chatkit_widgettemplate_import"),
+        {"files": [SimpleUploadedFile("creds.widget", json.dumps(document).encode())]},
+        follow=True,
+    )
+    messages = [str(message) for message in response.context["messages"]]
+    assert any("does not point inside this schema" in message for message in messages), messages
+    assert not WidgetTemplate.objects.exists()
+    assert connections == []
+
+
+@pytest.mark.parametrize("kind", ["remote", "dangling"])
+def test_unresolvable_ref_is_refused_by_the_preview_api(admin_client, listener, kind):
+    url, connections = listener
+    schema = remote_schema(url) if kind == "remote" else {"properties": {"key": {"$ref": "#/$defs/missing"}}}
+    response = admin_client.post(
+        reverse("django_chatkit_api:widget-template-preview"),
+        data=json.dumps({"template": CARD, "jsonSchema": schema, "data": {"key": "x"}}),
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["field"] == "json_schema"
+    assert "does not point inside this schema" in body["detail"]
+    assert "s3cr3t" not in response.content.decode()
+    assert connections == []
+
+
+def test_local_refs_still_work(admin_client):
+    schema = {"$defs": {"key": {"type": "string"}}, "properties": {"key": {"$ref": "#/$defs/key"}}}
+    preview = reverse("django_chatkit_api:widget-template-preview")
+    good = admin_client.post(preview, data=json.dumps({"template": CARD, "jsonSchema": schema, "data": {"key": "x"}}),
+                             content_type="application/json")
+    assert good.status_code == 200, good.content
+    bad = admin_client.post(preview, data=json.dumps({"template": CARD, "jsonSchema": schema, "data": {"key": 3}}),
+                            content_type="application/json")
+    assert bad.status_code == 400 and bad.json()["errors"][0]["path"] == "$.key"
