@@ -82,6 +82,12 @@ DEFAULTS: dict[str, Any] = {
     # Extra directories of .widget files, besides each installed app's widgets/ directory
     # (read by the system checks and by chatkit_import_widgets without arguments).
     "WIDGET_DIRS": [],
+    # Bounds of one widget render: seconds, loop iterations, nesting of calls (macros,
+    # recursive loops) and characters made (output and intermediate strings).
+    "WIDGET_RENDER_TIMEOUT": 1.0,
+    "WIDGET_RENDER_MAX_ITERATIONS": 100_000,
+    "WIDGET_RENDER_MAX_DEPTH": 30,
+    "WIDGET_RENDER_MAX_CHARS": 2_000_000,
     # Seconds a stored widget template stays in memory between database reads (0: always read).
     "WIDGET_CACHE_TIMEOUT": 5.0,
     # Which chat UI {% chatkit_ui %} renders: "builtin" (this app's client) or "official".
@@ -284,6 +290,25 @@ class ChatKitSettings:
         if isinstance(dirs, (str, bytes)) or not isinstance(dirs, (list, tuple)):
             raise ChatKitConfigurationError("WIDGET_DIRS", f"must be a list of directories, not {dirs!r}", '[BASE_DIR / "widgets"]')
         return [str(d) for d in dirs]
+
+    @property
+    def WIDGET_RENDER_TIMEOUT(self) -> float:
+        value = self._get("WIDGET_RENDER_TIMEOUT")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            raise ChatKitConfigurationError("WIDGET_RENDER_TIMEOUT", f"must be a positive number of seconds, not {value!r}", "1.0")
+        return float(value)
+
+    @property
+    def WIDGET_RENDER_MAX_ITERATIONS(self) -> int:
+        return self._count("WIDGET_RENDER_MAX_ITERATIONS", "100_000")
+
+    @property
+    def WIDGET_RENDER_MAX_DEPTH(self) -> int:
+        return self._count("WIDGET_RENDER_MAX_DEPTH", "30")
+
+    @property
+    def WIDGET_RENDER_MAX_CHARS(self) -> int:
+        return self._count("WIDGET_RENDER_MAX_CHARS", "2_000_000")
 
     @property
     def WIDGET_CACHE_TIMEOUT(self) -> float:

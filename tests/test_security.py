@@ -20,6 +20,7 @@ from django_chatkit import models
 from django_chatkit.agents import ChatKitItemConverter
 from django_chatkit.context import RequestContext
 from django_chatkit.models import WidgetTemplate
+from django_chatkit.widgets import WidgetDefinition, WidgetError, save_widget_definition
 from tests.agent_site import serve_agents
 from tests.conftest import LiveServer
 
@@ -272,3 +273,143 @@ def test_local_refs_still_work(admin_client):
     bad = admin_client.post(preview, data=json.dumps({"template": CARD, "jsonSchema": schema, "data": {"key": 3}}),
                             content_type="application/json")
     assert bad.status_code == 400 and bad.json()["errors"][0]["path"] == "$.key"
+
+
+# -- template bombs: bounded renders, refused with a message ---------------------------------------
+
+TEXT = '{"type": "Card", "children": [{"type": "Text", "value": %s}]}'
+BOMBS = {
+    "nested loops of 5e8": (
+        "{% for i in range(100000) %}{% for j in range(5000) %}{% endfor %}{% endfor %}" + TEXT % '"x"',
+        "loop iterations",
+    ),
+    "lipsum(n=100000)": (TEXT % "{{ lipsum(n=100000)|tojson }}", "over what the render may produce"),
+    "50 MB concatenation": (
+        '{% set ns = namespace(s="x" * 100000) %}{% for i in range(9) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}'
+        + TEXT % "{{ ns.s|tojson }}",
+        "characters",
+    ),
+    "template text repeated": ("{% for i in range(100000) %}" + "x" * 100 + "{% endfor %}", "characters"),
+    "recursive macro": ("{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}", "nest over"),
+    "deeply nested output": (
+        '{% for i in range(3000) %}{"type": "Card", "children": [{% endfor %}{% for i in range(3000) %}]}{% endfor %}',
+        "nests too deeply",
+    ),
+    "replace amplification": ('{% set s = "x" * 100000 %}' + TEXT % '{{ s|replace("", s)|tojson }}', "would be"),
+    "format width": (TEXT % '{{ "%0100000000d"|format(1)|tojson }}', "would be"),
+    "str.format width": (TEXT % '{{ "{:>100000000}".format(1)|tojson }}', "would be"),
+    "center width": (TEXT % '{{ "x"|center(100000000)|tojson }}', "would be"),
+}
+
+
+def preview(client, template: str, schema: dict | None = None, data: dict | None = None):
+    return client.post(
+        reverse("django_chatkit_api:widget-template-preview"),
+        data=json.dumps({"template": template, "jsonSchema": schema or {}, "data": data or {}}),
+        content_type="application/json",
+    )
+
+
+@pytest.mark.parametrize("bomb", list(BOMBS))
+def test_template_bombs_are_refused_by_the_preview_api(admin_client, bomb):
+    template, reason = BOMBS[bomb]
+    response = preview(admin_client, template)
+    assert response.status_code == 400, response.content[:300]
+    assert reason in response.json()["detail"]
+
+
+def test_a_render_is_stopped_at_its_time_limit(admin_client, settings):
+    settings.CHATKIT = {**settings.CHATKIT, "WIDGET_RENDER_TIMEOUT": 0.05, "WIDGET_RENDER_MAX_ITERATIONS": 10**9}
+    template, _ = BOMBS["nested loops of 5e8"]
+    response = preview(admin_client, template)
+    assert response.status_code == 400
+    assert "the render took longer than 0.05 s" in response.json()["detail"]
+
+
+def test_a_backtracking_pattern_is_matched_in_linear_time(admin_client):
+    schema = {"type": "object", "properties": {"s": {"type": "string", "pattern": "^(a+)+$"}}}
+    response = preview(admin_client, TEXT % "{{ s|tojson }}", schema, {"s": "a" * 28 + "!"})
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"path": "$.s", "message": f"'{'a' * 28}!' does not match '^(a+)+$'"}]
+    assert preview(admin_client, TEXT % "{{ s|tojson }}", schema, {"s": "a" * 28}).status_code == 200
+
+
+def test_a_pattern_the_linear_engine_cannot_run_is_refused(admin_client):
+    schema = {"type": "object", "patternProperties": {"^(x)\\1$": {"type": "string"}}}
+    response = preview(admin_client, TEXT % '"x"', schema, {})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["field"] == "json_schema"
+    assert body["errors"][0]["path"] == "$.patternProperties"
+    assert "linear-time regex engine" in body["errors"][0]["message"]
+
+
+def test_the_admin_refuses_a_template_whose_sample_render_is_a_bomb(admin_client):
+    template, _ = BOMBS["recursive macro"]
+    form = {**widget_form({}), "template": template, "sample_data": "{}"}
+    response = admin_client.post(reverse("admin:django_chatkit_widgettemplate_add"), form)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["template"]
+    assert any("nest over 30 deep" in message for message in errors), errors
+    assert not WidgetTemplate.objects.exists()
+
+
+@pytest.fixture
+def staff_member(django_user_model):
+    return django_user_model.objects.create_user(username="staff", password="pw", is_staff=True)
+
+
+def grant(user, *codenames: str):
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="django_chatkit", codename__in=codenames))
+
+
+def test_the_widget_api_needs_the_widget_template_permissions(client, staff_member):
+    save_widget_definition(WidgetDefinition(name="hello", template=TEXT % '"hi"'))
+    client.force_login(staff_member)
+    listing = reverse("django_chatkit_api:widget-template-list")
+    render = reverse("django_chatkit_api:widget-template-render", kwargs={"name": "hello"})
+    assert client.get(listing).status_code == 403
+    assert client.post(render, data="{}", content_type="application/json").status_code == 403
+    assert preview(client, TEXT % '"hi"').status_code == 403
+
+    grant(staff_member, "view_widgettemplate")
+    assert [t["name"] for t in client.get(listing).json()] == ["hello"]
+    assert client.post(render, data="{}", content_type="application/json").status_code == 200
+    assert preview(client, TEXT % '"hi"').status_code == 403  # previewing source is editing
+
+    grant(staff_member, "change_widgettemplate")
+    assert preview(client, TEXT % '"hi"').status_code == 200
+
+
+def test_the_widget_api_refuses_http_basic_passwords(client, staff_member):
+    import base64
+
+    grant(staff_member, "view_widgettemplate")
+    token = base64.b64encode(b"staff:pw").decode()
+    response = client.get(reverse("django_chatkit_api:widget-template-list"), HTTP_AUTHORIZATION=f"Basic {token}")
+    assert response.status_code == 403
+
+
+async def test_a_slow_render_does_not_hold_up_the_event_loop(settings):
+    import asyncio
+
+    settings.CHATKIT = {**settings.CHATKIT, "WIDGET_RENDER_TIMEOUT": 0.5, "WIDGET_RENDER_MAX_ITERATIONS": 10**9}
+    template, _ = BOMBS["nested loops of 5e8"]
+    definition = WidgetDefinition(name="slow", template=template)
+    ticks = 0
+
+    async def other_stream() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    other = asyncio.create_task(other_stream())
+    try:
+        with pytest.raises(WidgetError, match="took longer than 0.5 s"):
+            await definition.arender({})
+        assert ticks >= 5  # the other task kept running while the template rendered
+    finally:
+        other.cancel()
