@@ -413,3 +413,70 @@ async def test_a_slow_render_does_not_hold_up_the_event_loop(settings):
         assert ticks >= 5  # the other task kept running while the template rendered
     finally:
         other.cancel()
+
+
+# -- the live WebSocket: the full origin is checked ------------------------------------------------
+
+
+async def live_socket(user, origin: str | None, *, host: str = "testserver:8000", scheme: str = "ws"):
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from tests.asgi import application
+    from tests.conftest import session_cookies
+
+    cookies = await sync_to_async(session_cookies)(user)
+    headers = [(b"host", host.encode()), (b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode())]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    socket = WebsocketCommunicator(application, "/chatkit/live/", headers=headers)
+    socket.scope["scheme"] = scheme
+    connected, _ = await socket.connect()
+    return socket, connected
+
+
+async def own_thread(user) -> str:
+    await models.Thread.objects.acreate(
+        thread_id="thr_live", owner=f"user:{user.pk}", created_at_us=0,
+        data={"id": "thr_live", "created_at": "2026-01-01T00:00:00", "status": {"type": "active"}, "metadata": {}},
+    )
+    return "thr_live"
+
+
+@pytest.mark.parametrize(
+    "origin, scheme",
+    [
+        ("http://testserver:3000", "ws"),  # another port of the same host
+        ("https://testserver:8000", "ws"),  # another scheme
+        ("http://testserver:8000", "wss"),  # a plain-http page opening the site's wss socket
+        ("http://evil.example:8000", "ws"),  # a foreign host
+        ("null", "ws"),  # a sandboxed frame or a file
+    ],
+)
+async def test_a_cross_origin_live_socket_is_refused_before_accept(user, origin, scheme):
+    socket, connected = await live_socket(user, origin, scheme=scheme)
+    assert not connected
+    await socket.disconnect()
+
+
+async def test_a_same_origin_live_socket_follows_the_users_thread(user):
+    thread_id = await own_thread(user)
+    socket, connected = await live_socket(user, "http://testserver:8000")
+    assert connected
+    await socket.send_json_to({"type": "subscribe", "thread_id": thread_id})
+    assert (await socket.receive_json_from(timeout=5))["type"] == "subscribed"
+    await socket.disconnect()
+    secure, connected = await live_socket(user, "https://testserver", host="testserver", scheme="wss")
+    assert connected
+    await secure.disconnect()
+
+
+async def test_a_front_end_origin_in_csrf_trusted_origins_may_open_the_live_socket(user, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://app.example.com", "https://*.preview.example.com"]
+    for origin in ("https://app.example.com", "https://pr-7.preview.example.com"):
+        socket, connected = await live_socket(user, origin)
+        assert connected, origin
+        await socket.disconnect()
+    socket, connected = await live_socket(user, "http://app.example.com")
+    assert not connected
+    await socket.disconnect()
