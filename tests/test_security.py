@@ -480,3 +480,145 @@ async def test_a_front_end_origin_in_csrf_trusted_origins_may_open_the_live_sock
     socket, connected = await live_socket(user, "http://app.example.com")
     assert not connected
     await socket.disconnect()
+
+
+# -- uploads: exact MIME types, files served so they never run ------------------------------------
+
+
+def chatkit(client, op: str, params: dict):
+    return client.post("/chatkit/", data=json.dumps({"type": op, "params": params}), content_type="application/json")
+
+
+@pytest.fixture
+def alice_client(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize(
+    "mime_type",
+    [
+        "image/svg+xml",
+        "image/png,text/html",
+        "image/x;text/html",
+        "image/../text/html",
+        "image/png\r\nX-Injected: 1",
+        "image/png; charset=utf-8",
+        "image/ png",
+        "image/",
+        "image/*",
+        "text/html",
+        "image/x-" + "a" * 300,
+    ],
+)
+def test_mime_tricks_are_refused_at_attachments_create(alice_client, mime_type):
+    response = chatkit(alice_client, "attachments.create", {"name": "a.png", "size": 10, "mime_type": mime_type})
+    assert response.status_code == 400, response.content
+    assert "mime" in response.json()["error"]["message"].lower() or "not allowed" in response.json()["error"]["message"]
+    assert not models.Attachment.objects.exists()
+
+
+def test_an_exact_entry_allows_a_type_a_wildcard_does_not(alice_client, settings):
+    settings.CHATKIT = {**settings.CHATKIT, "ATTACHMENT_ALLOWED_MIME_TYPES": ["image/*", "image/svg+xml"]}
+    assert chatkit(alice_client, "attachments.create", {"name": "a.svg", "size": 1, "mime_type": "image/svg+xml"}).status_code == 200
+    assert chatkit(alice_client, "attachments.create", {"name": "a.png", "size": 1, "mime_type": "image/PNG"}).json()["mime_type"] == "image/png"
+
+
+@pytest.mark.parametrize("name", ["a\x00.png", "a" * 256 + ".png", "../a.png", "a\nb.png"])
+def test_bad_file_names_are_refused_at_attachments_create(alice_client, name):
+    response = chatkit(alice_client, "attachments.create", {"name": name, "size": 1, "mime_type": "image/png"})
+    assert response.status_code == 400
+    assert "name" in response.json()["error"]["message"]
+    assert not models.Attachment.objects.exists()
+
+
+def uploaded(client, name: str, mime_type: str, body: bytes) -> dict:
+    created = chatkit(client, "attachments.create", {"name": name, "size": len(body), "mime_type": mime_type}).json()
+    response = client.post(urlparse(created["upload_descriptor"]["url"]).path, data=body, content_type=mime_type)
+    assert response.status_code == 200, response.content
+    return created
+
+
+POLYGLOT = PNG + b"<html><script>alert(document.cookie)</script></html>"
+
+
+def test_a_polyglot_uploaded_as_png_is_served_as_a_sandboxed_png(alice_client):
+    created = uploaded(alice_client, "x.png", "image/png", POLYGLOT)
+    for url in (created["preview_url"], f"/chatkit/attachments/{created['id']}/"):
+        response = alice_client.get(urlparse(url).path)
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/png"
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["Content-Security-Policy"].startswith("sandbox")
+    download = alice_client.get(f"/chatkit/attachments/{created['id']}/")
+    assert download["Content-Disposition"].startswith("attachment")
+
+
+def test_a_file_that_is_not_a_raster_image_is_always_a_download(alice_client, settings):
+    settings.CHATKIT = {**settings.CHATKIT, "ATTACHMENT_ALLOWED_MIME_TYPES": ["image/svg+xml", "text/plain"]}
+    svg = uploaded(alice_client, "x.svg", "image/svg+xml", b"<svg xmlns='http://www.w3.org/2000/svg'><script>1</script></svg>")
+    assert "preview_url" not in svg or not svg.get("preview_url")
+    response = alice_client.get(f"/chatkit/attachments/{svg['id']}/preview/")
+    assert response["Content-Disposition"].startswith("attachment")
+    assert response["Content-Security-Policy"].startswith("sandbox")
+
+
+async def read(response) -> bytes:
+    return b"".join([chunk async for chunk in response.streaming_content])
+
+
+@pytest.fixture
+async def alice_async(async_client, user):
+    await async_client.aforce_login(user)
+    return async_client
+
+
+async def send_with(client, attachment_id: str) -> str:
+    response = await client.post(
+        "/chatkit/", data=json.dumps({"type": "threads.create", "params": {"input": user_input("see", [attachment_id])}}),
+        content_type="application/json",
+    )
+    events = [json.loads(line[6:]) for line in (await read(response)).decode().split("\n\n") if line.startswith("data: ")]
+    assert events[-1]["type"] != "error", events[-1]
+    return events[0]["thread"]["id"]
+
+
+async def test_a_sent_attachment_cannot_be_replaced(alice_async, user):
+    from asgiref.sync import sync_to_async
+
+    created = await sync_to_async(upload_as)(user, "notes.txt", "text/plain", b"original")
+    await send_with(alice_async, created["id"])
+    upload_path = urlparse(created["upload_descriptor"]["url"]).path
+    replaced = await alice_async.post(upload_path, data=b"changed", content_type="text/plain")
+    assert replaced.status_code == 400
+    assert "sent in a message" in replaced.json()["error"]["message"]
+    download = await alice_async.get(f"/chatkit/attachments/{created['id']}/")
+    assert download.getvalue() == b"original"
+
+
+def upload_as(user, name: str, mime_type: str, body: bytes) -> dict:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return uploaded(client, name, mime_type, body)
+
+
+async def test_deleting_a_thread_deletes_its_attachments(alice_async, user):
+    from asgiref.sync import sync_to_async
+
+    from django_chatkit.store import attachment_storage
+
+    created = await sync_to_async(upload_as)(user, "notes.txt", "text/plain", b"secret words")
+    thread_id = await send_with(alice_async, created["id"])
+    stored = (await models.Attachment.objects.aget()).file.name
+    assert attachment_storage().exists(stored)
+
+    deleted = await alice_async.post(
+        "/chatkit/", data=json.dumps({"type": "threads.delete", "params": {"thread_id": thread_id}}),
+        content_type="application/json",
+    )
+    assert deleted.status_code == 200
+    assert (await alice_async.get(f"/chatkit/attachments/{created['id']}/")).status_code == 404
+    assert not await models.Attachment.objects.aexists()
+    assert not attachment_storage().exists(stored)

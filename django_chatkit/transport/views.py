@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from .. import models
 from ..conf import chatkit_settings
 from ..exceptions import BadRequest, ChatKitRequestError, NotFound, PayloadTooLarge, PermissionDenied
-from ..store import attachment_storage, check_attachment_allowed
+from ..store import RASTER_IMAGE_TYPES, attachment_storage, check_attachment_allowed, parse_mime_type
 from .core import ChatKitResponse, EventStream, build_context, content_length, csrf_failure, handle_chatkit_request
 
 
@@ -65,6 +65,8 @@ async def attachment_upload(request: HttpRequest, attachment_id: str) -> HttpRes
         if reason:
             raise PermissionDenied(f"CSRF check failed: {reason}.")
         attachment = await _owned_attachment(request, attachment_id)
+        if attachment.thread_id:
+            raise BadRequest(f"Attachment {attachment_id} was sent in a message; its file cannot be replaced.")
         limit = chatkit_settings.ATTACHMENT_MAX_BYTES
         declared = content_length(request)
         if declared is not None and declared > limit + 64 * 1024:  # room for multipart framing
@@ -110,6 +112,14 @@ async def attachment_preview(request: HttpRequest, attachment_id: str) -> HttpRe
     return await _serve(request, attachment_id, inline=True)
 
 
+def _served_type(stored: str) -> str:
+    """The stored type, or ``application/octet-stream`` for a row older than the checks."""
+    try:
+        return parse_mime_type(stored)
+    except BadRequest:
+        return "application/octet-stream"
+
+
 async def _serve(request: HttpRequest, attachment_id: str, *, inline: bool) -> HttpResponse:
     try:
         attachment = await _owned_attachment(request, attachment_id)
@@ -118,10 +128,18 @@ async def _serve(request: HttpRequest, attachment_id: str, *, inline: bool) -> H
         handle = await sync_to_async(attachment_storage().open)(attachment.file.name, "rb")
     except ChatKitRequestError as exc:
         return _to_http(ChatKitResponse.error(exc))
+    # Served from the site's origin, a file must never run as a page of the site: only raster
+    # images are shown inline, the browser may not guess another type, and a document that
+    # is opened anyway is sandboxed (no script, a unique origin).
+    served = _served_type(attachment.mime_type)
     return FileResponse(
         handle,
-        as_attachment=not inline,
+        as_attachment=not (inline and served in RASTER_IMAGE_TYPES),
         filename=attachment.name,
-        content_type=attachment.mime_type,
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=0"},
+        content_type=served,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "Cache-Control": "private, max-age=0",
+        },
     )
