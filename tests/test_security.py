@@ -10,6 +10,8 @@ from datetime import datetime
 from urllib.parse import urlparse
 
 import pytest
+from asgiref.sync import async_to_sync
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from chatkit.types import ImageAttachment, InferenceOptions, UserMessageItem, UserMessageTextContent
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
@@ -23,6 +25,7 @@ from django_chatkit.models import WidgetTemplate
 from django_chatkit.widgets import WidgetDefinition, WidgetError, save_widget_definition
 from tests.agent_site import serve_agents
 from tests.conftest import LiveServer
+from tests.test_errors import PATHS, login_cookie, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -622,3 +625,152 @@ async def test_deleting_a_thread_deletes_its_attachments(alice_async, user):
     assert (await alice_async.get(f"/chatkit/attachments/{created['id']}/")).status_code == 404
     assert not await models.Attachment.objects.aexists()
     assert not attachment_storage().exists(stored)
+
+
+# -- input bounds: hostile strings and integers in every field of every op -----------------------------
+
+THREAD, ITEM, ATTACHMENT = "thr_fuzz", "msg_fuzz", "atc_fuzz"
+MESSAGE = {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}
+#: A valid request per op, and the paths of its string and integer fields.
+TEMPLATES = {
+    "threads.create": ({"input": MESSAGE}, ["input.content.0.text", "input.quoted_text", "input.inference_options.model"], []),
+    "threads.add_user_message": (
+        {"thread_id": THREAD, "input": MESSAGE}, ["thread_id", "input.content.0.text", "input.attachments.0"], []),
+    "threads.add_client_tool_output": ({"thread_id": THREAD, "result": {"k": "v"}}, ["thread_id", "result.k"], []),
+    "threads.add_structured_input": (
+        {"thread_id": THREAD, "item_id": ITEM, "input": {"answers": {"q": {"values": ["a"]}}}},
+        ["thread_id", "item_id", "input.answers.q.values.0"], []),
+    "threads.retry_after_item": ({"thread_id": THREAD, "item_id": ITEM}, ["thread_id", "item_id"], []),
+    "threads.custom_action": (
+        {"thread_id": THREAD, "item_id": ITEM, "action": {"type": "x", "payload": {"k": "v"}}},
+        ["thread_id", "item_id", "action.type", "action.payload.k"], []),
+    "threads.sync_custom_action": (
+        {"thread_id": THREAD, "item_id": ITEM, "action": {"type": "x", "payload": {}}}, ["thread_id", "item_id", "action.type"], []),
+    "threads.get_by_id": ({"thread_id": THREAD}, ["thread_id"], []),
+    "threads.list": ({"limit": 5, "after": THREAD, "order": "desc"}, ["after", "order"], ["limit"]),
+    "threads.update": ({"thread_id": THREAD, "title": "t"}, ["thread_id", "title"], []),
+    "threads.delete": ({"thread_id": THREAD}, ["thread_id"], []),
+    "items.list": ({"thread_id": THREAD, "limit": 5, "after": ITEM, "order": "asc"}, ["thread_id", "after", "order"], ["limit"]),
+    "items.feedback": ({"thread_id": THREAD, "item_ids": [ITEM], "kind": "positive"}, ["thread_id", "item_ids.0", "kind"], []),
+    "attachments.create": ({"name": "a.txt", "size": 3, "mime_type": "text/plain"}, ["name", "mime_type"], ["size"]),
+    "attachments.delete": ({"attachment_id": ATTACHMENT}, ["attachment_id"], []),
+    "input.transcribe": ({"audio_base64": "AAAA", "mime_type": "audio/webm"}, ["audio_base64", "mime_type"], []),
+}
+FIELDS = [(op, "s", path) for op, (_, strings, _) in TEMPLATES.items() for path in strings] + [
+    (op, "i", path) for op, (_, _, integers) in TEMPLATES.items() for path in integers
+]
+hostile_strings = st.one_of(
+    st.text(min_size=1, max_size=30).map(lambda text: text[:5] + "\x00" + text[5:]),
+    st.text(alphabet=st.characters(max_codepoint=31), min_size=1, max_size=30),
+    st.sampled_from(["\ud800", "a\udfffb", "x" * 10_000, "x" * 1025, "x" * 256, "\x7f\x1b[31m", "../../etc/passwd"]),
+    st.text(max_size=50),
+)
+hostile_integers = st.one_of(
+    st.sampled_from([10**30, 2**63, 2**63 - 1, -(2**63), -1, 0, 2**31, 2**53 + 1]), st.integers(),
+)
+DATABASE_WORDS = ("psycopg", "postgres", "sqlite", "violates", "0x00", "out of range", "Traceback", "Error:")
+
+
+def put(document: dict, path: str, value) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        document = document[int(part)] if isinstance(document, list) else document[part]
+    if isinstance(document, list):
+        document[int(last) : int(last) + 1] = [value]
+    else:
+        document[last] = value
+
+
+def fuzz_rows(user) -> None:
+    owner = f"user:{user.pk}"
+    if not models.Thread.objects.filter(thread_id=THREAD).exists():
+        models.Thread.objects.create(
+            thread_id=THREAD, owner=owner, created_at_us=0,
+            data={"id": THREAD, "created_at": "2026-01-01T00:00:00", "status": {"type": "active"}, "metadata": {}},
+        )
+        models.ThreadItem.objects.create(
+            thread_id=THREAD, item_id=ITEM, owner=owner, type="user_message", created_at_us=1,
+            data={"id": ITEM, "thread_id": THREAD, "created_at": "2026-01-01T00:00:00", "type": "user_message",
+                  "content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}},
+        )
+
+
+def table_counts() -> tuple[int, ...]:
+    return tuple(m.objects.count() for m in (models.Thread, models.ThreadItem, models.Attachment, models.Feedback))
+
+
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(FIELDS), text=hostile_strings, number=hostile_integers, transport=st.sampled_from(["consumer", "view"]))
+def test_hostile_strings_and_integers_in_any_field_never_500_and_refusals_never_write(user, field, text, number, transport):
+    fuzz_rows(user)
+    op, kind, path = field
+    params = json.loads(json.dumps(TEMPLATES[op][0]))
+    put(params, path, text if kind == "s" else number)
+    body = json.dumps({"type": op, "params": params}).encode()
+    before = table_counts()
+    status, response = async_to_sync(post)(PATHS[transport], body, login_cookie(user))
+    assert status < 500 or status == 501, (op, path, status, response[:300])
+    if status != 200:
+        assert table_counts() == before, (op, path, status, response[:300])
+        assert "message" in json.loads(response)["error"]
+    assert not any(word.encode() in response for word in DATABASE_WORDS), (op, path, response[:500])
+
+
+@pytest.mark.parametrize(
+    "op, params, field",
+    [
+        ("threads.list", {"limit": 10**30}, "params.limit"),
+        ("threads.list", {"limit": 2**63}, "params.limit"),
+        ("items.list", {"thread_id": THREAD, "limit": 2**63}, "params.limit"),
+        ("threads.get_by_id", {"thread_id": "thr_\x00"}, "params.thread_id"),
+        ("threads.update", {"thread_id": THREAD, "title": "a\x00b"}, "params.title"),
+        ("threads.update", {"thread_id": THREAD, "title": "t" * 1025}, "params.title"),
+        ("attachments.create", {"name": "n" * 1025, "size": 1, "mime_type": "text/plain"}, "params.name"),
+        ("threads.create", {"input": {**MESSAGE, "content": [{"type": "input_text", "text": "a\x00"}]}}, "params.input.content[0].text"),
+    ],
+)
+def test_out_of_bounds_input_is_a_400_naming_the_field_and_writes_nothing(alice_client, user, op, params, field):
+    fuzz_rows(user)
+    before = table_counts()
+    title = models.Thread.objects.get(thread_id=THREAD).title
+    response = chatkit(alice_client, op, params)
+    assert response.status_code == 400, response.content
+    assert field in response.json()["error"]["message"]
+    assert table_counts() == before
+    assert models.Thread.objects.get(thread_id=THREAD).title == title
+
+
+def test_a_form_body_of_more_than_1000_fields_is_a_json_400(alice_client):
+    from django.test import Client
+
+    body = "&".join(f"f{i}=x" for i in range(1500))
+    client = Client(enforce_csrf_checks=True)
+    client.cookies = alice_client.cookies
+    client.cookies["csrftoken"] = "A" * 32
+    response = client.post("/chatkit/", data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert "too many fields" in response.json()["error"]["message"]
+
+
+def test_a_raw_upload_over_2_5_mb_under_the_limit_is_stored(alice_client):
+    body = b"x" * (3 * 1024 * 1024)
+    created = uploaded(alice_client, "big.txt", "text/plain", body)
+    assert b"".join(alice_client.get(f"/chatkit/attachments/{created['id']}/")) == body
+
+
+def test_an_over_limit_upload_is_a_json_413_whatever_the_framing(agent_daphne, user):
+    server, _ = agent_daphne
+    alice = server.client(user)
+    created = alice.call("attachments.create", {"name": "big.txt", "size": 1, "mime_type": "text/plain"})
+    path = urlparse(created["upload_descriptor"]["url"]).path
+    limit = 10 * 1024 * 1024
+
+    def chunks():
+        for _ in range(11):
+            yield b"x" * (1024 * 1024)
+
+    chunked = alice.http.post(path, content=chunks(), headers={"Content-Type": "text/plain"})
+    assert chunked.status_code == 413
+    assert f"{limit}-byte" in chunked.json()["error"]["message"]
+    declared = alice.http.post(path, content=b"x" * (limit + 100 * 1024), headers={"Content-Type": "text/plain"})
+    assert declared.status_code == 413 and declared.json()["error"]["code"] == "payload_too_large"

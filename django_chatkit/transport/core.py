@@ -25,6 +25,7 @@ from chatkit.types import (
     WidgetItem,
 )
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 from pydantic import TypeAdapter
@@ -34,6 +35,7 @@ from ..conf import chatkit_settings
 from ..db import on_thread, pick_thread
 from ..exceptions import BadRequest, PayloadTooLarge, PermissionDenied
 from ..server import get_chatkit_server
+from ..limits import check_request_bounds
 from ..store import check_message_attachments
 from .errors import JSON_CONTENT_TYPE, ChatKitResponse, describe_exception, error_event, response_for_exception
 
@@ -216,7 +218,12 @@ def csrf_failure(request: HttpRequest) -> str | None:
         return None  # not authenticated by cookie: nothing for a forged request to ride on
     check = _CsrfCheck(lambda r: None)  # type: ignore[arg-type]
     check.process_request(request)
-    return check.process_view(request, None, (), {})  # type: ignore[return-value]
+    try:  # the check reads a form body's csrfmiddlewaretoken: Django's form limits apply
+        return check.process_view(request, None, (), {})  # type: ignore[return-value]
+    except RequestDataTooBig as exc:
+        raise PayloadTooLarge("The request body is over DATA_UPLOAD_MAX_MEMORY_SIZE.") from exc
+    except (TooManyFieldsSent, TooManyFilesSent) as exc:
+        raise BadRequest(f"The form has too many fields: {exc}") from exc
 
 
 async def build_context(request: HttpRequest) -> Any:
@@ -286,6 +293,7 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
         async with on_thread(database, refresh=True):
             context = await build_context(request)
             parsed = _REQUEST_ADAPTER.validate_json(body)
+            check_request_bounds(body)  # NUL bytes, lengths, integers: before any write
             _with_request_metadata(context, parsed)
             server = get_chatkit_server()
             await _check_referenced_item(server, parsed, context)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import models
@@ -41,7 +42,11 @@ async def chatkit_view(request: HttpRequest) -> HttpResponse:
     limit = chatkit_settings.MAX_REQUEST_BYTES
     if declared is not None and declared > limit:
         return _to_http(ChatKitResponse.error(PayloadTooLarge(f"The request body is over the {limit}-byte limit.")))
-    return _to_http(await handle_chatkit_request(request, request.body))
+    try:
+        body = request.body
+    except RequestDataTooBig:  # MAX_REQUEST_BYTES above Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+        return _to_http(ChatKitResponse.error(PayloadTooLarge("The request body is over DATA_UPLOAD_MAX_MEMORY_SIZE.")))
+    return _to_http(await handle_chatkit_request(request, body))
 
 
 async def _owned_attachment(request: HttpRequest, attachment_id: str) -> models.Attachment:
@@ -71,25 +76,54 @@ async def attachment_upload(request: HttpRequest, attachment_id: str) -> HttpRes
         declared = content_length(request)
         if declared is not None and declared > limit + 64 * 1024:  # room for multipart framing
             raise PayloadTooLarge(f"The file is over the {limit}-byte attachment limit.")
-        upload = await sync_to_async(_uploaded_file)(request, attachment)
+        upload = await sync_to_async(_uploaded_file)(request, attachment, limit)
         if upload.size > limit:
             raise PayloadTooLarge(f"The file is {upload.size} bytes; the attachment limit is {limit} bytes.")
-        check_attachment_allowed(attachment.mime_type, upload.size)
-        await sync_to_async(_store_file)(attachment, upload)
+        try:
+            check_attachment_allowed(attachment.mime_type, upload.size)
+            await sync_to_async(_store_file)(attachment, upload)
+        finally:
+            upload.close()
     except ChatKitRequestError as exc:
         return _to_http(ChatKitResponse.error(exc))
     return _to_http(ChatKitResponse(status=200, body=b'{"ok": true}', headers={"Content-Type": "application/json"}))
 
 
-def _uploaded_file(request: HttpRequest, attachment: models.Attachment):
-    from django.core.files.uploadedfile import SimpleUploadedFile
+def _uploaded_file(request: HttpRequest, attachment: models.Attachment, limit: int):
+    """The uploaded file, read at most ``limit`` bytes past the limit whatever the framing
+    (a declared length, chunked), and refused with JSON errors, never Django's HTML pages."""
+    from django.core.files.uploadedfile import TemporaryUploadedFile
+    from django.http.multipartparser import MultiPartParserError
 
     if request.content_type == "multipart/form-data":
-        upload = request.FILES.get("file") or next(iter(request.FILES.values()), None)
+        try:
+            files = request.FILES
+        except RequestDataTooBig as exc:
+            raise PayloadTooLarge(f"The file is over the {limit}-byte attachment limit.") from exc
+        except (TooManyFieldsSent, TooManyFilesSent) as exc:
+            raise BadRequest(f"The upload has too many form fields: {exc}") from exc
+        except MultiPartParserError as exc:
+            raise BadRequest(f"The multipart upload cannot be read: {exc}") from exc
+        upload = files.get("file") or next(iter(files.values()), None)
         if upload is None:
             raise BadRequest("The multipart upload has no file field.")
         return upload
-    return SimpleUploadedFile(attachment.name, request.body, content_type=attachment.mime_type)
+    # A raw body: read from the stream (request.body would refuse anything over Django's
+    # DATA_UPLOAD_MAX_MEMORY_SIZE with an HTML page, far below the attachment limit).
+    upload = TemporaryUploadedFile(attachment.name[:200], attachment.mime_type, 0, None)
+    size = 0
+    while True:
+        chunk = request.read(64 * 1024)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            upload.close()
+            raise PayloadTooLarge(f"The file is over the {limit}-byte attachment limit.")
+        upload.write(chunk)
+    upload.size = size
+    upload.seek(0)
+    return upload
 
 
 def _store_file(attachment: models.Attachment, upload) -> None:
