@@ -42,6 +42,17 @@ DEFAULTS: dict[str, Any] = {
     "ATTACHMENT_MAX_PER_MESSAGE": 10,
     # Storage alias in settings.STORAGES used for attachment files.
     "ATTACHMENT_STORAGE": "default",
+    # Limits per user (by owner) and per process, each answered with a 429 (None: no limit).
+    # ChatKit requests per user per minute, counted in each process.
+    "RATE_LIMIT_PER_MINUTE": 120,
+    # Responses streaming at once for one user, and in one process.
+    "MAX_STREAMS_PER_USER": 5,
+    "MAX_STREAMS_PER_PROCESS": 500,
+    # Live-sync WebSockets open at once for one user, in one process.
+    "MAX_LIVE_SOCKETS_PER_USER": 10,
+    # Attachments one user may keep, and their total size in bytes.
+    "ATTACHMENT_MAX_PER_USER": 1000,
+    "ATTACHMENT_MAX_BYTES_PER_USER": 1024 * 1024 * 1024,
     # Callable (AudioInput, context) -> TranscriptionResult (import string); None disables dictation.
     "TRANSCRIBER": None,
     # Seconds between the words of the offline server's reply.
@@ -171,6 +182,35 @@ class ChatKitSettings:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ChatKitConfigurationError(key, f"must be a whole number, 0 or more, not {value!r}", example)
         return value
+
+    def _limit(self, key: str, example: str) -> int | None:
+        if self._get(key) is None:
+            return None
+        return self._count(key, example)
+
+    @property
+    def RATE_LIMIT_PER_MINUTE(self) -> int | None:
+        return self._limit("RATE_LIMIT_PER_MINUTE", "120")
+
+    @property
+    def MAX_STREAMS_PER_USER(self) -> int | None:
+        return self._limit("MAX_STREAMS_PER_USER", "5")
+
+    @property
+    def MAX_STREAMS_PER_PROCESS(self) -> int | None:
+        return self._limit("MAX_STREAMS_PER_PROCESS", "500")
+
+    @property
+    def MAX_LIVE_SOCKETS_PER_USER(self) -> int | None:
+        return self._limit("MAX_LIVE_SOCKETS_PER_USER", "10")
+
+    @property
+    def ATTACHMENT_MAX_PER_USER(self) -> int | None:
+        return self._limit("ATTACHMENT_MAX_PER_USER", "1000")
+
+    @property
+    def ATTACHMENT_MAX_BYTES_PER_USER(self) -> int | None:
+        return self._limit("ATTACHMENT_MAX_BYTES_PER_USER", "1024 * 1024 * 1024")
 
     @property
     def ATTACHMENT_UPLOAD_TO(self) -> str:

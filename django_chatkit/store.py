@@ -36,6 +36,7 @@ from . import models
 from .conf import chatkit_settings
 from .exceptions import BadRequest
 from .ids import new_id
+from .limits import check_attachment_quota
 
 __all__ = ["DjangoStore", "DjangoAttachmentStore", "NotFoundError"]
 
@@ -342,6 +343,7 @@ class DjangoAttachmentStore(_OwnedStore, AttachmentStore[Any]):
     async def create_attachment(self, input: AttachmentCreateParams, context: Any) -> Attachment:
         check_attachment_name(input.name)
         check_attachment_allowed(input.mime_type, input.size)
+        await check_attachment_quota(self.owner_of(context), input.size)
         attachment_id = self.generate_attachment_id(input.mime_type, context)
         upload = AttachmentUploadDescriptor(
             url=_absolute_url(context, "django_chatkit:attachment-upload", attachment_id),

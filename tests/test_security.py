@@ -25,6 +25,7 @@ from django_chatkit.models import WidgetTemplate
 from django_chatkit.widgets import WidgetDefinition, WidgetError, save_widget_definition
 from tests.agent_site import serve_agents
 from tests.conftest import LiveServer
+from tests.runs_support import gated  # noqa: F401  (a fixture)
 from tests.test_errors import PATHS, login_cookie, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,6 +41,9 @@ def agent_daphne(django_db_setup, django_db_blocker) -> Iterator[tuple[LiveServe
     from tests.live import make_application
 
     with django_db_blocker.unblock():
+        from django.db import connections
+
+        connections.close_all()  # the forked child must not share (and close) our sockets
         process = DaphneProcess("127.0.0.1", make_application, setup=serve_agents)
         process.start()
         if not process.ready.wait(timeout=20):
@@ -774,3 +778,93 @@ def test_an_over_limit_upload_is_a_json_413_whatever_the_framing(agent_daphne, u
     assert f"{limit}-byte" in chunked.json()["error"]["message"]
     declared = alice.http.post(path, content=b"x" * (limit + 100 * 1024), headers={"Content-Type": "text/plain"})
     assert declared.status_code == 413 and declared.json()["error"]["code"] == "payload_too_large"
+
+
+# -- limits per user and per process ---------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_limits():
+    from django_chatkit import limits
+
+    limits.reset()
+    yield
+    limits.reset()
+
+
+async def test_requests_over_the_rate_limit_get_a_429_with_retry_after(user, other_user, settings, fresh_limits):
+    from tests.runs_support import send
+
+    settings.CHATKIT = {**settings.CHATKIT, "RATE_LIMIT_PER_MINUTE": 3}
+    for _ in range(3):
+        assert (await send(user, "threads.list", {})).status == 200
+    refused = await send(user, "threads.list", {})
+    assert refused.status == 429
+    assert json.loads(refused.body)["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert (await send(other_user, "threads.list", {})).status == 200  # another user is not held up
+
+
+async def test_streams_over_the_per_user_limit_get_a_429(user, other_user, settings, gated, fresh_limits):
+    from tests.runs_support import Reader, send, start, text_input
+
+    settings.CHATKIT = {**settings.CHATKIT, "MAX_STREAMS_PER_USER": 1}
+    first = await start(user, "one two")
+    refused = await send(user, "threads.create", {"input": text_input("more")})
+    assert refused.status == 429
+    assert json.loads(refused.body)["error"]["code"] == "too_many_streams"
+    assert refused.headers["Retry-After"]
+    assert await models.Thread.objects.acount() == 1  # nothing written for the refused one
+    other = await start(other_user, "hello")  # another user streams meanwhile
+    gated.release(3)
+    await first.to_end()
+    await other.to_end()
+    again = Reader(await send(user, "threads.create", {"input": text_input("again")}))
+    gated.release(1)
+    assert any(e["type"] == "thread.item.done" for e in await again.to_end())
+
+
+async def test_streams_over_the_per_process_limit_get_a_429(user, other_user, settings, gated, fresh_limits):
+    from tests.runs_support import send, start, text_input
+
+    settings.CHATKIT = {**settings.CHATKIT, "MAX_STREAMS_PER_PROCESS": 1}
+    first = await start(user, "one")
+    refused = await send(other_user, "threads.create", {"input": text_input("me too")})
+    assert refused.status == 429 and "too many requests" in json.loads(refused.body)["error"]["message"]
+    gated.release(1)
+    await first.to_end()
+
+
+async def test_live_sockets_over_the_per_user_limit_are_closed_with_an_error(user, settings, fresh_limits):
+    settings.CHATKIT = {**settings.CHATKIT, "MAX_LIVE_SOCKETS_PER_USER": 2}
+    sockets = []
+    for _ in range(2):
+        socket, connected = await live_socket(user, "http://testserver:8000")
+        assert connected
+        sockets.append(socket)
+    extra, connected = await live_socket(user, "http://testserver:8000")
+    message = await extra.receive_json_from(timeout=5)
+    assert message["code"] == "too_many_sockets"
+    assert (await extra.receive_output(timeout=5))["code"] == 4429
+    await sockets.pop().disconnect()
+    again, connected = await live_socket(user, "http://testserver:8000")
+    await again.send_json_to({"type": "subscribe", "thread_id": "thr_none"})
+    assert (await again.receive_json_from(timeout=5))["code"] == "not_found"  # a working socket
+    for socket in (*sockets, again):
+        await socket.disconnect()
+
+
+def test_attachments_over_the_per_user_count_and_bytes_get_a_429(alice_client, settings):
+    settings.CHATKIT = {**settings.CHATKIT, "ATTACHMENT_MAX_PER_USER": 2, "ATTACHMENT_MAX_BYTES_PER_USER": 100}
+    first = uploaded(alice_client, "a.txt", "text/plain", b"x" * 95)
+    too_big = chatkit(alice_client, "attachments.create", {"name": "b.txt", "size": 10, "mime_type": "text/plain"})
+    assert too_big.status_code == 429 and too_big.json()["error"]["code"] == "attachment_quota"
+    second = chatkit(alice_client, "attachments.create", {"name": "b.txt", "size": 5, "mime_type": "text/plain"}).json()
+    too_many = chatkit(alice_client, "attachments.create", {"name": "c.txt", "size": 1, "mime_type": "text/plain"})
+    assert too_many.status_code == 429
+    assert "2 attachments" in too_many.json()["error"]["message"]
+    # The bytes that arrive count, whatever size was declared.
+    upload = alice_client.post(urlparse(second["upload_descriptor"]["url"]).path, data=b"x" * 6, content_type="text/plain")
+    assert upload.status_code == 429
+    chatkit(alice_client, "attachments.delete", {"attachment_id": first["id"]})
+    assert chatkit(alice_client, "attachments.create", {"name": "c.txt", "size": 1, "mime_type": "text/plain"}).status_code == 200

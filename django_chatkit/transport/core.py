@@ -23,6 +23,7 @@ from chatkit.types import (
     ThreadsSyncCustomActionReq,
     UserMessageItem,
     WidgetItem,
+    is_streaming_req,
 )
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -30,12 +31,12 @@ from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 from pydantic import TypeAdapter
 
-from .. import runs
+from .. import limits, runs
 from ..conf import chatkit_settings
 from ..db import on_thread, pick_thread
 from ..exceptions import BadRequest, PayloadTooLarge, PermissionDenied
-from ..server import get_chatkit_server
 from ..limits import check_request_bounds
+from ..server import get_chatkit_server
 from ..store import check_message_attachments
 from .errors import JSON_CONTENT_TYPE, ChatKitResponse, describe_exception, error_event, response_for_exception
 
@@ -285,6 +286,7 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
     limit = chatkit_settings.MAX_REQUEST_BYTES
     if len(body) > limit:
         return ChatKitResponse.error(PayloadTooLarge(f"The request body is over the {limit}-byte limit."))
+    owner = streaming = None  # whose streaming slot this request holds (django_chatkit.limits)
     try:
         reason = csrf_failure(request)
         if reason:
@@ -294,19 +296,28 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
             context = await build_context(request)
             parsed = _REQUEST_ADAPTER.validate_json(body)
             check_request_bounds(body)  # NUL bytes, lengths, integers: before any write
+            owner = runs.owner_of(context)
+            limits.check_rate(owner)
+            if is_streaming_req(parsed):
+                limits.take_stream(owner)
+                streaming = owner
             _with_request_metadata(context, parsed)
             server = get_chatkit_server()
             await _check_referenced_item(server, parsed, context)
             await runs.before_request(parsed)
             result = await server.process(body, context)
     except Exception as exc:
-        return response_for_exception(exc)
+        if streaming is not None:
+            limits.release_stream(streaming)
+        return limits.with_retry_after(response_for_exception(exc), exc)
 
     if isinstance(result, NonStreamingResult):
+        if streaming is not None:
+            limits.release_stream(streaming)
         return ChatKitResponse(status=200, body=result.json, headers={"Content-Type": JSON_CONTENT_TYPE})
 
     stream = EventStream(
-        runs.supervise(parsed, context, aiter(result)),
+        limits.counted_stream(owner, runs.supervise(parsed, context, aiter(result))),
         detach_on_disconnect=chatkit_settings.DISCONNECT == "continue",
         database=database,
     )

@@ -37,7 +37,7 @@ from django.http import HttpRequest, JsonResponse
 from django.http.request import split_domain_port, validate_host
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import models, runs
+from .. import limits, models, runs
 from ..exceptions import ChatKitRequestError, PermissionDenied
 from .core import build_context, csrf_failure
 from .consumers import request_from_scope
@@ -120,12 +120,19 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return await self.close(code=4500)
         try:
             request = request_from_scope({**self.scope, "type": "http", "method": "GET"}, b"")
-            self.owner = runs.owner_of(await build_context(request))
+            owner = runs.owner_of(await build_context(request))
         except ChatKitRequestError as exc:
             await self._error(exc.code, exc.message)
-            await self.close(code=4401 if exc.status == 401 else 4403)
+            return await self.close(code=4401 if exc.status == 401 else 4403)
+        if not limits.take_socket(owner):
+            await self._error("too_many_sockets", "You have too many live connections open; close one first.")
+            return await self.close(code=4429)
+        self.owner = owner
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "owner", None) is not None:
+            limits.release_socket(self.owner)
+            self.owner = None
         for thread_id in getattr(self, "threads", ()):
             await self.channel_layer.group_discard(runs.group_name(thread_id), self.channel_name)
 

@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .. import models
 from ..conf import chatkit_settings
+from ..limits import check_attachment_quota
 from ..exceptions import BadRequest, ChatKitRequestError, NotFound, PayloadTooLarge, PermissionDenied
 from ..store import RASTER_IMAGE_TYPES, attachment_storage, check_attachment_allowed, parse_mime_type
 from .core import ChatKitResponse, EventStream, build_context, content_length, csrf_failure, handle_chatkit_request
@@ -81,6 +82,7 @@ async def attachment_upload(request: HttpRequest, attachment_id: str) -> HttpRes
             raise PayloadTooLarge(f"The file is {upload.size} bytes; the attachment limit is {limit} bytes.")
         try:
             check_attachment_allowed(attachment.mime_type, upload.size)
+            await check_attachment_quota(attachment.owner, upload.size, excluding=attachment.attachment_id)
             await sync_to_async(_store_file)(attachment, upload)
         finally:
             upload.close()
