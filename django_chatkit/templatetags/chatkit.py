@@ -38,6 +38,12 @@ _ENTITY_SEARCH_URL_NAMES = ("django_chatkit_api:entity-search",)
 DEFAULT_LIVE_URL = "/chatkit/live/"
 
 
+def _nonce(request: Any) -> str:
+    """The request's Content-Security-Policy nonce (``request.csp_nonce``, as a site's CSP
+    middleware sets it), put on the tags' inline scripts; empty without one."""
+    return str(getattr(request, "csp_nonce", "") or "")
+
+
 def _endpoint_url() -> str:
     return reverse("django_chatkit:endpoint")
 
@@ -129,7 +135,7 @@ def chatkit_chat(
         history=history,
         live_url=live_url,
     )
-    return {"element_id": element_id, "height": height, "config_json": json.dumps(config)}
+    return {"element_id": element_id, "height": height, "config_json": json.dumps(config), "csp_nonce": _nonce(request)}
 
 
 @register.simple_tag
@@ -167,7 +173,7 @@ def chatkit_official(
         composer["tools"] = list(tools)
     if composer:
         options["composer"] = composer
-    return {"element_id": element_id, "height": height, "options_json": json.dumps(options)}
+    return {"element_id": element_id, "height": height, "options_json": json.dumps(options), "csp_nonce": _nonce(request)}
 
 
 @register.simple_tag(takes_context=True)

@@ -1,6 +1,8 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
+from .csp import content_security_policy
 
 app_name = "demo"
 
@@ -8,4 +10,11 @@ urlpatterns = [
     path("", views.chat, name="chat"),
     path("articles/<int:pk>/", views.article, name="article"),
     path("gallery/", views.gallery, name="gallery"),
+    # A login page for the site's users (the admin's is for staff only).
+    path(
+        "login/",
+        content_security_policy(auth_views.LoginView.as_view(template_name="demo/login.html", redirect_authenticated_user=True)),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]
