@@ -310,6 +310,10 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
         if streaming is not None:
             limits.release_stream(streaming)
         return limits.with_retry_after(response_for_exception(exc), exc)
+    except BaseException:  # cancelled (the client left while it waited for a busy thread)
+        if streaming is not None:
+            limits.release_stream(streaming)
+        raise
 
     if isinstance(result, NonStreamingResult):
         if streaming is not None:
