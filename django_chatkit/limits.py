@@ -40,6 +40,12 @@ _MAX_LENGTHS = {
 _ID_FIELDS = frozenset({"thread_id", "item_id", "attachment_id", "after", "item_ids", "attachments"})
 
 
+def _is_field(path: str, key: str | None) -> bool:
+    """Whether ``path`` is a field of the op itself (``params.title``, ``params.item_ids[0]``,
+    ``params.input.attachments[0]``), not a key inside a payload, result or message."""
+    return path.split("[", 1)[0] in (f"params.{key}", "params.input.attachments")
+
+
 def _string_problem(value: str, field: str) -> str | None:
     if "\x00" in value:
         return f"{field} must not contain NUL characters."
@@ -55,6 +61,8 @@ def _check(value: Any, path: str, key: str | None) -> None:
         problem = _string_problem(value, path)
         if problem:
             raise BadRequest(problem)
+        if not _is_field(path, key):
+            return  # a value inside a payload or a message: only NUL and surrogates matter
         limit = _MAX_LENGTHS.get(key or "")
         if limit is not None and len(value) > limit:
             raise BadRequest(f"{path} is {len(value)} characters long; at most {limit} are allowed.")
@@ -63,11 +71,11 @@ def _check(value: Any, path: str, key: str | None) -> None:
     elif isinstance(value, bool) or value is None:
         return
     elif isinstance(value, int):
-        if key == "limit" and not 0 <= value <= MAX_PAGE_LIMIT:
-            raise BadRequest(f"{path} must be between 0 and {MAX_PAGE_LIMIT}.")
         if abs(value) > MAX_INTEGER:
             raise BadRequest(f"{path} is too large (at most {MAX_INTEGER}).")
-        if key == "size" and value < 0:
+        if key == "limit" and _is_field(path, key) and not 0 <= value <= MAX_PAGE_LIMIT:
+            raise BadRequest(f"{path} must be between 0 and {MAX_PAGE_LIMIT}.")
+        if key == "size" and _is_field(path, key) and value < 0:
             raise BadRequest(f"{path} must not be negative.")
     elif isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):

@@ -11,22 +11,27 @@ from urllib.parse import urlparse
 
 import pytest
 from asgiref.sync import async_to_sync
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
-from chatkit.types import ImageAttachment, InferenceOptions, UserMessageItem, UserMessageTextContent
+from chatkit.types import (
+    ImageAttachment,
+    InferenceOptions,
+    UserMessageItem,
+    UserMessageTextContent,
+)
+from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.conf import settings as django_settings
 from django.test import override_settings
 from django.urls import reverse
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from django_chatkit import models
 from django_chatkit.agents import ChatKitItemConverter
 from django_chatkit.context import RequestContext
 from django_chatkit.models import WidgetTemplate
 from django_chatkit.widgets import WidgetDefinition, WidgetError, save_widget_definition
-from tests.agent_site import serve_agents
-from tests.conftest import LiveServer
 from tests.runs_support import gated  # noqa: F401  (a fixture)
 from tests.test_errors import PATHS, login_cookie, post
 
