@@ -23,7 +23,7 @@ install-test: $(PY)
 demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py setup_demo
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 # Debian's Chromium for the browser tests (Playwright's own download does not work
 # here); skipped quietly when not root or without apt-get: those tests then skip.

@@ -322,7 +322,7 @@ class ActionContext:
                 data = {**data, **update}
             try:
                 definition = await aget_widget_definition(name, version)
-                root = definition.render(data)
+                root = await definition.arender(data)
             except WidgetError as exc:
                 raise CustomStreamError(str(exc)) from exc
             remember_source(self.thread, self.sender.id, WidgetSource(definition.name, definition.version, data))

@@ -42,7 +42,6 @@ from agents import (
 )
 from chatkit.agents import AgentContext, ClientToolCall, ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError
-from chatkit.store import NotFoundError
 from chatkit.types import (
     AssistantMessageItem,
     Attachment,
@@ -70,7 +69,7 @@ from .journal import is_interruption_marker
 from .offline import message_text
 from .offline_model import OfflineModel
 from .server import DjangoChatKitServer
-from .store import DjangoAttachmentStore
+from .store import read_stored_file
 from .widgets import WidgetError, awidget_item
 
 __all__ = [
@@ -100,21 +99,55 @@ class ChatKitItemConverter(ThreadItemConverter):
     told only that a mention was removed, and :attr:`dropped` records it so the server
     can show the user a notice. A tag whose id names no registered source (a raw id, as
     a site's own entity search makes them) goes to :meth:`raw_tag_to_message_content`.
-    ``attachment_to_message_content`` reads the file through the attachment store
-    (:meth:`DjangoAttachmentStore.read_bytes`).
+    ``attachment_to_message_content`` reads each file once per turn, the newest first
+    within ``AGENT_ATTACHMENT_BYTES_PER_TURN`` bytes.
     """
 
     text_attachment_limit = 20_000
     """Characters of a text attachment given to the agent."""
 
-    def __init__(
-        self, context: RequestContext, owner: str, attachment_store: DjangoAttachmentStore | None = None
-    ) -> None:
+    def __init__(self, context: RequestContext, owner: str) -> None:
         self.context = context
         self.owner = owner
-        self.attachment_store = attachment_store if attachment_store is not None else DjangoAttachmentStore()
         self.dropped: dict[str, list[UserMessageTagContent]] = {}
         self._message_id: str | None = None
+        # Each attachment is read once per turn, however many messages name it.
+        self._contents: dict[str, ResponseInputContentParam] = {}
+        # The attachments this turn may read (None: not planned, read as asked).
+        self._readable: dict[str, str] | None = None
+
+    async def to_agent_input(self, thread_items):
+        items = list(thread_items) if isinstance(thread_items, (list, tuple)) else [thread_items]
+        await self._plan_attachments(items)
+        return await super().to_agent_input(items)
+
+    async def _plan_attachments(self, items: list[ThreadItem]) -> None:
+        """Pick the attachments this turn reads: the newest first, within
+        ``AGENT_ATTACHMENT_BYTES_PER_TURN`` bytes (sizes from the upload, one query)."""
+        wanted: list[str] = []
+        for item in reversed(items):
+            for attachment in getattr(item, "attachments", None) or ():
+                if attachment.id not in wanted:
+                    wanted.append(attachment.id)
+        self._readable = {}
+        if not wanted:
+            return
+        stored = {
+            attachment_id: (name, size)
+            async for attachment_id, name, size in models.Attachment.objects.filter(
+                attachment_id__in=wanted, owner=self.owner
+            ).values_list("attachment_id", "file", "size")
+        }
+        budget = chatkit_settings.AGENT_ATTACHMENT_BYTES_PER_TURN
+        for attachment_id in wanted:
+            name, size = stored.get(attachment_id, ("", 0))
+            if not name:
+                continue
+            if size > budget:
+                budget = -1  # older attachments stay out too: the newest ones come first
+                continue
+            budget -= size
+            self._readable[attachment_id] = name
 
     async def user_message_to_input(self, item: UserMessageItem, is_last_message: bool = True):
         self._message_id = item.id
@@ -158,30 +191,56 @@ class ChatKitItemConverter(ThreadItemConverter):
         return {"type": "input_text", "text": f'@-mention: "{tag.text}" (id {tag.id})'}
 
     async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputContentParam:
-        try:
-            content = await self.attachment_store.read_bytes(attachment.id, self.context)
-        except NotFoundError:
-            content = None
+        content = self._contents.get(attachment.id)
+        if content is None:
+            content = self._contents[attachment.id] = await self._attachment_content(attachment)
+        return content
+
+    async def _attachment_content(self, attachment: Attachment) -> ResponseInputContentParam:
+        if self._readable is None:
+            name = await _stored_file_name(attachment, self.owner)
+        elif attachment.id in self._readable:
+            name = self._readable[attachment.id]
+        else:
+            name = await _stored_file_name(attachment, self.owner)
+            if name:
+                return {
+                    "type": "input_text",
+                    "text": f"(The attached file {attachment.name} was left out: this turn's attachment limit is used up.)",
+                }
+        is_text = attachment.mime_type.startswith("text/")
+        # A text attachment is cut to text_attachment_limit characters: read no more than that.
+        content = await read_stored_file(name, 4 * self.text_attachment_limit if is_text else -1) if name else None
         if content is None:
             return {
                 "type": "input_text",
                 "text": f"(The attached file {attachment.name} is no longer available.)",
             }
+        if is_text:
+            text = content.decode("utf-8", errors="replace")[: self.text_attachment_limit]
+            return {"type": "input_text", "text": f"Attached file {attachment.name}:\n{text}"}
         encoded = base64.b64encode(content).decode("ascii")
+        del content
         if isinstance(attachment, ImageAttachment) or attachment.mime_type.startswith("image/"):
             return {
                 "type": "input_image",
                 "detail": "auto",
                 "image_url": f"data:{attachment.mime_type};base64,{encoded}",
             }
-        if attachment.mime_type.startswith("text/"):
-            text = content.decode("utf-8", errors="replace")[: self.text_attachment_limit]
-            return {"type": "input_text", "text": f"Attached file {attachment.name}:\n{text}"}
         return {
             "type": "input_file",
             "filename": attachment.name,
             "file_data": f"data:{attachment.mime_type};base64,{encoded}",
         }
+
+
+async def _stored_file_name(attachment: Attachment, owner: str) -> str | None:
+    """The storage name of an attachment this owner uploaded, or ``None``."""
+    return await (
+        models.Attachment.objects.filter(attachment_id=attachment.id, owner=owner)
+        .values_list("file", flat=True)
+        .afirst()
+    )
 
 
 # -- tools ---------------------------------------------------------------------------
@@ -434,10 +493,9 @@ class AgentChatKitServer(DjangoChatKitServer):
 
     def get_converter(self, thread: ThreadMetadata, context: RequestContext) -> ThreadItemConverter:
         """The converter of the thread's items to agent input: ``converter_class(context,
-        owner, attachment_store)`` by default. Return any ``ThreadItemConverter``; one
-        without :attr:`ChatKitItemConverter.dropped` just never reports dropped mentions."""
-        attachment_store = self.attachment_store if isinstance(self.attachment_store, DjangoAttachmentStore) else None
-        return self.converter_class(context, self.owner_of(context), attachment_store)
+        owner)`` by default. Return any ``ThreadItemConverter``; one without
+        :attr:`ChatKitItemConverter.dropped` just never reports dropped mentions."""
+        return self.converter_class(context, self.owner_of(context))
 
     async def load_history(self, thread: ThreadMetadata, context: RequestContext) -> list[ThreadItem]:
         """The last ``AGENT_HISTORY_LIMIT`` items of the thread, oldest first."""

@@ -41,8 +41,21 @@ DEFAULTS: dict[str, Any] = {
     "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
     "ATTACHMENT_ALLOWED_MIME_TYPES": ["image/*", "text/plain", "application/pdf"],
     "ATTACHMENT_UPLOAD_TO": "chatkit/attachments/",
+    # Most attachments one message may carry (each id once).
+    "ATTACHMENT_MAX_PER_MESSAGE": 10,
     # Storage alias in settings.STORAGES used for attachment files.
     "ATTACHMENT_STORAGE": "default",
+    # Limits per user (by owner) and per process, each answered with a 429 (None: no limit).
+    # ChatKit requests per user per minute, counted in each process.
+    "RATE_LIMIT_PER_MINUTE": 120,
+    # Responses streaming at once for one user, and in one process.
+    "MAX_STREAMS_PER_USER": 5,
+    "MAX_STREAMS_PER_PROCESS": 500,
+    # Live-sync WebSockets open at once for one user, in one process.
+    "MAX_LIVE_SOCKETS_PER_USER": 10,
+    # Attachments one user may keep, and their total size in bytes.
+    "ATTACHMENT_MAX_PER_USER": 1000,
+    "ATTACHMENT_MAX_BYTES_PER_USER": 1024 * 1024 * 1024,
     # Callable (AudioInput, context) -> TranscriptionResult (import string); None disables dictation.
     "TRANSCRIBER": None,
     # Seconds between the words of the offline server's reply.
@@ -78,6 +91,9 @@ DEFAULTS: dict[str, Any] = {
     "AGENT_MODEL_ALLOWLIST": [],
     # How many of the latest thread items are given to the agent each turn.
     "AGENT_HISTORY_LIMIT": 100,
+    # Bytes of attachment files read for the agent in one turn, history included (the
+    # newest first); older attachments beyond it are named but not read.
+    "AGENT_ATTACHMENT_BYTES_PER_TURN": 20 * 1024 * 1024,
     # Offline model keyword -> tool name triggers (see django_chatkit.offline_model).
     "OFFLINE_TOOL_TRIGGERS": {},
     # Callable (thread, user_text, assistant_text) -> title after the first exchange; None: off.
@@ -87,6 +103,12 @@ DEFAULTS: dict[str, Any] = {
     # Extra directories of .widget files, besides each installed app's widgets/ directory
     # (read by the system checks and by chatkit_import_widgets without arguments).
     "WIDGET_DIRS": [],
+    # Bounds of one widget render: seconds, loop iterations, nesting of calls (macros,
+    # recursive loops) and characters made (output and intermediate strings).
+    "WIDGET_RENDER_TIMEOUT": 1.0,
+    "WIDGET_RENDER_MAX_ITERATIONS": 100_000,
+    "WIDGET_RENDER_MAX_DEPTH": 30,
+    "WIDGET_RENDER_MAX_CHARS": 2_000_000,
     # Seconds a stored widget template stays in memory between database reads (0: always read).
     "WIDGET_CACHE_TIMEOUT": 5.0,
     # Which chat UI {% chatkit_ui %} renders: "builtin" (this app's client) or "official".
@@ -160,6 +182,45 @@ class ChatKitSettings:
     @property
     def ATTACHMENT_ALLOWED_MIME_TYPES(self) -> list[str]:
         return list(self._get("ATTACHMENT_ALLOWED_MIME_TYPES"))
+
+    @property
+    def ATTACHMENT_MAX_PER_MESSAGE(self) -> int:
+        return self._count("ATTACHMENT_MAX_PER_MESSAGE", "10")
+
+    def _count(self, key: str, example: str) -> int:
+        value = self._get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ChatKitConfigurationError(key, f"must be a whole number, 0 or more, not {value!r}", example)
+        return value
+
+    def _limit(self, key: str, example: str) -> int | None:
+        if self._get(key) is None:
+            return None
+        return self._count(key, example)
+
+    @property
+    def RATE_LIMIT_PER_MINUTE(self) -> int | None:
+        return self._limit("RATE_LIMIT_PER_MINUTE", "120")
+
+    @property
+    def MAX_STREAMS_PER_USER(self) -> int | None:
+        return self._limit("MAX_STREAMS_PER_USER", "5")
+
+    @property
+    def MAX_STREAMS_PER_PROCESS(self) -> int | None:
+        return self._limit("MAX_STREAMS_PER_PROCESS", "500")
+
+    @property
+    def MAX_LIVE_SOCKETS_PER_USER(self) -> int | None:
+        return self._limit("MAX_LIVE_SOCKETS_PER_USER", "10")
+
+    @property
+    def ATTACHMENT_MAX_PER_USER(self) -> int | None:
+        return self._limit("ATTACHMENT_MAX_PER_USER", "1000")
+
+    @property
+    def ATTACHMENT_MAX_BYTES_PER_USER(self) -> int | None:
+        return self._limit("ATTACHMENT_MAX_BYTES_PER_USER", "1024 * 1024 * 1024")
 
     @property
     def ATTACHMENT_UPLOAD_TO(self) -> str:
@@ -278,6 +339,10 @@ class ChatKitSettings:
         return int(self._get("AGENT_HISTORY_LIMIT"))
 
     @property
+    def AGENT_ATTACHMENT_BYTES_PER_TURN(self) -> int:
+        return self._count("AGENT_ATTACHMENT_BYTES_PER_TURN", "20 * 1024 * 1024")
+
+    @property
     def OFFLINE_TOOL_TRIGGERS(self) -> dict[str, str]:
         return dict(self._get("OFFLINE_TOOL_TRIGGERS"))
 
@@ -297,6 +362,25 @@ class ChatKitSettings:
         if isinstance(dirs, (str, bytes)) or not isinstance(dirs, (list, tuple)):
             raise ChatKitConfigurationError("WIDGET_DIRS", f"must be a list of directories, not {dirs!r}", '[BASE_DIR / "widgets"]')
         return [str(d) for d in dirs]
+
+    @property
+    def WIDGET_RENDER_TIMEOUT(self) -> float:
+        value = self._get("WIDGET_RENDER_TIMEOUT")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            raise ChatKitConfigurationError("WIDGET_RENDER_TIMEOUT", f"must be a positive number of seconds, not {value!r}", "1.0")
+        return float(value)
+
+    @property
+    def WIDGET_RENDER_MAX_ITERATIONS(self) -> int:
+        return self._count("WIDGET_RENDER_MAX_ITERATIONS", "100_000")
+
+    @property
+    def WIDGET_RENDER_MAX_DEPTH(self) -> int:
+        return self._count("WIDGET_RENDER_MAX_DEPTH", "30")
+
+    @property
+    def WIDGET_RENDER_MAX_CHARS(self) -> int:
+        return self._count("WIDGET_RENDER_MAX_CHARS", "2_000_000")
 
     @property
     def WIDGET_CACHE_TIMEOUT(self) -> float:

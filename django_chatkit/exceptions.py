@@ -39,6 +39,19 @@ class PayloadTooLarge(ChatKitRequestError):
     code = "payload_too_large"
 
 
+class TooManyRequests(ChatKitRequestError):
+    """A limit of ``CHATKIT`` was reached; ``retry_after`` (seconds) goes out as ``Retry-After``."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        if code is not None:
+            self.code = code
+
+
 class NotConfigured(ChatKitRequestError):
     status = 501
     code = "not_configured"

@@ -16,5 +16,6 @@ def chatkit_http_routes(prefix: str = "chatkit/") -> list:
 def chatkit_websocket_routes(prefix: str = "chatkit/live/") -> list:
     """The live-sync WebSocket (:mod:`django_chatkit.transport.live`) at ``prefix``; put
     these in a ``websocket`` URLRouter behind ``AuthMiddlewareStack`` (the session says
-    who the user is) and ``AllowedHostsOriginValidator`` (no cross-site sockets)."""
+    who the user is). The consumer refuses a handshake from any origin but the site's own
+    (scheme, host and port) and those of ``CSRF_TRUSTED_ORIGINS``, before accepting it."""
     return [path(prefix, LiveConsumer.as_asgi(), name="chatkit-live")]

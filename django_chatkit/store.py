@@ -10,7 +10,7 @@ grow with the thread, and rows created in the same microsecond keep insertion or
 
 from __future__ import annotations
 
-import fnmatch
+import re
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -36,6 +36,7 @@ from . import models
 from .conf import chatkit_settings
 from .exceptions import BadRequest
 from .ids import new_id
+from .limits import check_attachment_quota
 
 __all__ = ["DjangoStore", "DjangoAttachmentStore", "NotFoundError"]
 
@@ -225,6 +226,12 @@ class DjangoStore(_OwnedStore, Store[Any]):
         deleted, _ = await models.Thread.objects.filter(thread_id=thread_id, owner=owner).adelete()
         if not deleted:
             raise NotFoundError(f"Thread {thread_id} not found")
+        # The thread's attachments go with it: rows and stored files.
+        attachments = models.Attachment.objects.filter(thread_id=thread_id, owner=owner)
+        files = [name async for name in attachments.exclude(file="").values_list("file", flat=True)]
+        await attachments.adelete()
+        if files:
+            await sync_to_async(_delete_files)(files)
 
     # -- items -----------------------------------------------------------------------
 
@@ -372,7 +379,9 @@ class DjangoAttachmentStore(_OwnedStore, AttachmentStore[Any]):
         return new_id("atc")
 
     async def create_attachment(self, input: AttachmentCreateParams, context: Any) -> Attachment:
+        check_attachment_name(input.name)
         check_attachment_allowed(input.mime_type, input.size)
+        await check_attachment_quota(self.owner_of(context), input.size)
         attachment_id = self.generate_attachment_id(input.mime_type, context)
         upload = AttachmentUploadDescriptor(
             url=_absolute_url(context, "django_chatkit:attachment-upload", attachment_id),
@@ -382,10 +391,10 @@ class DjangoAttachmentStore(_OwnedStore, AttachmentStore[Any]):
         common = {
             "id": attachment_id,
             "name": input.name,
-            "mime_type": input.mime_type,
+            "mime_type": parse_mime_type(input.mime_type),
             "upload_descriptor": upload,
         }
-        if input.mime_type.startswith("image/"):
+        if common["mime_type"] in RASTER_IMAGE_TYPES:
             preview = _absolute_url(context, "django_chatkit:attachment-preview", attachment_id)
             return ImageAttachment(preview_url=preview, **common)
         return FileAttachment(**common)
@@ -400,15 +409,10 @@ class DjangoAttachmentStore(_OwnedStore, AttachmentStore[Any]):
         )
         if not name:
             raise NotFoundError(f"Attachment {attachment_id} not found")
-
-        def read() -> bytes:
-            with attachment_storage().open(name, "rb") as handle:
-                return handle.read()
-
-        try:
-            return await sync_to_async(read)()
-        except FileNotFoundError:
-            raise NotFoundError(f"The file of attachment {attachment_id} is gone") from None
+        content = await read_stored_file(name)
+        if content is None:
+            raise NotFoundError(f"The file of attachment {attachment_id} is gone")
+        return content
 
     async def delete_attachment(self, attachment_id: str, context: Any) -> None:
         """Delete the stored file. Runs before ``Store.delete_attachment``; an attachment
@@ -425,8 +429,77 @@ class DjangoAttachmentStore(_OwnedStore, AttachmentStore[Any]):
             await sync_to_async(attachment_storage().delete)(name)
 
 
+def _delete_files(names: list[str]) -> None:
+    storage = attachment_storage()
+    for name in names:
+        storage.delete(name)
+
+
+async def read_stored_file(name: str, limit: int = -1) -> bytes | None:
+    """The first ``limit`` bytes (all with -1) of a stored attachment file; None if gone."""
+
+    def read() -> bytes:
+        with attachment_storage().open(name, "rb") as handle:
+            return handle.read(limit)
+
+    try:
+        return await sync_to_async(read)()
+    except FileNotFoundError:
+        return None
+
+
 def attachment_storage():
     return storages[chatkit_settings.ATTACHMENT_STORAGE]
+
+
+#: A MIME type as ``type/subtype`` (RFC 6838 names): no parameters, spaces, commas or
+#: control characters.
+_MIME_TOKEN = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+
+#: Types a browser may run script from when it opens them: a ``type/*`` entry never allows
+#: them (only an exact entry of ATTACHMENT_ALLOWED_MIME_TYPES does).
+SCRIPTABLE_MIME_TYPES = frozenset({
+    "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+    "text/javascript", "application/javascript", "application/ecmascript", "text/ecmascript",
+    "application/x-javascript", "text/css", "text/xsl", "application/xslt+xml", "application/pdf+xml",
+    "multipart/x-mixed-replace", "application/x-shockwave-flash", "application/wasm",
+})
+
+#: Images a browser shows without running anything; every other type is served as a download.
+RASTER_IMAGE_TYPES = frozenset({
+    "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp", "image/x-icon",
+    "image/vnd.microsoft.icon",
+})
+
+
+def parse_mime_type(mime_type: str) -> str:
+    """``mime_type`` lower-cased, or ``BadRequest`` unless it is exactly ``type/subtype``."""
+    if not isinstance(mime_type, str) or len(mime_type) > 255:
+        raise BadRequest("mime_type must be a MIME type like image/png of at most 255 characters.")
+    kind, slash, subtype = mime_type.lower().partition("/")
+    if not slash or not _MIME_TOKEN.fullmatch(kind) or not _MIME_TOKEN.fullmatch(subtype) or ".." in subtype:
+        raise BadRequest(
+            f"mime_type {mime_type[:100]!r} is not a MIME type: give exactly type/subtype, like image/png "
+            "(no parameters, spaces, commas or control characters)."
+        )
+    return f"{kind}/{subtype}"
+
+
+def _scriptable(mime_type: str) -> bool:
+    subtype = mime_type.partition("/")[2]
+    return mime_type in SCRIPTABLE_MIME_TYPES or subtype.endswith(("+xml", "script")) or "html" in subtype
+
+
+def mime_type_allowed(mime_type: str, allowed: list[str]) -> bool:
+    """Whether ``ATTACHMENT_ALLOWED_MIME_TYPES`` (exact types, or ``type/*``) allows a parsed type."""
+    kind = mime_type.partition("/")[0]
+    for pattern in allowed:
+        pattern = pattern.lower()
+        if pattern == mime_type:
+            return True
+        if pattern == f"{kind}/*" and not _scriptable(mime_type):
+            return True
+    return False
 
 
 def check_attachment_allowed(mime_type: str, size: int) -> None:
@@ -435,8 +508,30 @@ def check_attachment_allowed(mime_type: str, size: int) -> None:
     if size > limit:
         raise BadRequest(f"Attachment is {size} bytes; the limit is {limit} bytes.")
     allowed = chatkit_settings.ATTACHMENT_ALLOWED_MIME_TYPES
-    if not any(fnmatch.fnmatch(mime_type, pattern) for pattern in allowed):
+    if not mime_type_allowed(parse_mime_type(mime_type), allowed):
         raise BadRequest(f"Attachments of type {mime_type!r} are not allowed (allowed: {', '.join(allowed)}).")
+
+
+def check_attachment_name(name: str) -> None:
+    """Refuse a file name storage cannot keep: control characters (NUL), path parts, over 255 bytes."""
+    if not name or len(name.encode("utf-8", errors="surrogatepass")) > 255:
+        raise BadRequest("name must be a file name of 1 to 255 bytes.")
+    if any(ord(char) < 32 or ord(char) == 127 or 0xD800 <= ord(char) <= 0xDFFF for char in name):
+        raise BadRequest("name must not contain control characters or lone surrogates.")
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise BadRequest("name must be a file name, without / or \\.")
+
+
+def check_message_attachments(attachment_ids: list[str]) -> None:
+    """Refuse a message that lists an attachment twice or carries too many of them."""
+    seen: set[str] = set()
+    for attachment_id in attachment_ids:
+        if attachment_id in seen:
+            raise BadRequest(f"input.attachments lists attachment {attachment_id} more than once.")
+        seen.add(attachment_id)
+    limit = chatkit_settings.ATTACHMENT_MAX_PER_MESSAGE
+    if len(attachment_ids) > limit:
+        raise BadRequest(f"input.attachments has {len(attachment_ids)} attachments; a message may carry {limit}.")
 
 
 def _absolute_url(context: Any, name: str, attachment_id: str) -> str:

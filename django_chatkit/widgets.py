@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
@@ -38,22 +39,40 @@ import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args
+from urllib.parse import urljoin
 
 import jsonschema
+import re2
 from asgiref.sync import sync_to_async
 from django.db.models.signals import post_delete, post_save
 from chatkit import widgets as sdk_widgets
 from chatkit.types import ThreadMetadata, WidgetItem
 from chatkit.widgets import DynamicWidgetRoot, WidgetRoot
-from jinja2 import ChainableUndefined, StrictUndefined, Template, TemplateError, TemplateSyntaxError, Undefined
+from jinja2 import (
+    ChainableUndefined,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateSyntaxError,
+    Undefined,
+    nodes,
+    pass_context,
+    pass_eval_context,
+)
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.runtime import LoopContext
+from jinja2.utils import _PassArg, generate_lorem_ipsum
+from jinja2.visitor import NodeTransformer
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012, specification_with
 
 from .ids import new_id
 
@@ -204,10 +223,151 @@ _LOOP_PROPERTIES = frozenset(
 )
 
 
-class _WidgetSandbox(ImmutableSandboxedEnvironment):
-    """Immutable sandbox that also refuses huge sequence products and exponents."""
+class RenderLimitExceeded(SecurityError):
+    """A render went over one of its bounds (time, loop iterations, call depth, characters)."""
 
-    intercepted_binops = frozenset({"*", "**"})
+
+class _RenderBudget:
+    """What one render may still spend; the sandbox charges it as the template runs."""
+
+    __slots__ = ("deadline", "timeout", "iterations", "max_iterations", "depth", "max_depth", "chars", "max_chars")
+
+    def __init__(self) -> None:
+        from .conf import chatkit_settings
+
+        self.timeout = chatkit_settings.WIDGET_RENDER_TIMEOUT
+        self.deadline = time.monotonic() + self.timeout
+        self.iterations = 0
+        self.max_iterations = chatkit_settings.WIDGET_RENDER_MAX_ITERATIONS
+        self.depth = 0
+        self.max_depth = chatkit_settings.WIDGET_RENDER_MAX_DEPTH
+        self.chars = 0
+        self.max_chars = chatkit_settings.WIDGET_RENDER_MAX_CHARS
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise RenderLimitExceeded(
+                f"the render took longer than {self.timeout:g} s (CHATKIT['WIDGET_RENDER_TIMEOUT'])"
+            )
+
+    def iterate(self, iterable: Any) -> Iterator[Any]:
+        for item in iterable:
+            self.iterations += 1
+            if self.iterations > self.max_iterations:
+                raise RenderLimitExceeded(
+                    f"the render went over {self.max_iterations} loop iterations "
+                    "(CHATKIT['WIDGET_RENDER_MAX_ITERATIONS'])"
+                )
+            if not self.iterations & 63:
+                self.check_time()
+            yield item
+
+    def charge(self, value: Any) -> Any:
+        """Count the characters (or items) of a value the template made."""
+        if isinstance(value, (str, list, tuple, dict)):
+            self.chars += len(value)
+            if self.chars > self.max_chars:
+                raise RenderLimitExceeded(
+                    f"the render produced over {self.max_chars} characters (CHATKIT['WIDGET_RENDER_MAX_CHARS'])"
+                )
+        self.check_time()
+        return value
+
+    def expect(self, size: int) -> None:
+        """Refuse, before making it, a value of ``size`` characters that would not fit."""
+        if size > self.max_chars - self.chars:
+            raise RenderLimitExceeded(
+                f"the result would be {size} characters, over what the render may produce "
+                "(CHATKIT['WIDGET_RENDER_MAX_CHARS'])"
+            )
+
+
+_render_state = threading.local()
+
+
+def _budget() -> _RenderBudget | None:
+    return getattr(_render_state, "budget", None)
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, (str, list, tuple, dict)):
+        return len(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value)
+    return len(str(value)) if isinstance(value, float) else 0
+
+
+_NUMBER_RUN = re.compile(r"[0-9]+")
+
+
+def _expected_size(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """An upper bound of the size of what string operation ``name`` makes (0: not an amplifier)."""
+    text = value if isinstance(value, str) else None
+    if name in ("center", "ljust", "rjust", "zfill", "expandtabs", "batch", "slice", "indent", "truncate"):
+        widths = [_size(a) for a in (*args, *kwargs.values()) if isinstance(a, int) and not isinstance(a, bool)]
+        size = max(widths, default=0)
+        if name == "indent":
+            width = kwargs.get("width", args[0] if args else 4)
+            lines = str(value).count("\n") + 1
+            size = max(size, lines * (len(width) if isinstance(width, str) else _size(width)))
+        return size + _size(value)
+    if name == "replace" and text is not None and len(args) >= 2:
+        old, new = str(args[0]), str(args[1])
+        count = text.count(old) if old else len(text) + 1
+        return len(text) + count * len(new)
+    if name == "join":
+        parts = args[0] if text is not None else value  # str.join(parts) / parts|join(sep)
+        separator = text if text is not None else str(kwargs.get("d", args[0] if args else ""))
+        if hasattr(parts, "__len__"):
+            return len(parts) * (len(separator) + 1)
+        return 0
+    if name in ("format", "format_map", "%") and text is not None:
+        numbers = [int(run) for run in _NUMBER_RUN.findall(text)]
+        numbers += [_size(a) for a in (*args, *kwargs.values()) if isinstance(a, int) and not isinstance(a, bool)]
+        return len(text) + max(numbers, default=0)
+    if name == "wordwrap":
+        wrap = kwargs.get("wrapstring", args[2] if len(args) > 2 else None)
+        return _size(value) * (1 + len(wrap) if isinstance(wrap, str) else 2)
+    return 0
+
+
+def _bounded_filter(name: str, function: Any) -> Any:
+    # The wrapper takes the context, so Jinja never runs the filter while compiling
+    # (constant folding), where no budget would bound it.
+    passes = _PassArg.from_obj(function)
+
+    @functools.wraps(function)
+    @pass_context
+    def bounded(context: Any, *args: Any, **kwargs: Any) -> Any:
+        budget = _budget()
+        if budget is not None and args:
+            budget.expect(_expected_size(name, args[0], args[1:], kwargs))
+        if passes is _PassArg.context:
+            result = function(context, *args, **kwargs)
+        elif passes is _PassArg.eval_context:
+            result = function(context.eval_ctx, *args, **kwargs)
+        elif passes is _PassArg.environment:
+            result = function(context.environment, *args, **kwargs)
+        else:
+            result = function(*args, **kwargs)
+        return result if budget is None else budget.charge(result)
+
+    return bounded
+
+
+def _bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
+    budget = _budget()
+    if budget is not None:
+        budget.expect(_size(n) * _size(max) * 10)
+    return generate_lorem_ipsum(n=n, html=html, min=min, max=max)
+
+
+class _WidgetSandbox(ImmutableSandboxedEnvironment):
+    """Immutable sandbox that also bounds what a render may spend (see :class:`_RenderBudget`):
+    loop iterations, call depth, characters made and time, and refuses huge sequence
+    products and exponents."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         # Shortcuts for what widget templates read most, with the sandbox's own answers:
@@ -231,10 +391,93 @@ class _WidgetSandbox(ImmutableSandboxedEnvironment):
                 if isinstance(seq, (str, list, tuple)) and isinstance(count, int):
                     if len(seq) * count > _MAX_SEQUENCE_PRODUCT:
                         raise SecurityError("sequence repetition produces too large a result")
-        return super().call_binop(context, operator, left, right)
+        budget = _budget()
+        if budget is None:
+            return super().call_binop(context, operator, left, right)
+        if operator == "+" and isinstance(left, (str, list, tuple)):
+            budget.expect(len(left) + _size(right))
+        elif operator == "%" and isinstance(left, str):
+            budget.expect(_expected_size("%", left, right if isinstance(right, tuple) else (right,), {}))
+        return budget.charge(super().call_binop(context, operator, left, right))
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        budget = _budget()
+        if budget is None:
+            return super().call(__context, __obj, *args, **kwargs)
+        target = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format
+        owner = getattr(target, "__self__", None)
+        if isinstance(owner, str):
+            budget.expect(_expected_size(getattr(target, "__name__", ""), owner, args, kwargs))
+        budget.depth += 1
+        try:
+            if budget.depth > budget.max_depth:
+                raise RenderLimitExceeded(
+                    f"calls (macros, loop()) nest over {budget.max_depth} deep (CHATKIT['WIDGET_RENDER_MAX_DEPTH'])"
+                )
+            return budget.charge(super().call(__context, __obj, *args, **kwargs))
+        finally:
+            budget.depth -= 1
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        return _BoundedTree().visit(super()._parse(source, name, filename))
 
 
-_environment = _WidgetSandbox(undefined=StrictUndefined, autoescape=False)
+class _BoundedTree(NodeTransformer):
+    """Rewrites a parsed template so that the render budget sees its work: every loop
+    iterates through ``_chatkit_loop``, every ``~`` result and every output chunk (template
+    text included) is charged."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        node = self.generic_visit(node)
+        node.iter = nodes.Filter(node.iter, "_chatkit_loop", [], [], None, None, lineno=node.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        node = self.generic_visit(node)
+        return nodes.Filter(node, "_chatkit_value", [], [], None, None, lineno=node.lineno)
+
+    def visit_Output(self, node: nodes.Output) -> nodes.Node:
+        node = self.generic_visit(node)
+        # Template text becomes a constant: output through finalize, which charges it.
+        node.nodes = [
+            nodes.Const(child.data, lineno=child.lineno) if isinstance(child, nodes.TemplateData) else child
+            for child in node.nodes
+        ]
+        return node
+
+
+def _bounded_loop(iterable: Any) -> Any:
+    budget = _budget()
+    return iterable if budget is None else budget.iterate(iterable)
+
+
+def _charged(value: Any) -> Any:
+    budget = _budget()
+    return value if budget is None else budget.charge(value)
+
+
+@pass_eval_context
+def _finalize(eval_context: Any, value: Any) -> Any:
+    # Runs at render time for every output chunk (a plain finalize would run on constants
+    # at compile time, and template text would escape the count).
+    budget = _budget()
+    if budget is not None:
+        budget.charge(value if isinstance(value, str) else str(value))
+    return value
+
+
+_environment = _WidgetSandbox(undefined=StrictUndefined, autoescape=False, finalize=_finalize)
+
+
+@contextmanager
+def render_budget() -> Iterator[None]:
+    """Bound the renders inside (this thread's), as :meth:`WidgetDefinition.render` does."""
+    previous = _budget()
+    _render_state.budget = _RenderBudget()
+    try:
+        yield
+    finally:
+        _render_state.budget = previous
 
 
 class _LenientUndefined(ChainableUndefined):
@@ -243,7 +486,7 @@ class _LenientUndefined(ChainableUndefined):
 
 
 #: Lenient templates (``WidgetTemplate.lenient``): the same sandbox, undefined values allowed.
-_lenient_environment = _WidgetSandbox(undefined=_LenientUndefined, autoescape=False)
+_lenient_environment = _WidgetSandbox(undefined=_LenientUndefined, autoescape=False, finalize=_finalize)
 
 
 def _tojson(value: Any, indent: int | None = None) -> str:
@@ -266,8 +509,13 @@ def _tojson(value: Any, indent: int | None = None) -> str:
 _JSON_ENCODER = json.JSONEncoder(sort_keys=True)
 
 
-_environment.filters["tojson"] = _tojson
-_lenient_environment.filters["tojson"] = _tojson
+for _sandbox in (_environment, _lenient_environment):  # both bounded alike
+    _sandbox.filters["tojson"] = _tojson
+    for _name, _function in list(_sandbox.filters.items()):
+        _sandbox.filters[_name] = _bounded_filter(_name, _function)
+    _sandbox.filters["_chatkit_loop"] = _bounded_loop
+    _sandbox.filters["_chatkit_value"] = _charged
+    _sandbox.globals["lipsum"] = _bounded_lipsum
 _cache: OrderedDict[tuple[str, int | None, str], Template] = OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -277,6 +525,7 @@ def _jinja_problem(exc: TemplateError) -> WidgetProblem:
     where = f"template line {line}" if line else "template"
     kind = {
         SecurityError: "unsafe operation refused by the sandbox",
+        RenderLimitExceeded: "render limit exceeded",
         UndefinedError: "undefined variable",
         TemplateSyntaxError: "syntax error",
     }.get(type(exc), "template error")
@@ -333,6 +582,165 @@ def check_schema(schema: Any, *, name: str | None = None, version: int | None = 
     except jsonschema.SchemaError as exc:
         problem = WidgetProblem(_json_path(exc.absolute_path), exc.message)
         raise WidgetSchemaError([problem], template=name, version=version) from exc
+    problems = _reference_problems(schema) + _pattern_problems(schema)
+    if problems:
+        raise WidgetSchemaError(problems, template=name, version=version)
+
+
+#: References are resolved inside the schema only: this registry never retrieves anything
+#: (jsonschema's default would fetch an ``http://`` ``$ref`` from the server).
+_NO_RETRIEVAL: Registry[Any] = Registry()
+_REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+#: Keywords whose values are data, not subschemas: a ``"$ref"`` key in them is no reference.
+_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+
+
+def _subschemas(schema: dict[str, Any], base: str = "") -> Iterator[tuple[dict[str, Any], str, str]]:
+    """Every object in ``schema`` that may be a subschema, with its JSON path and base URI."""
+    stack: list[tuple[Any, str, str]] = [(schema, "$", base)]
+    while stack:
+        node, path, base = stack.pop()
+        if isinstance(node, list):
+            stack.extend((value, f"{path}[{index}]", base) for index, value in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("$id"), str):
+            base = urljoin(base, node["$id"])
+        yield node, path, base
+        for key, value in node.items():
+            if key not in _DATA_KEYWORDS:
+                stack.append((value, f"{path}.{key}", base))
+
+
+def _reference_problems(schema: dict[str, Any]) -> list[WidgetProblem]:
+    """Every ``$ref`` of ``schema`` that does not point inside the schema itself."""
+    dialect = schema.get("$schema")
+    specification = specification_with(dialect, default=DRAFT202012) if isinstance(dialect, str) else DRAFT202012
+    try:
+        resource = specification.create_resource(schema)
+        registry = _NO_RETRIEVAL.with_resource(resource.id() or "", resource).crawl()
+    except Exception as exc:  # an $id that is not a string, say
+        return [WidgetProblem("$", f"the schema's $id values cannot be read ({type(exc).__name__})")]
+    problems: list[WidgetProblem] = []
+    for node, path, base in _subschemas(schema, resource.id() or ""):
+        for keyword in _REFERENCE_KEYWORDS:
+            reference = node.get(keyword)
+            if reference is None:
+                continue
+            if not isinstance(reference, str):
+                problems.append(WidgetProblem(f"{path}.{keyword}", "a reference must be a string"))
+                continue
+            try:
+                registry.resolver(base).lookup(reference)
+            except (Unresolvable, ValueError, TypeError, LookupError):
+                problems.append(
+                    WidgetProblem(
+                        f"{path}.{keyword}",
+                        f"{reference!r} does not point inside this schema: only local references "
+                        "(like \"#/$defs/item\") are resolved, nothing is fetched",
+                    )
+                )
+    return sorted(problems, key=lambda problem: problem.path)
+
+
+# -- regular expressions: a linear-time engine -----------------------------------------------
+#
+# Python's ``re`` backtracks: ``^(a+)+$`` against 28 a's and a "!" takes seconds, holding
+# the GIL. Schema patterns run on RE2 instead, whose matching time is linear in the input;
+# a pattern RE2 does not support (backreferences, lookaround) is refused with the schema.
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+
+
+@functools.lru_cache(maxsize=512)
+def _regex(pattern: str) -> Any:
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
+def _matches(pattern: str, text: str) -> bool:
+    try:
+        return _regex(pattern).search(text) is not None
+    except UnicodeEncodeError:  # a lone surrogate: RE2 reads UTF-8
+        return False
+
+
+def _pattern_problems(schema: dict[str, Any]) -> list[WidgetProblem]:
+    problems: list[WidgetProblem] = []
+    unevaluated = any("unevaluatedProperties" in node for node, _, _ in _subschemas(schema))
+    for node, path, _base in _subschemas(schema):
+        found = []
+        if isinstance(node.get("pattern"), str):
+            found.append((f"{path}.pattern", node["pattern"]))
+        if isinstance(node.get("patternProperties"), dict):
+            found += [(f"{path}.patternProperties", key) for key in node["patternProperties"]]
+            if unevaluated:
+                problems.append(
+                    WidgetProblem(path, "patternProperties cannot be combined with unevaluatedProperties here")
+                )
+        for where, pattern in found:
+            try:
+                _regex(pattern)
+            except (re2.error, UnicodeEncodeError, TypeError) as exc:
+                reason = exc.args[0] if exc.args else exc
+                reason = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+                problems.append(
+                    WidgetProblem(
+                        where,
+                        f"the pattern {pattern!r} is not supported by the linear-time regex engine (RE2): {reason}",
+                    )
+                )
+    return problems
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
+    if validator.is_type(instance, "string") and not _matches(pattern, instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if _matches(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional_properties(validator: Any, extra: Any, instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    properties = schema.get("properties", {})
+    patterns = list(schema.get("patternProperties", {}))
+    extras = [
+        key for key in instance
+        if key not in properties and not any(_matches(pattern, key) for pattern in patterns)
+    ]
+    if validator.is_type(extra, "object"):
+        for key in extras:
+            yield from validator.descend(instance[key], extra, path=key)
+    elif extra is False and extras:
+        listed = ", ".join(repr(key) for key in sorted(extras))
+        if patterns:
+            verb = "does" if len(extras) == 1 else "do"
+            regexes = ", ".join(repr(pattern) for pattern in sorted(patterns))
+            yield jsonschema.ValidationError(f"{listed} {verb} not match any of the regexes: {regexes}")
+        else:
+            verb = "was" if len(extras) == 1 else "were"
+            yield jsonschema.ValidationError(f"Additional properties are not allowed ({listed} {verb} unexpected)")
+
+
+_LINEAR_KEYWORDS = {
+    "pattern": _pattern,
+    "patternProperties": _pattern_properties,
+    "additionalProperties": _additional_properties,
+}
+
+
+def _validator_class(schema: Any) -> Any:
+    base = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return jsonschema.validators.extend(base, _LINEAR_KEYWORDS)
 
 
 _validators: OrderedDict[str, Any] = OrderedDict()
@@ -346,8 +754,8 @@ def _validator(schema: Any, name: str | None, version: int | None) -> Any:
     if validator is not None:
         return validator
     check_schema(schema, name=name, version=version)
-    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+    validator_class = _validator_class(schema)
+    validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER, registry=_NO_RETRIEVAL)
     with _cache_lock:
         _validators[key] = validator
         while len(_validators) > _CACHE_SIZE:
@@ -644,6 +1052,29 @@ def widget_problems(document: Any) -> list[WidgetProblem]:
 # -- definitions ---------------------------------------------------------------------------
 
 
+#: Deepest nesting of JSON objects and arrays a rendered widget may have.
+MAX_WIDGET_DEPTH = 64
+
+
+def _depth(document: Any) -> int:
+    """How deeply ``document`` nests (without recursion: the document may be hostile)."""
+    deepest = 0
+    stack = [(document, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_WIDGET_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def _plain_data(data: Any) -> Any:
     if data is None:
         return {}
@@ -723,13 +1154,25 @@ class WidgetDefinition:
         if not isinstance(data, dict):
             raise WidgetDataError("the data must be a JSON object", template=self.name, version=self.version)
         try:
-            output = template.render(**data)
+            with render_budget():
+                output = template.render(**data)
         except TemplateError as exc:
             raise WidgetTemplateError([_jinja_problem(exc)], template=self.name, version=self.version) from exc
         except (ArithmeticError, TypeError, ValueError) as exc:
             raise WidgetTemplateError(f"rendering failed: {exc}", template=self.name, version=self.version) from exc
+        except RecursionError as exc:
+            raise WidgetTemplateError(
+                "rendering failed: it recursed too deeply", template=self.name, version=self.version
+            ) from exc
+        except MemoryError as exc:
+            raise WidgetTemplateError(
+                "rendering failed: it ran out of memory", template=self.name, version=self.version
+            ) from exc
         try:
             document = json.loads(output)
+        except RecursionError as exc:
+            problem = WidgetProblem("$", f"the rendered JSON nests too deeply (limit {MAX_WIDGET_DEPTH} levels)")
+            raise WidgetOutputError([problem], template=self.name, version=self.version) from exc
         except json.JSONDecodeError as exc:
             problem = WidgetProblem(
                 f"output line {exc.lineno} column {exc.colno}",
@@ -737,6 +1180,9 @@ class WidgetDefinition:
                 "use the tojson filter for values, e.g. {{ title|tojson }}",
             )
             raise WidgetOutputError([problem], template=self.name, version=self.version) from exc
+        if _depth(document) > MAX_WIDGET_DEPTH:
+            problem = WidgetProblem("$", f"the rendered JSON nests too deeply (limit {MAX_WIDGET_DEPTH} levels)")
+            raise WidgetOutputError([problem], template=self.name, version=self.version)
         if self.lenient:
             try:
                 return DynamicWidgetRoot.model_validate(document)
@@ -748,6 +1194,11 @@ class WidgetDefinition:
     def check_data(self) -> Any:
         """The data :meth:`check` renders: ``sample_data``, else the builder's preview data."""
         return self.sample_data if self.sample_data is not None else self.builder_data
+
+    async def arender(self, data: Any = None) -> DynamicWidgetRoot:
+        """:meth:`render` in a worker thread: a slow template never holds up the event loop
+        (the other requests and streams of the process)."""
+        return await sync_to_async(self.render, thread_sensitive=False)(data)
 
     def check(self) -> DynamicWidgetRoot | None:
         """Everything an editor must get right: compiles, valid schema (not for a lenient
@@ -906,7 +1357,7 @@ def render_widget(name: str, data: Any = None, *, version: int | None = None) ->
 async def arender_widget(name: str, data: Any = None, *, version: int | None = None) -> WidgetRoot:
     """:func:`render_widget` for async code."""
     definition = await aget_widget_definition(name, version)
-    return definition.render(data)
+    return await definition.arender(data)
 
 
 def save_widget_definition(
@@ -1013,8 +1464,10 @@ def _make_item(
     thread: ThreadMetadata,
     item_id: str | None,
     copy_text: str | None,
+    root: DynamicWidgetRoot | None = None,
 ) -> WidgetItem:
-    root = definition.render(data)
+    if root is None:
+        root = definition.render(data)
     item = WidgetItem(
         id=item_id or new_id("msg"),
         thread_id=thread.id,
@@ -1054,7 +1507,8 @@ async def awidget_item(
 ) -> WidgetItem:
     """:func:`widget_item` for async code."""
     definition = await aget_widget_definition(name, version)
-    return _make_item(definition, data, thread, item_id, copy_text)
+    root = await definition.arender(data)
+    return _make_item(definition, data, thread, item_id, copy_text, root)
 
 
 # -- reading actions out of a widget --------------------------------------------------------------

@@ -77,6 +77,7 @@ class ChatKitHTTP:
 @dataclass
 class LiveServer:
     url: str
+    pid: int | None = None  # the server process (its memory use can be read in /proc)
 
     def client(self, user=None, *, transport: str = "consumer", csrf: bool = True) -> ChatKitHTTP:
         cookies = session_cookies(user) if user is not None else {}
@@ -105,7 +106,7 @@ def run_daphne(django_db_blocker, setup) -> Iterator[LiveServer]:
             process.terminate()
             raise RuntimeError("daphne did not start")
         try:
-            yield LiveServer(url=f"http://127.0.0.1:{process.port.value}")
+            yield LiveServer(url=f"http://127.0.0.1:{process.port.value}", pid=process.pid)
         finally:
             process.terminate()
             process.join(timeout=10)

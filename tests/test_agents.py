@@ -52,7 +52,7 @@ def _daphne(django_db_blocker, setup) -> Iterator[LiveServer]:
             process.terminate()
             raise RuntimeError("daphne did not start")
         try:
-            yield LiveServer(url=f"http://127.0.0.1:{process.port.value}")
+            yield LiveServer(url=f"http://127.0.0.1:{process.port.value}", pid=process.pid)
         finally:
             process.terminate()
             process.join(timeout=10)
@@ -209,6 +209,46 @@ def test_uploaded_attachments_reach_the_agent(alice):
     assert answer(events) == (
         'General: You said: "look". I received 2 attachment(s): Attached file notes.txt; an image.'
     )
+
+
+def upload(client, name: str, mime: str, body: bytes) -> str:
+    from urllib.parse import urlparse
+
+    created = client.call("attachments.create", {"name": name, "size": len(body), "mime_type": mime})
+    response = client.http.post(urlparse(created["upload_descriptor"]["url"]).path, files={"file": (name, body, mime)})
+    assert response.status_code == 200, response.text
+    return created["id"]
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
+
+
+def test_one_attachment_repeated_120_times_is_refused_without_memory_growth(alice, agent_site):
+    size = 2 * 1024 * 1024
+    attachment_id = upload(alice, "big.png", "image/png", b"\x89PNG\r\n\x1a\n" + b"\0" * (size - 8))
+    before = rss_bytes(agent_site.pid)
+
+    response = alice.post("threads.create", {"input": {**user_input("look"), "attachments": [attachment_id] * 120}})
+
+    assert response.status_code == 400
+    assert "input.attachments" in response.json()["error"]["message"]
+    assert rss_bytes(agent_site.pid) - before < 2 * size
+    assert alice.call("threads.list", {"limit": 10})["data"] == []
+    # The same file, named once, is answered.
+    events = alice.stream("threads.create", {"input": {**user_input("look"), "attachments": [attachment_id]}})
+    assert answer(events).endswith("I received 1 attachment(s): an image.")
+
+
+def test_too_many_attachments_in_one_message_are_refused(alice):
+    ids = [upload(alice, f"n{i}.txt", "text/plain", b"hi") for i in range(3)]
+    events = alice.stream("threads.create", {"input": {**user_input("look"), "attachments": ids}})
+    assert "I received 3 attachment(s)" in answer(events)  # within the default of ten
+    many = [upload(alice, f"m{i}.txt", "text/plain", b"hi") for i in range(11)]
+    refused = alice.post("threads.create", {"input": {**user_input("look"), "attachments": many}})
+    assert refused.status_code == 400
+    assert "a message may carry 10" in refused.json()["error"]["message"]
 
 
 def test_client_tool_call_round_trips(alice):

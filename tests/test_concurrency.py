@@ -12,7 +12,7 @@ from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
-from django_chatkit import models, runs
+from django_chatkit import models
 from django_chatkit.store import insert_unless_taken
 from tests.runs_support import (  # noqa: F401  (gated is a fixture)
     Reader,

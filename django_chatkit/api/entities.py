@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,6 +37,7 @@ class ChatUserPermission(BasePermission):
 class EntitySearchView(APIView):
     """Entities matching ``q`` (``sources=a,b`` narrows the sources; ``limit`` per source)."""
 
+    authentication_classes = [SessionAuthentication]
     permission_classes = [ChatUserPermission]
 
     def get(self, request: Request) -> Response:
@@ -61,6 +63,7 @@ class EntitySearchView(APIView):
 class EntityPreviewView(APIView):
     """``{"preview": widget}`` for one entity the user may see."""
 
+    authentication_classes = [SessionAuthentication]
     permission_classes = [ChatUserPermission]
 
     def get(self, request: Request, entity_id: str) -> Response:

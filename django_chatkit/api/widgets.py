@@ -17,8 +17,9 @@ from typing import Any
 
 from django.db.models import Q
 from rest_framework import serializers, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAdminUser
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -64,10 +65,26 @@ def _render(definition: WidgetDefinition, data: Any) -> Response:
     )
 
 
-class WidgetTemplateViewSet(viewsets.ReadOnlyModelViewSet):
-    """Staff-only access to the widget templates (``IsAdminUser``)."""
+class WidgetTemplatePermission(BasePermission):
+    """Active staff with the model permissions of the admin: ``view_widgettemplate`` to
+    list, read and render stored templates; ``change_widgettemplate`` to preview unsaved
+    source (what editing a template in the admin takes)."""
 
-    permission_classes = [IsAdminUser]
+    message = "You need the widget template permissions of the admin to use this endpoint."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_active and user.is_staff):
+            return False
+        needed = "change" if getattr(view, "action", None) == "preview" else "view"
+        return user.has_perm(f"django_chatkit.{needed}_widgettemplate")
+
+
+class WidgetTemplateViewSet(viewsets.ReadOnlyModelViewSet):
+    """Widget templates for staff with the widget template permissions (session login)."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [WidgetTemplatePermission]
     lookup_field = "name"
     lookup_value_regex = "[^/]+"
 

@@ -39,6 +39,12 @@ _ENTITY_SEARCH_URL_NAMES = ("django_chatkit_api:entity-search",)
 DEFAULT_LIVE_URL = "/chatkit/live/"
 
 
+def _nonce(request: Any) -> str:
+    """The request's Content-Security-Policy nonce (``request.csp_nonce``, as a site's CSP
+    middleware sets it), put on the tags' inline scripts; empty without one."""
+    return str(getattr(request, "csp_nonce", "") or "")
+
+
 def _endpoint_url() -> str:
     return reverse("django_chatkit:endpoint")
 
@@ -140,7 +146,7 @@ def chatkit_chat(
         live_url=live_url,
         start_screen=start_screen,
     )
-    return {"element_id": element_id, "height": height, "config_json": json.dumps(config)}
+    return {"element_id": element_id, "height": height, "config_json": json.dumps(config), "csp_nonce": _nonce(request)}
 
 
 @register.simple_tag
@@ -199,6 +205,7 @@ def chatkit_official(
         "height": height,
         "options_json": json.dumps(options),
         "fetch_script": chatkit_fetch_script(),
+        "csp_nonce": _nonce(request),
     }
 
 

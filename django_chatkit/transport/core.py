@@ -22,17 +22,21 @@ from chatkit.types import (
     ThreadsSyncCustomActionReq,
     UserMessageItem,
     WidgetItem,
+    is_streaming_req,
 )
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 
-from .. import runs
+from .. import limits, runs
 from ..compat import parse_request
 from ..conf import chatkit_settings
 from ..db import on_thread, pick_thread
 from ..exceptions import BadRequest, PayloadTooLarge, PermissionDenied
+from ..limits import check_request_bounds
 from ..server import get_chatkit_server
+from ..store import check_message_attachments
 from .errors import JSON_CONTENT_TYPE, ChatKitResponse, response_for_exception, stream_error_event
 from .shutdown import install_drain_handler
 
@@ -218,7 +222,12 @@ def csrf_failure(request: HttpRequest) -> str | None:
         return None  # not authenticated by cookie: nothing for a forged request to ride on
     check = _CsrfCheck(lambda r: None)  # type: ignore[arg-type]
     check.process_request(request)
-    return check.process_view(request, None, (), {})  # type: ignore[return-value]
+    try:  # the check reads a form body's csrfmiddlewaretoken: Django's form limits apply
+        return check.process_view(request, None, (), {})  # type: ignore[return-value]
+    except RequestDataTooBig as exc:
+        raise PayloadTooLarge("The request body is over DATA_UPLOAD_MAX_MEMORY_SIZE.") from exc
+    except (TooManyFieldsSent, TooManyFilesSent) as exc:
+        raise BadRequest(f"The form has too many fields: {exc}") from exc
 
 
 def csrf_refusal(reason: str) -> str:
@@ -263,7 +272,9 @@ async def _check_referenced_item(server: Any, parsed: Any, context: Any) -> None
     """Refuse item references the SDK would silently ignore or answer vaguely."""
     params = parsed.params
     user_input = getattr(params, "input", None)
-    for attachment_id in getattr(user_input, "attachments", None) or ():
+    attachment_ids = list(getattr(user_input, "attachments", None) or ())
+    check_message_attachments(attachment_ids)  # before any read: duplicates, count
+    for attachment_id in attachment_ids:
         # The SDK creates the thread before it loads attachments: check first, write nothing.
         await server.store.load_attachment(attachment_id, context)
     if isinstance(parsed, ThreadsRetryAfterItemReq):
@@ -293,6 +304,7 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
     limit = chatkit_settings.MAX_REQUEST_BYTES
     if len(body) > limit:
         return ChatKitResponse.error(PayloadTooLarge(f"The request body is over the {limit}-byte limit."))
+    owner = streaming = None  # whose streaming slot this request holds (django_chatkit.limits)
     try:
         reason = csrf_failure(request)
         if reason:
@@ -301,23 +313,37 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
         async with on_thread(database, refresh=True):
             context = await build_context(request)
             parsed = parse_request(body)
+            check_request_bounds(body)  # NUL bytes, lengths, integers: before any write
+            owner = runs.owner_of(context)
+            limits.check_rate(owner)
+            if is_streaming_req(parsed):
+                limits.take_stream(owner)
+                streaming = owner
             _with_request_metadata(context, parsed)
             server = get_chatkit_server()
             await _check_referenced_item(server, parsed, context)
-            await runs.before_request(parsed, runs.owner_of(context))
+            await runs.before_request(parsed, owner)
             process_parsed = getattr(server, "process_parsed", None)
             if process_parsed is not None:
                 result = await process_parsed(parsed, context)
             else:  # a ChatKitServer that is not this app's parses the body itself
                 result = await server.process(body, context)
     except Exception as exc:
-        return response_for_exception(exc)
+        if streaming is not None:
+            limits.release_stream(streaming)
+        return response_for_exception(exc)  # a 429 keeps its Retry-After
+    except BaseException:  # cancelled (the client left while it waited for a busy thread)
+        if streaming is not None:
+            limits.release_stream(streaming)
+        raise
 
     if isinstance(result, NonStreamingResult):
+        if streaming is not None:
+            limits.release_stream(streaming)
         return ChatKitResponse(status=200, body=result.json, headers={"Content-Type": JSON_CONTENT_TYPE})
 
     stream = EventStream(
-        runs.supervise(parsed, context, aiter(result)),
+        limits.counted_stream(owner, runs.supervise(parsed, context, aiter(result))),
         detach_on_disconnect=chatkit_settings.DISCONNECT == "continue",
         database=database,
     )

@@ -30,18 +30,76 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from django.http.request import split_domain_port, validate_host
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import models, runs
+from .. import limits, models, runs
 from ..conf import chatkit_settings
 from ..exceptions import ChatKitRequestError, PermissionDenied
 from .core import build_context, csrf_failure
 from .consumers import request_from_scope
 
 MAX_SUBSCRIPTIONS = 20
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin_key(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an origin like ``https://example.com:8443``."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname, port or _DEFAULT_PORTS[parts.scheme]
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def origin_allowed(scope: dict[str, Any]) -> bool:
+    """Whether a WebSocket handshake comes from the site itself or a trusted origin.
+
+    A browser always sends ``Origin`` with a WebSocket handshake, and sends the site's
+    cookies whatever page opened it: so the origin must be the site's own (same scheme,
+    host and port as the request, on a host of ``ALLOWED_HOSTS``) or one listed in
+    ``CSRF_TRUSTED_ORIGINS`` (``https://*.example.com`` allows the subdomains). A client
+    without ``Origin`` is not a browser and carries no one else's cookies.
+    """
+    origin = _header(scope, b"origin")
+    if origin is None:
+        return True
+    key = _origin_key(origin)
+    if key is None:
+        return False
+    host = _header(scope, b"host") or ""
+    scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
+    own = _origin_key(f"{scheme}://{host}")
+    if own is not None and own == key:
+        domain, _port = split_domain_port(host)
+        if validate_host(domain, settings.ALLOWED_HOSTS):
+            return True
+    for trusted in getattr(settings, "CSRF_TRUSTED_ORIGINS", ()):
+        if "://*." in trusted:
+            trusted_scheme, _, rest = trusted.partition("://*.")
+            wanted = _origin_key(f"{trusted_scheme}://{rest}")
+            if wanted is not None and key[0] == wanted[0] and key[2] == wanted[2] and key[1].endswith("." + wanted[1]):
+                return True
+        elif _origin_key(trusted) == key:
+            return True
+    return False
 
 
 def _dump(message: dict[str, Any]) -> str:
@@ -54,6 +112,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.owner: str | None = None
         self.threads: set[str] = set()
+        if not origin_allowed(self.scope):
+            return await self.close()  # before accept: the handshake is refused (HTTP 403)
         await self.accept()
         if self.channel_layer is None:
             await self._error(
@@ -62,10 +122,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return await self.close(code=4500)
         try:
             request = request_from_scope({**self.scope, "type": "http", "method": "GET"}, b"")
-            self.owner = runs.owner_of(await build_context(request))
+            owner = runs.owner_of(await build_context(request))
         except ChatKitRequestError as exc:
             await self._error(exc.code, exc.message)
-            await self.close(code=4401 if exc.status == 401 else 4403)
+            return await self.close(code=4401 if exc.status == 401 else 4403)
+        if not limits.take_socket(owner):
+            await self._error("too_many_sockets", "You have too many live connections open; close one first.")
+            return await self.close(code=4429)
+        self.owner = owner
 
     def _renew_interest(self) -> None:
         """Keep telling the runs' processes that this socket follows its threads."""
@@ -83,6 +147,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         renewer = getattr(self, "_renewer", None)
         if renewer is not None:
             renewer.cancel()
+        if getattr(self, "owner", None) is not None:
+            limits.release_socket(self.owner)
+            self.owner = None
         for thread_id in getattr(self, "threads", ()):
             await self.channel_layer.group_discard(runs.group_name(thread_id), self.channel_name)
 

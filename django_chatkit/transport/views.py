@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import models
 from ..conf import chatkit_settings
+from ..limits import check_attachment_quota
 from ..exceptions import BadRequest, ChatKitRequestError, NotFound, PayloadTooLarge, PermissionDenied
-from ..store import attachment_storage, check_attachment_allowed
+from ..store import RASTER_IMAGE_TYPES, attachment_storage, check_attachment_allowed, parse_mime_type
 from .core import (
     ChatKitResponse,
     EventStream,
@@ -49,7 +51,11 @@ async def chatkit_view(request: HttpRequest) -> HttpResponse:
     limit = chatkit_settings.MAX_REQUEST_BYTES
     if declared is not None and declared > limit:
         return _to_http(ChatKitResponse.error(PayloadTooLarge(f"The request body is over the {limit}-byte limit.")))
-    return _to_http(await handle_chatkit_request(request, request.body))
+    try:
+        body = request.body
+    except RequestDataTooBig:  # MAX_REQUEST_BYTES above Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+        return _to_http(ChatKitResponse.error(PayloadTooLarge("The request body is over DATA_UPLOAD_MAX_MEMORY_SIZE.")))
+    return _to_http(await handle_chatkit_request(request, body))
 
 
 async def _owned_attachment(request: HttpRequest, attachment_id: str) -> models.Attachment:
@@ -73,29 +79,61 @@ async def attachment_upload(request: HttpRequest, attachment_id: str) -> HttpRes
         if reason:
             raise PermissionDenied(csrf_refusal(reason))
         attachment = await _owned_attachment(request, attachment_id)
+        if attachment.thread_id:
+            raise BadRequest(f"Attachment {attachment_id} was sent in a message; its file cannot be replaced.")
         limit = chatkit_settings.ATTACHMENT_MAX_BYTES
         declared = content_length(request)
         if declared is not None and declared > limit + 64 * 1024:  # room for multipart framing
             raise PayloadTooLarge(f"The file is over the {limit}-byte attachment limit.")
-        upload = await sync_to_async(_uploaded_file)(request, attachment)
+        upload = await sync_to_async(_uploaded_file)(request, attachment, limit)
         if upload.size > limit:
             raise PayloadTooLarge(f"The file is {upload.size} bytes; the attachment limit is {limit} bytes.")
-        check_attachment_allowed(attachment.mime_type, upload.size)
-        await sync_to_async(_store_file)(attachment, upload)
+        try:
+            check_attachment_allowed(attachment.mime_type, upload.size)
+            await check_attachment_quota(attachment.owner, upload.size, excluding=attachment.attachment_id)
+            await sync_to_async(_store_file)(attachment, upload)
+        finally:
+            upload.close()
     except ChatKitRequestError as exc:
         return _to_http(ChatKitResponse.error(exc))
     return _to_http(ChatKitResponse(status=200, body=b'{"ok": true}', headers={"Content-Type": "application/json"}))
 
 
-def _uploaded_file(request: HttpRequest, attachment: models.Attachment):
-    from django.core.files.uploadedfile import SimpleUploadedFile
+def _uploaded_file(request: HttpRequest, attachment: models.Attachment, limit: int):
+    """The uploaded file, read at most ``limit`` bytes past the limit whatever the framing
+    (a declared length, chunked), and refused with JSON errors, never Django's HTML pages."""
+    from django.core.files.uploadedfile import TemporaryUploadedFile
+    from django.http.multipartparser import MultiPartParserError
 
     if request.content_type == "multipart/form-data":
-        upload = request.FILES.get("file") or next(iter(request.FILES.values()), None)
+        try:
+            files = request.FILES
+        except RequestDataTooBig as exc:
+            raise PayloadTooLarge(f"The file is over the {limit}-byte attachment limit.") from exc
+        except (TooManyFieldsSent, TooManyFilesSent) as exc:
+            raise BadRequest(f"The upload has too many form fields: {exc}") from exc
+        except MultiPartParserError as exc:
+            raise BadRequest(f"The multipart upload cannot be read: {exc}") from exc
+        upload = files.get("file") or next(iter(files.values()), None)
         if upload is None:
             raise BadRequest("The multipart upload has no file field.")
         return upload
-    return SimpleUploadedFile(attachment.name, request.body, content_type=attachment.mime_type)
+    # A raw body: read from the stream (request.body would refuse anything over Django's
+    # DATA_UPLOAD_MAX_MEMORY_SIZE with an HTML page, far below the attachment limit).
+    upload = TemporaryUploadedFile(attachment.name[:200], attachment.mime_type, 0, None)
+    size = 0
+    while True:
+        chunk = request.read(64 * 1024)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            upload.close()
+            raise PayloadTooLarge(f"The file is over the {limit}-byte attachment limit.")
+        upload.write(chunk)
+    upload.size = size
+    upload.seek(0)
+    return upload
 
 
 def _store_file(attachment: models.Attachment, upload) -> None:
@@ -118,6 +156,14 @@ async def attachment_preview(request: HttpRequest, attachment_id: str) -> HttpRe
     return await _serve(request, attachment_id, inline=True)
 
 
+def _served_type(stored: str) -> str:
+    """The stored type, or ``application/octet-stream`` for a row older than the checks."""
+    try:
+        return parse_mime_type(stored)
+    except BadRequest:
+        return "application/octet-stream"
+
+
 async def _serve(request: HttpRequest, attachment_id: str, *, inline: bool) -> HttpResponse:
     try:
         attachment = await _owned_attachment(request, attachment_id)
@@ -126,10 +172,18 @@ async def _serve(request: HttpRequest, attachment_id: str, *, inline: bool) -> H
         handle = await sync_to_async(attachment_storage().open)(attachment.file.name, "rb")
     except ChatKitRequestError as exc:
         return _to_http(ChatKitResponse.error(exc))
+    # Served from the site's origin, a file must never run as a page of the site: only raster
+    # images are shown inline, the browser may not guess another type, and a document that
+    # is opened anyway is sandboxed (no script, a unique origin).
+    served = _served_type(attachment.mime_type)
     return FileResponse(
         handle,
-        as_attachment=not inline,
+        as_attachment=not (inline and served in RASTER_IMAGE_TYPES),
         filename=attachment.name,
-        content_type=attachment.mime_type,
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=0"},
+        content_type=served,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "Cache-Control": "private, max-age=0",
+        },
     )

@@ -13,6 +13,7 @@ from django_chatkit.conf import chatkit_settings
 
 from .agents import TOOL_CHOICES
 from .chatkit_entities import visible_articles
+from .csp import content_security_policy
 
 
 def start_screen(user) -> dict:
@@ -55,17 +56,20 @@ def start_screen(user) -> dict:
 
 
 @login_required
+@content_security_policy
 def chat(request):
     return render(request, "demo/chat.html", {"tools": TOOL_CHOICES, "start_screen": start_screen(request.user)})
 
 
 @login_required
+@content_security_policy
 def article(request, pk: int):
     """One article, if the user may read it (published, or their own draft); 404 otherwise."""
     found = get_object_or_404(visible_articles(request.user).select_related("author"), pk=pk)
     return render(request, "demo/article.html", {"article": found})
 
 
+@content_security_policy
 def gallery(request):
     return render(request, "django_chatkit/gallery.html")
 

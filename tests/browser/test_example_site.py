@@ -299,3 +299,22 @@ def test_the_chat_works_under_a_strict_content_security_policy(demo_page, expect
     # socket is refused here for another reason (a fulfilled page counts as non-local), not CSP.
     refused = [e for e in page.console_errors if "Content Security Policy" in e or e.startswith("Refused")]
     assert refused == []
+def test_the_chat_works_under_its_content_security_policy(demo_page, expect):
+    page = demo_page
+    page.add_init_script(
+        "window.cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    response = page.reload()
+    policy = response.headers["content-security-policy"]
+    script_src = next(part for part in policy.split(";") if part.strip().startswith("script-src"))
+    assert "'nonce-" in script_src and "'unsafe-inline'" not in script_src
+    send(page, "show me the lines")
+    selector = page.locator('.ck-widget-item [data-ck-type="ListView"]').last
+    expect(selector).to_contain_text("Red Line")
+    selector.locator('[data-ck-key="red-line"]').click()
+    expect(page.locator(".ck-assistant-message").last).to_contain_text("Selected red-line")
+    assert page.evaluate("window.cspViolations") == []
+    # A script injected into the page without the nonce does not run.
+    page.evaluate("() => { const s = document.createElement('script'); s.textContent = 'window.injected = 1'; document.head.append(s); }")
+    assert page.evaluate("window.injected") is None

@@ -190,3 +190,36 @@ def test_hostile_widget_values_and_markdown_never_execute(open_page, expect):
     page.wait_for_load_state()
     assert page.evaluate("window.pwned") is None
     assert page.js_errors == []
+
+
+CSS_ESCAPES = [
+    "\\75 rl(https://css-escape.invalid/a)",
+    "\\000075rl(https://css-escape.invalid/b)",
+    "\\u\\r\\l(https://css-escape.invalid/c)",
+    "u\\72 l(https://css-escape.invalid/d)",
+    "\\69mage-set(\\22 https://css-escape.invalid/e\\22  1x)",
+    "u/**/rl(https://css-escape.invalid/f)",
+]
+
+
+def test_css_escapes_in_widget_styles_never_make_the_page_fetch(open_page, expect):
+    page = open_gallery(open_page, expect)
+    requested: list[str] = []
+    page.context.on("request", lambda request: requested.append(request.url))
+    page.evaluate(
+        """async (values) => {
+      const { renderWidget } = await import("/static/django_chatkit/widgets.js");
+      const host = document.createElement("div");
+      host.id = "escapes";
+      const boxes = values.map((value) => ({ type: "Box", background: value, children: [{ type: "Text", value: "x" }] }));
+      host.append(renderWidget({ type: "Card", children: boxes }, { onAction: () => {} }));
+      document.body.append(host);
+    }""",
+        CSS_ESCAPES,
+    )
+    expect(page.locator("#escapes")).to_contain_text("x")
+    page.wait_for_timeout(300)
+    styles = page.locator('#escapes [data-ck-type="Box"]').evaluate_all("els => els.map(e => e.getAttribute('style') || '')")
+    assert len(styles) == len(CSS_ESCAPES)
+    assert not any("css-escape" in style for style in styles), styles
+    assert not [url for url in requested if "css-escape.invalid" in url]

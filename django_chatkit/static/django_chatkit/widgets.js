@@ -60,12 +60,24 @@ function primitiveColor(token) {
   return `hsl(${hue} ${sat}% ${light.toFixed(0)}%)`;
 }
 
-// CSS strings pass through setProperty (invalid ones are dropped by the browser); url()
-// and expression() are refused so a widget cannot make the page fetch arbitrary URLs.
+// CSS escapes (`\75 rl(` is `url(`), as the CSS parser reads them: 1 to 6 hex digits and
+// one optional white space, or any other character taken literally.
+function cssUnescape(s) {
+  return s.replace(/\\(?:([0-9a-f]{1,6})[ \t\n\r\f]?|([\s\S]))/gi, (_, hex, char) => {
+    if (hex === undefined) return char;
+    const code = parseInt(hex, 16);
+    return code === 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff) ? "\ufffd" : String.fromCodePoint(code);
+  });
+}
+
+// CSS strings pass through setProperty (invalid ones are dropped by the browser). Whatever
+// can make the page fetch a URL (url(), image-set(), src(), @import...) or run an expression
+// is refused, checked after unescaping and without comments, as the browser would read it.
+const UNSAFE_CSS = /url\s*\(|src\s*\(|expression\s*\(|image-set|image\s*\(|cross-fade|element\s*\(|paint\s*\(|@import|[;{}<>\u0000-\u001f\u007f]/i;
 function cssString(value) {
   const s = String(value);
-  if (/url\s*\(|expression\s*\(|image-set|@import|[;{}<>]/i.test(s)) return null;
-  return s;
+  const read = cssUnescape(s).replace(/\/\*[\s\S]*?(\*\/|$)/g, "");
+  return UNSAFE_CSS.test(s) || UNSAFE_CSS.test(read) ? null : s;
 }
 
 /** Resolve a color prop: token, primitive (`red-500`), CSS string or {light, dark}. */
@@ -112,7 +124,7 @@ function applySpacing(el, prefix, value) {
 function borderValue(b) {
   if (typeof b === "number") return `${b}px solid var(--ck-border-default)`;
   if (!b || typeof b !== "object") return null;
-  return `${Number(b.size) || 1}px ${b.style || "solid"} ${resolveColor(b.color, "border") || "var(--ck-border-default)"}`;
+  return `${Number(b.size) || 1}px ${cssString(b.style || "solid") || "solid"} ${resolveColor(b.color, "border") || "var(--ck-border-default)"}`;
 }
 
 function applyBorder(el, border) {
