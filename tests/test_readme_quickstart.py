@@ -103,8 +103,9 @@ def test_the_readme_quickstart_builds_a_site_that_streams_an_answer(tmp_path):
             assert logged_in.status_code == 302
 
             page = http.get("/")
-            assert page.status_code == 200 and "mountChat" in page.text
-            assert http.get("/static/django_chatkit/chat.js").status_code == 200  # static files under daphne
+            assert page.status_code == 200 and "django_chatkit/mount.js" in page.text
+            for module in ("mount.js", "chat.js"):  # static files under daphne
+                assert http.get(f"/static/django_chatkit/{module}").status_code == 200
 
             body = {"type": "threads.create", "params": {"input": {
                 "content": [{"type": "input_text", "text": "hello quickstart"}], "attachments": [], "inference_options": {}}}}

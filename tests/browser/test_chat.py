@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from django_chatkit import models
+from django_chatkit.journal import STOPPED_NOTE
 from tests.conftest import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -165,24 +167,24 @@ def test_stop_button_ends_the_stream_and_the_partial_answer_persists(open_page, 
     stop.click()
     expect(stop).to_be_hidden()
     expect(page.get_by_role("button", name="Send message")).to_be_visible()
-    partial = answer.locator(".ck-assistant-text").inner_text()
-    assert partial.startswith("w0 w1") and "finished" not in partial
+    # The screen settles on the answer as the server kept it, with the stop notice.
+    expect(answer.locator(".ck-interrupted")).to_have_text("Response stopped.")
+    before = answer.locator(".ck-assistant-text").inner_text()
+    assert before.startswith("w0 w1") and "finished" not in before
 
-    # The server kept what had been produced: a reload shows a partial answer, not the full one.
-    def stored_answer() -> str:
-        rows = models.ThreadItem.objects.filter(owner=f"user:{amy.pk}", type="assistant_message")
-        return " ".join(part["text"] for row in rows for part in row.data["content"])
+    # Stored: exactly the produced words, each once, and one marker after them.
+    [row] = models.ThreadItem.objects.filter(owner=f"user:{amy.pk}", type="assistant_message")
+    parts = [part["text"] for part in row.data["content"]]
+    assert parts[-1] == STOPPED_NOTE and STOPPED_NOTE not in parts[:-1]
+    words = " ".join(parts[:-1]).split()
+    assert words == [f"w{n}" for n in range(len(words))]  # in order, none doubled
 
-    import time
-
-    deadline = time.monotonic() + 10
-    while not stored_answer() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    stored = stored_answer()
-    assert stored.startswith("w0 w1") and "finished" not in stored and "w399" not in stored
     page.reload()
-    expect(page.locator(".ck-assistant-message").last).to_contain_text("w0 w1")
-    assert "finished" not in page.locator(".ck-assistant-message").last.inner_text()
+    after = page.locator(".ck-assistant-message").last
+    expect(after.locator(".ck-interrupted")).to_have_text("Response stopped.")
+    assert after.locator(".ck-assistant-text").inner_text() == before  # the same text on screen
+    Path("artifacts").mkdir(exist_ok=True)
+    page.screenshot(path="artifacts/chat-stopped-after-reload.png")
 
 
 def test_mention_is_searched_and_sent_as_a_tag(open_page, expect, amy):
