@@ -78,6 +78,7 @@ export class ChatKit {
     this._skippedRuns = new Set(); // this tab's own runs and ended ones: relayed events are skipped
     /** @type {{runId: string, items: Set<string>, midway: boolean, timer: any}|null} */
     this._following = null; // another tab's run shown from the live socket
+    this._stopped = false; // the running stream was ended with Stop
     const liveUrl = options.live && options.live.url;
     this.live = liveUrl && typeof WebSocket !== "undefined" ? connectLive({ url: liveUrl, onMessage: (message) => this._onLive(message) }) : null;
     this._build();
@@ -226,7 +227,9 @@ export class ChatKit {
 
   newThread() {
     this._endFollowing(); // leaving another tab's run to run on, not stopping it
-    this.stop();
+    // Leaving the thread drops this tab's stream; the server then does what
+    // CHATKIT["DISCONNECT"] says (cancel, or finish and save the answer). Only Stop stops.
+    this.client.abort();
     this.live?.follow(null);
     this.threadId = null;
     this.thread = null;
@@ -429,6 +432,7 @@ export class ChatKit {
       return;
     }
     if (!this.client.streaming) return;
+    this._stopped = true; // the stream ends as "stopped by the user", not "left"
     if (this.threadId) this.client.stopThread(this.threadId).catch(() => {});
     this.client.abort();
   }
@@ -523,6 +527,7 @@ export class ChatKit {
   async _stream(start) {
     this._hideBanner();
     this._setStreaming(true);
+    this._stopped = false;
     let sentUserMessage = false;
     let result;
     try {
@@ -542,8 +547,11 @@ export class ChatKit {
       this.messageList.endStreaming();
     }
     if (result && result.aborted) {
-      await this._showWhatWasKept();
-      this.root.dispatchEvent(new CustomEvent("chatkit:stopped"));
+      if (this._stopped) {
+        await this._showWhatWasKept();
+        this.root.dispatchEvent(new CustomEvent("chatkit:stopped"));
+      }
+      this._stopped = false;
     } else {
       await this._answerClientTool();
     }
