@@ -12,8 +12,11 @@ may keep stale after an upgrade. This storage is Django's with that switch on::
         "staticfiles": {"BACKEND": "django_chatkit.staticfiles.ManifestStaticFilesStorage"},
     }
 
-A site with its own storage class sets ``support_js_module_import_aggregation = True`` on
-it instead (check ``django_chatkit.W041`` reports a manifest storage without it).
+Only this app's modules (``django_chatkit/*.js``) get their imports rewritten: other
+packages' scripts are not ES modules, and Django's import patterns misread some of them
+(Ace's, shipped by django-ace for the admin editor, fail ``collectstatic``). A site with its
+own storage class subclasses this one, or sets the same two attributes on its class
+(check ``django_chatkit.W041`` reports a manifest storage without the rewriting).
 """
 
 from __future__ import annotations
@@ -25,3 +28,7 @@ class ManifestStaticFilesStorage(storage.ManifestStaticFilesStorage):
     """Django's manifest storage, rewriting ES-module imports to hashed names too."""
 
     support_js_module_import_aggregation = True
+    _js_module_import_aggregation_patterns = (
+        "django_chatkit/*.js",
+        storage.ManifestStaticFilesStorage._js_module_import_aggregation_patterns[1],
+    )

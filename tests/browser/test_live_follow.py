@@ -11,6 +11,7 @@ import re
 import pytest
 
 from django_chatkit import models
+from django_chatkit.journal import STOPPED_NOTE
 from tests.conftest import make_user
 from tests.runs_support import wait_for
 
@@ -123,9 +124,12 @@ def test_a_tab_follows_another_tabs_answer_live_and_stops_it(open_page, expect, 
     expect(tab_a.locator(".ck-send")).to_be_visible()  # A's own stream ended too
     stored = models.ThreadItem.objects.filter(thread_id=thread_id, type="assistant_message").last()
     stored_text = stored.data["content"][0]["text"].strip()
+    assert [part["text"] for part in stored.data["content"][1:]] == [STOPPED_NOTE]  # the marker, once
     check_slow_text(stored_text)
     assert "w20" in stored_text  # stopped after B saw w20, before the end
-    expect(tab_b.locator(".ck-assistant-message").last).to_have_text(stored_text)  # reloaded from the store
+    answer = tab_b.locator(".ck-assistant-message").last  # reloaded from the store
+    expect(answer.locator(".ck-assistant-text")).to_have_text(stored_text)
+    expect(answer.locator(".ck-interrupted")).to_have_text("Response stopped.")
 
     assert [m["state"] for m in tab_b.evaluate("() => window.live") if m["type"] == "run"] == ["started", "stopped"]
     assert len(set(slow_answers(tab_b))) >= 3  # grew word by word from the relayed events

@@ -91,7 +91,15 @@ def official_page(request):
     return render(request, "browser/official_page.html", {"tools": TOOL_CHOICES})
 
 
+def favicon(request):
+    """Chromium asks every origin for /favicon.ico: answer, so no page logs a 404."""
+    from django.http import HttpResponse
+
+    return HttpResponse(status=204)
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("browser/chat/", chat_page, name="browser-chat"),
     path("browser/official/", official_page, name="browser-official"),
     path("browser/official-default/", official_default_page, name="browser-official-default"),
