@@ -119,6 +119,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CHATKIT = {
     "SERVER_CLASS": "bench.app.BenchChatKitServer",
     "CONTEXT_BUILDER": "bench.app.bench_context",
+    # The load comes from one bench user standing for thousands, and the reference has no
+    # limits: the per-user and per-process stream limits are off.
+    "RATE_LIMIT_PER_MINUTE": None,
+    "MAX_STREAMS_PER_USER": None,
+    "MAX_STREAMS_PER_PROCESS": None,
     **_json_knob("CHATKIT_BENCH_CHATKIT"),
     **(_json_knob("CHATKIT_BENCH_PG_CHATKIT") if _POSTGRES else {}),
 }

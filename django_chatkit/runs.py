@@ -68,7 +68,7 @@ from .db import on_thread, pick_thread
 from .exceptions import ChatKitRequestError
 from .ids import new_id
 from .journal import INTERRUPTED_NOTE, STOPPED_NOTE, Journal, with_marker
-from .store import RUN_MARKER_KEY, insert_unless_taken, run_marker, to_microseconds
+from .store import RUN_MARKER_KEY, insert_unless_taken, item_row, run_marker
 
 __all__ = [
     "INTERRUPTED_NOTE",
@@ -519,14 +519,7 @@ async def _save_checkpoint(batch: list[tuple[Run, ThreadItem]]) -> None:
         if not isinstance(run._store, DjangoStore):
             await run._store.save_item(run.thread_id, item, run._context)
             continue
-        rows[(run.thread_id, item.id)] = models.ThreadItem(
-            thread_id=run.thread_id,
-            item_id=item.id,
-            owner=run.owner,
-            type=item.type,
-            created_at_us=to_microseconds(item.created_at),
-            data=item.model_dump(mode="json"),
-        )
+        rows[(run.thread_id, item.id)] = item_row(run.thread_id, run.owner, item)
         if isinstance(item, AssistantMessageItem) and run.checkpointed_item is None:
             run.checkpointed_item = item.id
             leases.append(models.ThreadRun(thread_id=run.thread_id, item_id=item.id))
@@ -750,14 +743,7 @@ async def _mark_interrupted(lease: models.ThreadRun) -> None:
 
 
 async def _add_row(lease: models.ThreadRun, item: ThreadItem) -> None:
-    await models.ThreadItem.objects.acreate(
-        thread_id=lease.thread_id,
-        item_id=item.id,
-        owner=lease.owner,
-        type=item.type,
-        created_at_us=to_microseconds(item.created_at),
-        data=item.model_dump(mode="json"),
-    )
+    await item_row(lease.thread_id, lease.owner, item).asave(force_insert=True)
 
 
 async def request_stop(thread_id: str, owner: str) -> bool:

@@ -153,6 +153,11 @@ def _item_fields(item: ThreadItem) -> dict[str, Any]:
     return {"type": item.type, "created_at_us": to_microseconds(item.created_at), "data": item.model_dump(mode="json")}
 
 
+def item_row(thread_id: str, owner: str, item: ThreadItem) -> models.ThreadItem:
+    """The (unsaved) row that stores ``item`` for ``owner``."""
+    return models.ThreadItem(thread_id=thread_id, item_id=item.id, owner=owner, **_item_fields(item))
+
+
 class _OwnedStore:
     """Owner resolution shared by both stores."""
 
