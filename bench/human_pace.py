@@ -9,8 +9,9 @@ its own, slower arrival (``pg_stagger``), each contender measured in alternating
 
 Per measurement: the server's CPU seconds (user + system, ``psutil``) per 1,000 deltas
 received; the gap between consecutive deltas as the client saw them arrive, beyond the
-pace; time to first event; the server's RSS before the load (idle) and at its peak, and
-(peak - idle) / streams; errors; streams cut short (fewer deltas than asked).
+pace; time to first event; the server's RSS before its first load (idle, after the
+warm-up) and at its peak, and (peak - idle) / streams; errors; streams cut short (fewer
+deltas than asked).
 
 ``CHATKIT_BENCH_PROFILE=1`` (or ``python -m bench --profile``) adds one more run of each
 contender per leg, not counted, under ``py-spy record``; the raw profile and a summary
@@ -44,7 +45,7 @@ APP_CONTENDERS = ("daphne", "uvicorn")
 SETTLE = 0.5
 #: the figures of one measurement that are summarized over rounds
 FIGURES = (
-    "cpu_per_1k", "gap_p50", "gap_p99", "gap_max", "ttfe_p50", "ttfe_p99", "idle_rss", "peak_rss",
+    "cpu_per_1k", "gap_p50", "gap_p99", "gap_max", "ttfe_p50", "ttfe_p99", "idle_rss", "idle_before", "peak_rss",
     "rss_per_stream", "wall", "server_cpu", "client_cpu",
 )
 
@@ -110,16 +111,27 @@ def _leg(
             client.close()
         for contender in contenders:
             contender.stop()
+    result = {"stagger": stagger, "settings": settings, "runs": runs, "summary": summarize_leg(runs)}
+    if profiles:
+        result["profiles"] = profiles
+    return result
+
+
+def summarize_leg(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Medians over rounds. Memory is counted from the first round's idle RSS (after the
+    warm-up): a later round starts with the memory the previous one left allocated, and
+    its (peak - idle) would only show what was not reused."""
     summary = {}
     for key, rounds in runs.items():
+        idle = rounds[0]["idle_before"] if rounds else None
+        for r in rounds:
+            r["idle_rss"] = idle
+            r["rss_per_stream"] = (r["peak_rss"] - idle) / r["streams"] if idle and r["peak_rss"] and r["streams"] else None
         summary[key] = {figure: summarize(rounds, figure) for figure in FIGURES}
         summary[key]["errors"] = sum(r["errors"] for r in rounds)
         summary[key]["cut_short"] = sum(r["cut_short"] for r in rounds)
         summary[key]["error_samples"] = sorted({e for r in rounds for e in r["error_samples"]})[:3]
-    result = {"stagger": stagger, "settings": settings, "runs": runs, "summary": summary}
-    if profiles:
-        result["profiles"] = profiles
-    return result
+    return summary
 
 
 def _migrate_and_read_settings(env: dict[str, str]) -> dict[str, Any]:
@@ -172,9 +184,9 @@ def _figures(
         "gap_max": _seconds(gaps[-1] if gaps else None),
         "ttfe_p50": percentile(ttfes, 0.50),
         "ttfe_p99": percentile(ttfes, 0.99),
-        "idle_rss": idle,
+        # the RSS just before this load; summarize_leg() sets idle_rss and rss_per_stream
+        "idle_before": idle,
         "peak_rss": peak,
-        "rss_per_stream": (peak - idle) / len(streams) if idle and peak and streams else None,
         "errors": len(errors),
         "error_samples": sorted(set(errors))[:3],
         "cut_short": sum(1 for stream in streams if stream["deltas"] < load["deltas"]),
@@ -311,7 +323,7 @@ def profile_markdown(key: str, summary: dict[str, Any], figures: dict[str, Any])
         "",
         "## Threads", "", "| thread | % |", "|---|---|",
         *(f"| {name} | {pct} |" for name, pct in summary["threads"]),
-        "## Own time, by package", "", "| package | % of samples |", "|---|---|",
+        "", "## Own time, by package", "", "| package | % of samples |", "|---|---|",
         *(f"| {name} | {pct} |" for name, pct in summary["packages"]),
         "", "## Own time, by function", "", "| function | % |", "|---|---|",
         *(f"| `{name}` | {pct} |" for name, pct in summary["own"]),
@@ -436,7 +448,8 @@ def markdown(found: dict[str, Any], span: Callable[..., str]) -> list[str]:
         "Gap: time between consecutive deltas of a stream as the client saw them arrive, minus the "
         f"pace ({1000 / spec['rate']:g} ms), over all gaps of all streams. CPU: seconds of the server "
         "process (user + system) per 1,000 deltas delivered; server/client CPU columns: CPU seconds per "
-        "wall second. RSS per open stream: (peak RSS - idle RSS) / streams.",
+        "wall second. RSS per open stream: (peak RSS - idle RSS) / streams, idle RSS being the server's "
+        "after the warm-up, before its first round.",
         "",
     ]
     return lines
