@@ -92,12 +92,13 @@ def _leg(
                 raise RuntimeError(f"{contender.key} failed its warm-up ({name}): {warm['error_samples']}")
         log(f"human pace ({name}): {load['streams']} streams x {load['deltas']} deltas at {load['rate']}/s, "
             f"started over {stagger:g} s, x {spec['repeats']} rounds")
+
         def measure(contender: Contender) -> dict[str, Any]:
-            figures = _measure(contender, clients, load)
-            log(f"  {contender.key}: {figures['wall']:.1f} s, {_fmt(figures['cpu_per_1k'], '{:.3f}')} CPU s / 1k tokens, "
-                f"gap p99 +{_fmt(figures['gap_p99'] and figures['gap_p99'] * 1000, '{:.0f}')} ms, first event p99 "
-                f"{_fmt(figures['ttfe_p99'] and figures['ttfe_p99'] * 1000, '{:.0f}')} ms, {figures['errors']} errors")
-            return figures
+            f = _measure(contender, clients, load)
+            log(f"  {contender.key}: {f['wall']:.1f} s, {_fmt(f['cpu_per_1k'], '{:.3f}')} CPU s / 1k tokens, "
+                f"gap p99 {_fmt(_ms(f['gap_p99']), '{:+.0f}')} ms, first event p99 {_fmt(_ms(f['ttfe_p99']), '{:.0f}')} ms, "
+                f"{f['errors']} errors, {f['cut_short']} cut short")
+            return f
 
         runs = alternate(contenders, spec["repeats"], measure)
         profiles = {}
@@ -195,6 +196,10 @@ def _figures(
         "server_cpu": server_cpu / wall if wall else None,
         "client_cpu": client_cpu / wall if wall else None,
     }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
 
 
 def _seconds(milliseconds: float | None) -> float | None:
