@@ -1,6 +1,6 @@
 """``python -m bench``: every contender, every target, one run; writes JSON and markdown.
 
-    python -m bench                    # the full suite (a few minutes on 2 cores)
+    python -m bench                    # the full suite (5-10 minutes on 2 cores)
     python -m bench --smoke            # seconds: same code paths, tiny sizes (CI)
     python -m bench --only human_pace  # one scenario (~3 minutes for this one)
 
@@ -218,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the suite works, in seconds")
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, help="run only these scenarios")
     parser.add_argument("--out", help="results path prefix (default bench/results/latest, or smoke)")
-    parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="PostgreSQL URL of a database to (re)create")
+    parser.add_argument("--postgres", help=f"PostgreSQL URL of a database to (re)create (default {DEFAULT_POSTGRES}; "
+                                           "a smoke run uses PostgreSQL only when given one)")
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL measurements")
     parser.add_argument("--repeats", type=int, help="rounds of each streaming scenario")
     parser.add_argument("--clients", type=int, help="load generator processes of the human-pace scenario (default 1)")
@@ -241,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         profile["human_pace"]["clients"] = args.clients
     _postgres_knobs(args)
     wanted = set(args.only or SCENARIOS)
-    postgres = None if (args.no_postgres or args.smoke) else args.postgres
+    postgres = None if args.no_postgres else (args.postgres or (None if args.smoke else DEFAULT_POSTGRES))
     if args.out:
         prefix = Path(args.out)
     elif args.only:

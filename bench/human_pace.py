@@ -9,8 +9,9 @@ its own, slower arrival (``pg_stagger``), each contender measured in alternating
 
 Per measurement: the server's CPU seconds (user + system, ``psutil``) per 1,000 deltas
 received; the gap between consecutive deltas as the client saw them arrive, beyond the
-pace; time to first event; the server's RSS before the load (idle) and at its peak, and
-(peak - idle) / streams; errors; streams cut short (fewer deltas than asked).
+pace; time to first event; the server's RSS before its first load (idle, after the
+warm-up) and at its peak, and (peak - idle) / streams; errors; streams cut short (fewer
+deltas than asked).
 
 ``CHATKIT_BENCH_PROFILE=1`` (or ``python -m bench --profile``) adds one more run of each
 contender per leg, not counted, under ``py-spy record``; the raw profile and a summary
@@ -44,7 +45,7 @@ APP_CONTENDERS = ("daphne", "uvicorn")
 SETTLE = 0.5
 #: the figures of one measurement that are summarized over rounds
 FIGURES = (
-    "cpu_per_1k", "gap_p50", "gap_p99", "gap_max", "ttfe_p50", "ttfe_p99", "idle_rss", "peak_rss",
+    "cpu_per_1k", "gap_p50", "gap_p99", "gap_max", "ttfe_p50", "ttfe_p99", "idle_rss", "idle_before", "peak_rss",
     "rss_per_stream", "wall", "server_cpu", "client_cpu",
 )
 
@@ -91,12 +92,13 @@ def _leg(
                 raise RuntimeError(f"{contender.key} failed its warm-up ({name}): {warm['error_samples']}")
         log(f"human pace ({name}): {load['streams']} streams x {load['deltas']} deltas at {load['rate']}/s, "
             f"started over {stagger:g} s, x {spec['repeats']} rounds")
+
         def measure(contender: Contender) -> dict[str, Any]:
-            figures = _measure(contender, clients, load)
-            log(f"  {contender.key}: {figures['wall']:.1f} s, {_fmt(figures['cpu_per_1k'], '{:.3f}')} CPU s / 1k tokens, "
-                f"gap p99 +{_fmt(figures['gap_p99'] and figures['gap_p99'] * 1000, '{:.0f}')} ms, first event p99 "
-                f"{_fmt(figures['ttfe_p99'] and figures['ttfe_p99'] * 1000, '{:.0f}')} ms, {figures['errors']} errors")
-            return figures
+            f = _measure(contender, clients, load)
+            log(f"  {contender.key}: {f['wall']:.1f} s, {_fmt(f['cpu_per_1k'], '{:.3f}')} CPU s / 1k tokens, "
+                f"gap p99 {_fmt(_ms(f['gap_p99']), '{:+.0f}')} ms, first event p99 {_fmt(_ms(f['ttfe_p99']), '{:.0f}')} ms, "
+                f"{f['errors']} errors, {f['cut_short']} cut short")
+            return f
 
         runs = alternate(contenders, spec["repeats"], measure)
         profiles = {}
@@ -110,16 +112,27 @@ def _leg(
             client.close()
         for contender in contenders:
             contender.stop()
+    result = {"stagger": stagger, "settings": settings, "runs": runs, "summary": summarize_leg(runs)}
+    if profiles:
+        result["profiles"] = profiles
+    return result
+
+
+def summarize_leg(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Medians over rounds. Memory is counted from the first round's idle RSS (after the
+    warm-up): a later round starts with the memory the previous one left allocated, and
+    its (peak - idle) would only show what was not reused."""
     summary = {}
     for key, rounds in runs.items():
+        idle = rounds[0]["idle_before"] if rounds else None
+        for r in rounds:
+            r["idle_rss"] = idle
+            r["rss_per_stream"] = (r["peak_rss"] - idle) / r["streams"] if idle and r["peak_rss"] and r["streams"] else None
         summary[key] = {figure: summarize(rounds, figure) for figure in FIGURES}
         summary[key]["errors"] = sum(r["errors"] for r in rounds)
         summary[key]["cut_short"] = sum(r["cut_short"] for r in rounds)
         summary[key]["error_samples"] = sorted({e for r in rounds for e in r["error_samples"]})[:3]
-    result = {"stagger": stagger, "settings": settings, "runs": runs, "summary": summary}
-    if profiles:
-        result["profiles"] = profiles
-    return result
+    return summary
 
 
 def _migrate_and_read_settings(env: dict[str, str]) -> dict[str, Any]:
@@ -172,9 +185,9 @@ def _figures(
         "gap_max": _seconds(gaps[-1] if gaps else None),
         "ttfe_p50": percentile(ttfes, 0.50),
         "ttfe_p99": percentile(ttfes, 0.99),
-        "idle_rss": idle,
+        # the RSS just before this load; summarize_leg() sets idle_rss and rss_per_stream
+        "idle_before": idle,
         "peak_rss": peak,
-        "rss_per_stream": (peak - idle) / len(streams) if idle and peak and streams else None,
         "errors": len(errors),
         "error_samples": sorted(set(errors))[:3],
         "cut_short": sum(1 for stream in streams if stream["deltas"] < load["deltas"]),
@@ -183,6 +196,10 @@ def _figures(
         "server_cpu": server_cpu / wall if wall else None,
         "client_cpu": client_cpu / wall if wall else None,
     }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
 
 
 def _seconds(milliseconds: float | None) -> float | None:
@@ -311,7 +328,7 @@ def profile_markdown(key: str, summary: dict[str, Any], figures: dict[str, Any])
         "",
         "## Threads", "", "| thread | % |", "|---|---|",
         *(f"| {name} | {pct} |" for name, pct in summary["threads"]),
-        "## Own time, by package", "", "| package | % of samples |", "|---|---|",
+        "", "## Own time, by package", "", "| package | % of samples |", "|---|---|",
         *(f"| {name} | {pct} |" for name, pct in summary["packages"]),
         "", "## Own time, by function", "", "| function | % |", "|---|---|",
         *(f"| `{name}` | {pct} |" for name, pct in summary["own"]),
@@ -436,7 +453,8 @@ def markdown(found: dict[str, Any], span: Callable[..., str]) -> list[str]:
         "Gap: time between consecutive deltas of a stream as the client saw them arrive, minus the "
         f"pace ({1000 / spec['rate']:g} ms), over all gaps of all streams. CPU: seconds of the server "
         "process (user + system) per 1,000 deltas delivered; server/client CPU columns: CPU seconds per "
-        "wall second. RSS per open stream: (peak RSS - idle RSS) / streams.",
+        "wall second. RSS per open stream: (peak RSS - idle RSS) / streams, idle RSS being the server's "
+        "after the warm-up, before its first round.",
         "",
     ]
     return lines
