@@ -193,6 +193,12 @@ def test_input_transcribe_without_a_transcriber_is_501(alice):
     assert "TRANSCRIBER" in response.json()["error"]["message"]
 
 
+def test_input_transcribe_with_audio_that_is_not_base64_is_a_400_naming_the_field(alice):
+    response = alice.post("input.transcribe", {"audio_base64": "not base64 \u00e9!", "mime_type": "audio/webm"})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "params.audio_base64: not valid base64."
+
+
 def test_threads_sync_custom_action_persists_the_update(alice):
     thread_id, events = new_thread(alice, "widget please")
     widget_id = events[-1]["item"]["id"]

@@ -8,6 +8,7 @@ an :class:`EventStream`. The two transports differ only in how bytes reach the s
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
 import logging
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 from chatkit.server import NonStreamingResult
 from chatkit.types import (
+    InputTranscribeReq,
     ThreadsCustomActionReq,
     ThreadsRetryAfterItemReq,
     ThreadsSyncCustomActionReq,
@@ -271,6 +273,11 @@ def _with_request_metadata(context: Any, parsed: Any) -> None:
 async def _check_referenced_item(server: Any, parsed: Any, context: Any) -> None:
     """Refuse item references the SDK would silently ignore or answer vaguely."""
     params = parsed.params
+    if isinstance(parsed, InputTranscribeReq):
+        try:
+            base64.b64decode(params.audio_base64, validate=True)  # the SDK decodes it unchecked
+        except ValueError:
+            raise BadRequest("params.audio_base64: not valid base64.") from None
     user_input = getattr(params, "input", None)
     attachment_ids = list(getattr(user_input, "attachments", None) or ())
     check_message_attachments(attachment_ids)  # before any read: duplicates, count

@@ -299,6 +299,9 @@ def test_the_chat_works_under_a_strict_content_security_policy(demo_page, expect
     # socket is refused here for another reason (a fulfilled page counts as non-local), not CSP.
     refused = [e for e in page.console_errors if "Content Security Policy" in e or e.startswith("Refused")]
     assert refused == []
+    page.unroute_all(behavior="ignoreErrors")  # a fetch still in flight must not outlive the page
+
+
 def test_the_chat_works_under_its_content_security_policy(demo_page, expect):
     page = demo_page
     page.add_init_script(

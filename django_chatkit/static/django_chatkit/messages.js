@@ -194,10 +194,12 @@ export class MessageList {
     if (allowed.feedback) {
       const state = this.options.feedbackOf(item);
       const send = async (/** @type {"positive"|"negative"} */ kind) => {
-        if (await this.options.onFeedback(item, kind)) {
-          up.setAttribute("aria-pressed", String(kind === "positive"));
-          down.setAttribute("aria-pressed", String(kind === "negative"));
-        }
+        if (!(await this.options.onFeedback(item, kind))) return;
+        // The message may have been drawn again while the request ran: mark what is shown now.
+        const shown = this.nodes.get(item.id)?.querySelector(".ck-feedback") || bar;
+        const [good, bad] = shown.querySelectorAll("button");
+        good?.setAttribute("aria-pressed", String(kind === "positive"));
+        bad?.setAttribute("aria-pressed", String(kind === "negative"));
       };
       const up = iconButton("thumbs-up", "Good response", () => send("positive"), { "aria-pressed": String(state === "positive") });
       const down = iconButton("thumbs-down", "Bad response", () => send("negative"), { "aria-pressed": String(state === "negative") });
