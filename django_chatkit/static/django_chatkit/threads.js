@@ -45,8 +45,25 @@ export class ThreadList {
       return;
     }
     if (this.renaming) return; // the rename refreshes the list when it ends
-    this.list.replaceChildren();
-    for (const thread of page.data || []) this.list.append(this._entry(thread));
+    this._keepingFocus(() => {
+      this.list.replaceChildren();
+      for (const thread of page.data || []) this.list.append(this._entry(thread));
+    });
+  }
+
+  /**
+   * Redraws part of the list without losing a keyboard user's place: the control that had
+   * focus (open, rename or delete of one thread) has it again after the redraw.
+   * @param {() => void} redraw
+   */
+  _keepingFocus(redraw) {
+    const active = document.activeElement;
+    const li = active instanceof HTMLElement && this.list.contains(active) ? active.closest("li") : null;
+    const role = li && ["ck-thread-open", "ck-thread-rename", "ck-thread-delete"].find((c) => active?.classList.contains(c));
+    redraw();
+    if (!li || !role) return;
+    const again = this.list.querySelector(`[data-thread-id="${CSS.escape(li.dataset.threadId || "")}"] .${role}`);
+    if (again instanceof HTMLElement) again.focus();
   }
 
   /** @param {string|null} threadId */
@@ -61,7 +78,7 @@ export class ThreadList {
   /** @param {ThreadMeta} thread */
   update(thread) {
     const li = this.list.querySelector(`[data-thread-id="${CSS.escape(thread.id)}"]`);
-    if (li && !this.renaming) li.replaceWith(this._entry(thread));
+    if (li && !this.renaming) this._keepingFocus(() => li.replaceWith(this._entry(thread)));
   }
 
   /** @param {ThreadMeta} thread */
