@@ -27,6 +27,7 @@ or an HTTP error with a JSON body (sync).
 
 from __future__ import annotations
 
+import builtins
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -44,6 +45,7 @@ from chatkit.types import (
     HiddenContextItem,
     SyncCustomActionResponse,
     ThreadItemDoneEvent,
+    ThreadItem,
     ThreadItemReplacedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
@@ -99,7 +101,7 @@ class RegisteredAction:
 
     type: str
     handler: Callable[..., Any]
-    payload: type[BaseModel] | None = None
+    payload: builtins.type[BaseModel] | None = None
     permission: Permission | None = None
     sync: bool = False
     takes_helpers: bool = False
@@ -425,8 +427,8 @@ def _arguments(registered: RegisteredAction, act: ActionContext) -> tuple[Any, .
     return (*base, act) if registered.takes_helpers else base
 
 
-def _updated_item(result: Any, act: ActionContext) -> WidgetItem | None:
-    """What a sync handler returned, as the updated widget item."""
+def _updated_item(result: Any, act: ActionContext) -> ThreadItem | None:
+    """What a sync handler returned, as the updated item (a widget, or the item it replaces)."""
     if isinstance(result, SyncCustomActionResponse):
         return result.updated_item
     if isinstance(result, ThreadItemReplacedEvent):
@@ -463,12 +465,13 @@ async def run_action(
             yield ThreadItemReplacedEvent(item=item)
         return
     result = registered.handler(*_arguments(registered, act))
-    if inspect.isasyncgen(result):
+    if isinstance(result, AsyncIterator):
         async for event in result:
             yield event
         return
     result = await result
-    for event in result if isinstance(result, (list, tuple)) else ([result] if result is not None else []):
+    events: list[ThreadStreamEvent] = list(result) if isinstance(result, (list, tuple)) else [] if result is None else [result]
+    for event in events:
         yield event
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -50,7 +50,7 @@ def item_summary(item: models.ThreadItem) -> str:
         return _task_text(data.get("task") or {})
     if kind == "workflow":
         tasks = (data.get("workflow") or {}).get("tasks") or []
-        return "; ".join(filter(None, (_task_text(task) for task in tasks))) or _("(a workflow with no tasks)")
+        return "; ".join(filter(None, (_task_text(task) for task in tasks))) or str(_("(a workflow with no tasks)"))
     if kind == "generated_image":
         return str((data.get("image") or {}).get("url") or _("(image not generated yet)"))
     if kind == "end_of_turn":
@@ -132,7 +132,13 @@ def owner_html(owner: str, user: Any) -> str:
     return owner
 
 
-class OwnerColumnMixin:
+if TYPE_CHECKING:
+    _AdminBase = admin.ModelAdmin[Any]
+else:
+    _AdminBase = object
+
+
+class OwnerColumnMixin(_AdminBase):
     """An ``owner_user`` column: the owning user's name instead of ``user:<pk>``, with every
     owner of the page resolved in one query."""
 
@@ -206,7 +212,7 @@ class ThreadAdmin(OwnerColumnMixin, admin.ModelAdmin):
         truncated = len(items) > TRANSCRIPT_LIMIT
         items = items[:TRANSCRIPT_LIMIT]
         if not items:
-            return _("(no items)")
+            return str(_("(no items)"))
         feedback: dict[str, list[models.Feedback]] = {}
         for row in obj.feedback.all():
             feedback.setdefault(row.item_id, []).append(row)
@@ -292,7 +298,7 @@ class AttachmentAdmin(OwnerColumnMixin, admin.ModelAdmin):
     @admin.display(description=_("file"))
     def download(self, obj: models.Attachment) -> str:
         if not obj.pk or not obj.uploaded:
-            return _("(not uploaded)")
+            return str(_("(not uploaded)"))
         url = reverse("admin:django_chatkit_attachment_download", args=[obj.pk])
         return format_html('<a href="{}">{}</a> ({})', url, obj.name, obj.mime_type)
 
@@ -338,9 +344,10 @@ class FeedbackAdmin(OwnerColumnMixin, admin.ModelAdmin):
 
     @admin.display(description=_("message"))
     def message(self, obj: models.Feedback) -> str:
-        if not hasattr(obj, "rated_item"):
-            obj.rated_item = models.ThreadItem.objects.filter(thread_id=obj.thread_id, item_id=obj.item_id).first()
-        item = obj.rated_item
+        row: Any = obj  # the changelist sets rated_item on each row it shows
+        if not hasattr(row, "rated_item"):
+            row.rated_item = models.ThreadItem.objects.filter(thread_id=obj.thread_id, item_id=obj.item_id).first()
+        item = row.rated_item
         url = reverse("admin:django_chatkit_thread_change", args=[obj.thread.pk]) + f"#item-{obj.item_id}"
         if item is None:
             return format_html('<a href="{}">{}</a>', url, _("(message deleted: %(id)s)") % {"id": obj.item_id})

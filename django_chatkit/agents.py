@@ -321,11 +321,11 @@ def widget_tool(
         else:
             values = dict(data)
         try:
-            if template_name is not None:
+            if isinstance(widget, str):
                 # widget_item remembers template, version and data in the thread, so a
                 # server action can re-render this widget later with new data.
                 item = await awidget_item(
-                    template_name, values, thread=ctx.thread,
+                    widget, values, thread=ctx.thread,
                     item_id=ctx.generate_id("message"), copy_text=copy_text,
                 )
                 await ctx.stream(ThreadItemDoneEvent(item=item))

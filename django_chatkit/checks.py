@@ -337,7 +337,7 @@ def check_sdk_seams(app_configs: Any = None, **kwargs: Any) -> list:
     return [
         Error(
             f"An installed package changed a private name django_chatkit relies on: {problem}.",
-            hint="Install the versions setup.cfg pins (openai-chatkit 1.6.x), or a django-chatkit-server "
+            hint="Install the versions pyproject.toml pins (openai-chatkit 1.6.x), or a django-chatkit-server "
             "release made for this one.",
             id="django_chatkit.E040",
         )

@@ -34,7 +34,7 @@ from operator import or_
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.utils.module_loading import autodiscover_modules
 
@@ -183,7 +183,7 @@ class ModelEntitySource(EntitySource):
     def _get(self, user: Any, local_id: str) -> Any:
         try:
             return self.queryset(user).get(pk=local_id)
-        except (self.model.DoesNotExist, ValueError, TypeError, ValidationError):
+        except (ObjectDoesNotExist, ValueError, TypeError, ValidationError):
             # A malformed pk ("abc" for an integer key, a bad UUID) is just "not found".
             return None
 

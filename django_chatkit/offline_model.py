@@ -50,6 +50,7 @@ from agents.tool import Tool
 from agents.usage import Usage
 from openai.types.responses import (
     Response,
+    ResponseStatus,
     ResponseCompletedEvent,
     ResponseContentPartAddedEvent,
     ResponseContentPartDoneEvent,
@@ -173,7 +174,7 @@ def _placeholder(schema: Mapping[str, Any], fill: str = "") -> Any:
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object":
         return _arguments_from_schema(schema, fill)
-    return {"string": fill, "integer": 0, "number": 0, "boolean": False, "array": []}.get(kind)
+    return {"string": fill, "integer": 0, "number": 0, "boolean": False, "array": []}.get(str(kind))
 
 
 def _arguments_from_schema(schema: Mapping[str, Any], fill: str = "") -> dict[str, Any]:
@@ -291,7 +292,7 @@ class OfflineModel(Model):
         return message, text
 
     @staticmethod
-    def _response(output: list[Any], status: str = "completed") -> Response:
+    def _response(output: list[Any], status: ResponseStatus = "completed") -> Response:
         return Response(
             id=new_id("resp"),
             created_at=0,
@@ -364,7 +365,6 @@ class OfflineModel(Model):
             yield ResponseFunctionCallArgumentsDoneEvent(
                 type="response.function_call_arguments.done",
                 item_id=item.id or "",
-                name=item.name,
                 output_index=0,
                 arguments=payload,
                 sequence_number=next(sequence),

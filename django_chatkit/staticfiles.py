@@ -30,5 +30,7 @@ class ManifestStaticFilesStorage(storage.ManifestStaticFilesStorage):
     support_js_module_import_aggregation = True
     _js_module_import_aggregation_patterns = (
         "django_chatkit/*.js",
-        storage.ManifestStaticFilesStorage._js_module_import_aggregation_patterns[1],
+        # Django's own pattern list (private, and not in django-stubs): its second entry
+        # rewrites `import ... from "..."` statements.
+        storage.ManifestStaticFilesStorage._js_module_import_aggregation_patterns[1],  # type: ignore[attr-defined]
     )

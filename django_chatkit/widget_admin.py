@@ -101,7 +101,7 @@ class WidgetTemplateForm(forms.ModelForm):
         }
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         if self.errors:
             return cleaned
         if cleaned.get("sample_data") is None:
@@ -138,7 +138,9 @@ class _MultipleFileField(forms.FileField):
 
 
 class WidgetImportForm(forms.Form):
-    files = _MultipleFileField(label=_(".widget files"))
+    # The form metaclass moves declared fields off the class, so this does not replace
+    # BaseForm.files at run time; django-stubs cannot tell.
+    files = _MultipleFileField(label=_(".widget files"))  # type: ignore[assignment]
 
 
 def _content_lines(version: WidgetTemplateVersion | WidgetTemplate) -> list[str]:
@@ -215,7 +217,7 @@ class WidgetTemplateAdmin(admin.ModelAdmin):
         if obj is None or not obj.pk:
             return "-"
         if obj.sample_data is None:
-            return _("(no sample data)")
+            return str(_("(no sample data)"))
         try:
             root = obj.definition().render(obj.sample_data)
         except WidgetError as exc:
@@ -284,7 +286,7 @@ class WidgetTemplateAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             for upload in request.FILES.getlist("files"):
                 try:
-                    definition = WidgetDefinition.from_bytes(upload.read(), source=upload.name)
+                    definition = WidgetDefinition.from_bytes(upload.read(), source=upload.name or "upload.widget")
                     template, status = save_widget_definition(
                         definition, user=request.user, comment=f"Imported from {upload.name}"
                     )

@@ -24,6 +24,7 @@ from typing import Any
 
 from django import template
 from django.conf import settings
+from django.template import Engine
 from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
@@ -229,5 +230,6 @@ def chatkit_ui(context: template.Context, **kwargs: Any) -> str:
         head = chatkit_assets()
         tag_context = chatkit_chat(context, **kwargs)
         name = "django_chatkit/chat.html"
-    rendered = context.template.engine.get_template(name).render(context.new(tag_context))
+    engine = context.template.engine if context.template is not None else Engine.get_default()
+    rendered = engine.get_template(name).render(context.new(tag_context))
     return format_html("{}\n{}", head, rendered)

@@ -31,7 +31,7 @@ from chatkit.types import (
     ThreadItemDoneEvent,
     ThreadStreamEvent,
 )
-from django.http import HttpResponseBase
+from django.http import HttpResponseBase, StreamingHttpResponse
 from django.test import AsyncClient
 from django.urls import reverse
 from pydantic import TypeAdapter
@@ -128,8 +128,8 @@ class AsyncChatKitClient:
             self._logged_in = True
         body = json.dumps({"type": op, "params": params or {}, **extra})
         response = await self.client.post(self.path or reverse("django_chatkit:endpoint"), body, content_type="application/json")
-        if getattr(response, "streaming", False):
-            raw = b"".join([chunk async for chunk in response.streaming_content])
+        if isinstance(response, StreamingHttpResponse):
+            raw = b"".join([chunk async for chunk in response])
         else:
             raw = response.content
         if response.get("Content-Type", "").startswith("text/event-stream"):

@@ -84,7 +84,7 @@ def http_exception_parts(exc: BaseException) -> tuple[int, str] | None:
         return None
     if not hasattr(exc, "detail"):
         return None
-    detail = exc.detail  # type: ignore[attr-defined]
+    detail = exc.detail
     message = detail if isinstance(detail, str) else json.dumps(detail, default=str)
     return status, message or "Request refused."
 

@@ -112,6 +112,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.owner: str | None = None
         self.threads: set[str] = set()
+        self._renewer: asyncio.Task[None] | None = None
         if not origin_allowed(self.scope):
             return await self.close()  # before accept: the handshake is refused (HTTP 403)
         await self.accept()
@@ -133,7 +134,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     def _renew_interest(self) -> None:
         """Keep telling the runs' processes that this socket follows its threads."""
-        if getattr(self, "_renewer", None) is None:
+        if self._renewer is None:
             self._renewer = asyncio.ensure_future(self._renew_forever())
 
     async def _renew_forever(self) -> None:
@@ -147,8 +148,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         renewer = getattr(self, "_renewer", None)
         if renewer is not None:
             renewer.cancel()
-        if getattr(self, "owner", None) is not None:
-            limits.release_socket(self.owner)
+        owner = getattr(self, "owner", None)
+        if owner is not None:
+            limits.release_socket(owner)
             self.owner = None
         for thread_id in getattr(self, "threads", ()):
             await self.channel_layer.group_discard(runs.group_name(thread_id), self.channel_name)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.views.decorators.csrf import csrf_exempt
 
@@ -25,9 +26,9 @@ from .core import (
 )
 
 
-def _to_http(response: ChatKitResponse) -> HttpResponse:
+def _to_http(response: ChatKitResponse) -> HttpResponseBase:
     if response.stream is not None:
-        http: HttpResponse = StreamingHttpResponse(_drain(response.stream), status=response.status)
+        http: HttpResponseBase = StreamingHttpResponse(_drain(response.stream), status=response.status)
     else:
         http = HttpResponse(response.body, status=response.status)
     for name, value in response.headers.items():
@@ -45,7 +46,7 @@ async def _drain(stream: EventStream) -> AsyncIterator[bytes]:
 
 
 @csrf_exempt  # the core checks CSRF itself, identically for both transports
-async def chatkit_view(request: HttpRequest) -> HttpResponse:
+async def chatkit_view(request: HttpRequest) -> HttpResponseBase:
     """The ChatKit endpoint as a plain async view (``api.url`` of the ChatKit UI)."""
     declared = content_length(request)
     limit = chatkit_settings.MAX_REQUEST_BYTES
@@ -59,10 +60,9 @@ async def chatkit_view(request: HttpRequest) -> HttpResponse:
 
 
 async def _owned_attachment(request: HttpRequest, attachment_id: str) -> models.Attachment:
-    from ..server import get_chatkit_server
+    from ..runs import owner_of
 
-    context = await build_context(request)
-    owner = get_chatkit_server().owner_of(context)
+    owner = owner_of(await build_context(request))
     attachment = await models.Attachment.objects.filter(attachment_id=attachment_id, owner=owner).afirst()
     if attachment is None:
         raise NotFound(f"Attachment {attachment_id} not found")
@@ -70,7 +70,7 @@ async def _owned_attachment(request: HttpRequest, attachment_id: str) -> models.
 
 
 @csrf_exempt
-async def attachment_upload(request: HttpRequest, attachment_id: str) -> HttpResponse:
+async def attachment_upload(request: HttpRequest, attachment_id: str) -> HttpResponseBase:
     """Second phase of an upload: the file's bytes (multipart ``file`` field or a raw body)."""
     try:
         if request.method not in ("POST", "PUT"):
@@ -146,12 +146,12 @@ def _store_file(attachment: models.Attachment, upload) -> None:
     models.Attachment.objects.filter(pk=attachment.pk).update(file=name, size=upload.size, data=data)
 
 
-async def attachment_download(request: HttpRequest, attachment_id: str) -> HttpResponse:
+async def attachment_download(request: HttpRequest, attachment_id: str) -> HttpResponseBase:
     """The attachment's bytes, for its owner only (404 for anyone else)."""
     return await _serve(request, attachment_id, inline=False)
 
 
-async def attachment_preview(request: HttpRequest, attachment_id: str) -> HttpResponse:
+async def attachment_preview(request: HttpRequest, attachment_id: str) -> HttpResponseBase:
     """The image shown in the composer and transcript (``preview_url``)."""
     return await _serve(request, attachment_id, inline=True)
 
@@ -164,7 +164,7 @@ def _served_type(stored: str) -> str:
         return "application/octet-stream"
 
 
-async def _serve(request: HttpRequest, attachment_id: str, *, inline: bool) -> HttpResponse:
+async def _serve(request: HttpRequest, attachment_id: str, *, inline: bool) -> HttpResponseBase:
     try:
         attachment = await _owned_attachment(request, attachment_id)
         if not attachment.file:

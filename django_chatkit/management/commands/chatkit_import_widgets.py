@@ -27,7 +27,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, paths: list[str], lenient: bool = False, **options):
-        files = discover_widget_files(paths)
+        files = discover_widget_files(list(paths))
         if not files:
             raise CommandError("No .widget files found" + (f" in {', '.join(paths)}." if paths else "."))
         counts = {"created": 0, "updated": 0, "unchanged": 0}

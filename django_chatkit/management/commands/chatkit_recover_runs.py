@@ -20,7 +20,8 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        thread_ids = list(ThreadRun.objects.values_list("thread_id", flat=True))
+        # thread_id is the thread's ChatKit id (to_field), a string.
+        thread_ids = [str(thread_id) for thread_id in ThreadRun.objects.values_list("thread_id", flat=True)]
         recovered = [thread_id for thread_id in thread_ids if async_to_sync(runs.recover)(thread_id, None) is None]
         still_running = len(thread_ids) - len(recovered)
         self.stdout.write(
