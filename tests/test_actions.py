@@ -24,7 +24,7 @@ from django_chatkit.ids import new_id
 from django_chatkit.offline import OfflineChatKitServer
 from django_chatkit.store import DjangoStore
 from django_chatkit.widgets import WidgetDefinition, awidget_item, save_widget_definition, widget_source
-from tests.conftest import parse_sse
+from tests.support.http import parse_sse
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,8 @@ from urllib.parse import urlparse
 import pytest
 
 from django_chatkit import models
-from tests.conftest import LiveServer, run_daphne
+from tests.support.http import LiveServer
+from tests.support.daphne import daphne_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,7 +21,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def front_desk(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
     from tests.live import serve_front_desk
 
-    yield from run_daphne(django_db_blocker, serve_front_desk)
+    with daphne_server(django_db_blocker, serve_front_desk) as server:
+        yield server
 
 
 @pytest.fixture

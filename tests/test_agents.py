@@ -30,7 +30,8 @@ from django_chatkit.offline_model import OfflineModel
 from django_chatkit.store import attachment_storage
 from django_chatkit.widgets import WidgetDefinition, save_widget_definition, widget_source
 from tests.agent_site import AGENT_SETTINGS, BADGE_TEMPLATE, event_finder_agent, general_agent, register_note_source, serve_agents
-from tests.conftest import LiveServer, parse_sse
+from tests.support.daphne import daphne_server
+from tests.support.http import LiveServer, parse_sse
 from tests.models import Note
 from tests.responses_stub import ResponsesStub
 
@@ -40,28 +41,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # -- live servers ------------------------------------------------------------------------
 
 
-def _daphne(django_db_blocker, setup) -> Iterator[LiveServer]:
-    from daphne.testing import DaphneProcess
-
-    from tests.live import make_application
-
-    with django_db_blocker.unblock():
-        process = DaphneProcess("127.0.0.1", make_application, setup=setup)
-        process.start()
-        if not process.ready.wait(timeout=20):
-            process.terminate()
-            raise RuntimeError("daphne did not start")
-        try:
-            yield LiveServer(url=f"http://127.0.0.1:{process.port.value}", pid=process.pid)
-        finally:
-            process.terminate()
-            process.join(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def agent_site(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
     """daphne serving the test site with AgentChatKitServer on the offline model."""
-    yield from _daphne(django_db_blocker, serve_agents)
+    with daphne_server(django_db_blocker, serve_agents) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +57,8 @@ def responses_stub() -> Iterator[ResponsesStub]:
 @pytest.fixture(scope="session")
 def stub_site(django_db_setup, django_db_blocker, responses_stub) -> Iterator[LiveServer]:
     """daphne serving AgentChatKitServer on the real OpenAI client, aimed at the stub."""
-    yield from _daphne(django_db_blocker, functools.partial(serve_agents, openai_base_url=responses_stub.base_url))
+    with daphne_server(django_db_blocker, functools.partial(serve_agents, openai_base_url=responses_stub.base_url)) as server:
+        yield server
 
 
 @pytest.fixture

@@ -14,11 +14,10 @@ from django.utils import timezone
 
 from django_chatkit import models
 from django_chatkit.store import insert_unless_taken
-from tests.runs_support import (  # noqa: F401  (gated is a fixture)
+from tests.support.runs import (
     Reader,
     daphne_processes,
     deltas,
-    gated,
     multi_process_setup,
     send,
     start,

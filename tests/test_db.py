@@ -13,7 +13,7 @@ from django.test import override_settings
 
 from django_chatkit import models
 from django_chatkit.conf import ChatKitConfigurationError, chatkit_settings
-from tests.runs_support import Reader, call, send, text_input
+from tests.support.runs import Reader, call, send, text_input
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,12 +16,12 @@ import pytest
 
 from django_chatkit import runs
 from django_chatkit.journal import INTERRUPTED_NOTE, is_interruption_marker
-from tests.conftest import CSRF_SECRET, parse_sse, session_cookies
-from tests.runs_support import (  # noqa: F401  (gated is a fixture)
+from tests.support.daphne import ready, start_worker
+from tests.support.http import CSRF_SECRET, parse_sse, session_cookies
+from tests.support.runs import (
     call,
     daphne_processes,
     deltas,
-    gated,
     multi_process_setup,
     open_stream,
     send,
@@ -110,10 +110,6 @@ def test_sigterm_to_daphne_finishes_the_running_answer_before_the_process_exits(
 def test_a_rolling_restart_of_two_workers_loses_and_duplicates_no_answer(live_daphne, user, django_db_blocker):
     """Two workers, 50 answers streaming, then SIGTERM to one, start it again, then the
     other: a client retries a 503 on the other worker, and every answer is whole, once."""
-    from daphne.testing import DaphneProcess
-
-    from tests.live import make_application, use_test_database
-
     cookies = session_cookies(user)
     words = " ".join(f"w{i}" for i in range(30))
     expected = f"You said: {words}"
@@ -155,12 +151,11 @@ def test_a_rolling_restart_of_two_workers_loses_and_duplicates_no_answer(live_da
             assert not processes[index].is_alive()
             with lock:
                 up.remove(gone)
-            fresh = DaphneProcess("127.0.0.1", make_application, setup=use_test_database)
-            fresh.start()
-            assert fresh.ready.wait(timeout=20)
+            fresh = start_worker()
+            server = ready(fresh)
             processes[index] = fresh
             with lock:
-                up.insert(index, f"http://127.0.0.1:{fresh.port.value}")
+                up.insert(index, server.url)
 
         with ThreadPoolExecutor(max_workers=50) as pool:
             answers = [pool.submit(one_answer, n) for n in range(50)]

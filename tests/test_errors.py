@@ -8,17 +8,16 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import HttpCommunicator
 from django.conf import settings
-from django.test import Client, override_settings
+from django.test import override_settings
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from django_chatkit import models
 from django_chatkit.exceptions import PermissionDenied
 from tests.asgi import application
-from tests.conftest import CSRF_SECRET
+from tests.support.http import CSRF_SECRET, PATHS, login_cookie, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PATHS = {"consumer": "/consumer/chatkit/", "view": "/chatkit/"}
 OPS = [
     "threads.create", "threads.add_user_message", "threads.add_client_tool_output",
     "threads.add_structured_input", "threads.retry_after_item", "threads.custom_action",
@@ -26,32 +25,6 @@ OPS = [
     "items.feedback", "attachments.create", "attachments.delete", "input.transcribe",
     "threads.sync_custom_action",
 ]
-
-
-def login_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}; csrftoken={CSRF_SECRET}"
-
-
-async def post(path: str, body: bytes, cookie: str | None = None, csrf: str | None = CSRF_SECRET, method: str = "POST",
-               extra_headers: tuple[tuple[bytes, bytes], ...] = ()):
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra_headers]
-    if cookie:
-        headers.append((b"cookie", cookie.encode()))
-    if csrf:
-        headers.append((b"x-csrftoken", csrf.encode()))
-    communicator = HttpCommunicator(application, method, path, body=body, headers=headers)
-    await communicator.send_input({"type": "http.request", "body": body})
-    start = await communicator.receive_output(10)
-    received = b""
-    while True:
-        message = await communicator.receive_output(10)
-        received += message.get("body", b"")  # Django's last message may carry no body key
-        if not message.get("more_body"):
-            break
-    await communicator.wait(10)
-    return start["status"], received
 
 
 def error_of(body: bytes) -> dict:

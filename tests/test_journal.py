@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 
 from django_chatkit import journal
 from django_chatkit.journal import STOPPED_NOTE, Journal, is_interruption_marker
-from tests.conftest import CSRF_SECRET, parse_sse, session_cookies
+from tests.support.http import CSRF_SECRET, parse_sse, session_cookies
 from tests.journal_servers import ANNOTATION, PARTS, UPDATES, first_card
-from tests.runs_support import call, daphne_processes, open_stream, send, text_input
+from tests.support.runs import call, daphne_processes, open_stream, send, text_input
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,13 +13,11 @@ from channels.testing import WebsocketCommunicator
 
 from django_chatkit import models
 from tests.asgi import application
-from tests.conftest import CSRF_SECRET, parse_sse, session_cookies
-from tests.runs_support import (  # noqa: F401  (gated is a fixture)
-    GatedServer,
+from tests.support.http import CSRF_SECRET, parse_sse, session_cookies
+from tests.support.runs import (
     Reader,
     daphne_processes,
     deltas,
-    gated,
     multi_process_setup,
     send,
     start,

@@ -14,8 +14,7 @@ from django.db.backends import utils
 from django.test import override_settings
 
 from django_chatkit import runs
-from tests.runs_support import deltas, eventually, start  # noqa: F401
-from tests.runs_support import gated  # noqa: F401  (a fixture)
+from tests.support.runs import deltas, eventually, start  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,7 +72,7 @@ async def _statements_while_streaming(user, gated, statements: Statements, count
 
 
 async def test_checkpoints_and_heartbeats_cost_statements_per_interval_not_per_run(user, gated, statements):
-    chatkit = {**settings.CHATKIT, "SERVER_CLASS": "tests.runs_support.GatedServer", "RUN_CHECKPOINT_INTERVAL": INTERVAL}
+    chatkit = {**settings.CHATKIT, "SERVER_CLASS": "tests.support.runs.GatedServer", "RUN_CHECKPOINT_INTERVAL": INTERVAL}
     with override_settings(CHATKIT=chatkit):
         few = list(await _statements_while_streaming(user, gated, statements, 5, 1.5))
         statements.sql.clear()
@@ -96,7 +95,7 @@ async def test_live_events_go_out_only_for_a_followed_thread(user, gated, monkey
         sent.append((thread_id, message["type"]))
 
     monkeypatch.setattr(runs, "_group_send", record)
-    chatkit = {**settings.CHATKIT, "SERVER_CLASS": "tests.runs_support.GatedServer", "LIVE_EVENTS_INTERVAL": 0.01}
+    chatkit = {**settings.CHATKIT, "SERVER_CLASS": "tests.support.runs.GatedServer", "LIVE_EVENTS_INTERVAL": 0.01}
     with override_settings(CHATKIT=chatkit):
         quiet = await start(user, "one two three four")
         followed = await start(user, "uno dos tres cuatro")

@@ -20,15 +20,14 @@ from django_chatkit import models, runs
 from django_chatkit.context import RequestContext
 from django_chatkit.store import DjangoStore
 from django_chatkit.conf import ChatKitConfigurationError, chatkit_settings
-from tests.conftest import session_cookies
-from tests.runs_support import (  # noqa: F401  (gated is a fixture)
+from tests.support.http import session_cookies
+from tests.support.runs import (
     GatedServer,
     Reader,
     call,
     daphne_processes,
     deltas,
     eventually,
-    gated,
     multi_process_setup,
     open_stream,
     send,

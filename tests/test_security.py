@@ -32,8 +32,7 @@ from django_chatkit.agents import ChatKitItemConverter
 from django_chatkit.context import RequestContext
 from django_chatkit.models import WidgetTemplate
 from django_chatkit.widgets import WidgetDefinition, WidgetError, save_widget_definition
-from tests.runs_support import gated  # noqa: F401  (a fixture)
-from tests.test_errors import PATHS, login_cookie, post
+from tests.support.http import PATHS, login_cookie, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -365,7 +364,7 @@ async def live_socket(user, origin: str | None, *, host: str = "testserver:8000"
     from channels.testing import WebsocketCommunicator
 
     from tests.asgi import application
-    from tests.conftest import session_cookies
+    from tests.support.http import session_cookies
 
     cookies = await sync_to_async(session_cookies)(user)
     headers = [(b"host", host.encode()), (b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode())]
@@ -727,7 +726,7 @@ def fresh_limits():
 
 
 async def test_requests_over_the_rate_limit_get_a_429_with_retry_after(user, other_user, settings, fresh_limits):
-    from tests.runs_support import send
+    from tests.support.runs import send
 
     settings.CHATKIT = {**settings.CHATKIT, "RATE_LIMIT_PER_MINUTE": 3}
     for _ in range(3):
@@ -740,7 +739,7 @@ async def test_requests_over_the_rate_limit_get_a_429_with_retry_after(user, oth
 
 
 async def test_streams_over_the_per_user_limit_get_a_429(user, other_user, gated, fresh_limits):
-    from tests.runs_support import Reader, send, start, text_input
+    from tests.support.runs import Reader, send, start, text_input
 
     with override_settings(CHATKIT={**django_settings.CHATKIT, "MAX_STREAMS_PER_USER": 1}):
         first = await start(user, "one two")
@@ -759,7 +758,7 @@ async def test_streams_over_the_per_user_limit_get_a_429(user, other_user, gated
 
 
 async def test_streams_over_the_per_process_limit_get_a_429(user, other_user, gated, fresh_limits):
-    from tests.runs_support import send, start, text_input
+    from tests.support.runs import send, start, text_input
 
     with override_settings(CHATKIT={**django_settings.CHATKIT, "MAX_STREAMS_PER_PROCESS": 1}):
         first = await start(user, "one")
@@ -807,7 +806,7 @@ def test_attachments_over_the_per_user_count_and_bytes_get_a_429(alice_client, s
 async def test_a_request_cancelled_while_it_waits_gives_its_stream_back(user, gated, fresh_limits):
     import asyncio
 
-    from tests.runs_support import Reader, send, start, text_input
+    from tests.support.runs import Reader, send, start, text_input
 
     with override_settings(CHATKIT={**django_settings.CHATKIT, "MAX_STREAMS_PER_USER": 2}):
         first = await start(user, "one two")

@@ -13,7 +13,7 @@ from django.test import override_settings
 from django_chatkit import models
 from django_chatkit.context import RequestContext
 from django_chatkit.server import get_chatkit_server
-from tests.test_errors import PATHS, post
+from tests.support.http import PATHS, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,7 +50,7 @@ async def test_feedback_on_unknown_or_foreign_items_is_refused(ctx, other_ctx):
 async def test_configured_transcriber_answers_input_transcribe(transport, user):
     from asgiref.sync import sync_to_async
 
-    from tests.test_errors import login_cookie
+    from tests.support.http import login_cookie
 
     cookie = await sync_to_async(login_cookie)(user)
     body = {"type": "input.transcribe",

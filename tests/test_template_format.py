@@ -8,16 +8,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from django_chatkit.widgets import WidgetDefinition
+from tests.support.services import missing
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = ROOT / "django_chatkit" / "static" / "django_chatkit" / "template_format.js"
 EXAMPLE_WIDGETS = ROOT / "example_project" / "demo" / "widgets"
 NODE = shutil.which("node")
 
-pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js is not installed")
+if NODE is None:
+    missing("Node.js is not installed", module_level=True)
 
 SCRIPT = """
 import { formatTemplate } from %s;

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import pytest
 
 from django_chatkit import models
-from tests.conftest import CSRF_SECRET, session_cookies
+from tests.support.http import CSRF_SECRET, session_cookies
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

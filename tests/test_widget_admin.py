@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from django_chatkit.models import WidgetTemplate
 from django_chatkit.widgets import WidgetDefinition, save_widget_definition
-from tests.test_widgets import BROKEN_FILES, widget_file
+from tests.support.widget_files import BROKEN_FILES, widget_file
 
 pytestmark = pytest.mark.django_db
 

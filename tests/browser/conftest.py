@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import session_cookies
+from tests.support.http import session_cookies
+from tests.support.services import missing
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -114,7 +115,7 @@ class Remote:
 @pytest.fixture(scope="session")
 def browser_thread() -> Iterator[BrowserThread]:
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+        missing(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
     runner = BrowserThread()
     yield runner
     runner.stop()

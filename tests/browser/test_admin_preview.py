@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 
 from django_chatkit.models import WidgetTemplate
 from django_chatkit.widgets import WidgetDefinition, save_widget_definition
+from tests.support.pages import strict_csp_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -120,40 +121,11 @@ def test_clicking_an_action_shows_its_payload_instead_of_sending_it(open_page, e
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 EXAMPLE_WIDGETS = Path(__file__).resolve().parents[2] / "example_project" / "demo" / "widgets"
-#: What a site with a strict policy sends (no inline script or style, no eval, no blob: workers).
-STRICT_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; "
-    "connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
-)
-
-
 def in_viewport(box: dict, viewport: dict) -> float:
     """How many pixels of `box` are within the viewport, vertically (0 when none)."""
     top, bottom = max(box["y"], 0), min(box["y"] + box["height"], viewport["height"])
     inside_x = box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
     return max(0.0, bottom - top) if inside_x else 0.0
-
-
-def strict_csp_page(open_page, path: str, user):
-    """`path` loaded with STRICT_CSP on every response; the policy's refusals are collected."""
-    page = open_page(path, user)
-    console: list[str] = []
-
-    def on_console(message) -> None:
-        # The test site has no favicon; every other error (a refused script or style) counts.
-        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
-            console.append(f"{message.text} {message.location}")
-
-    page.on("console", on_console)
-
-    def with_policy(route):
-        response = route.fetch()
-        route.fulfill(response=response, headers={**response.headers, "content-security-policy": STRICT_CSP})
-
-    page.route("**/*", with_policy)
-    page.reload()
-    page.console_errors = console
-    return page
 
 
 @pytest.fixture

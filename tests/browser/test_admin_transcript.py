@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.browser.test_admin_preview import strict_csp_page
-from tests.test_admin import owner, thread  # noqa: F401  (fixtures)
+from tests.support.pages import strict_csp_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,7 +7,7 @@ from django.core.files.base import ContentFile
 
 from django_chatkit import models
 from django_chatkit.store import attachment_storage
-from tests.conftest import make_user
+from tests.support.users import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

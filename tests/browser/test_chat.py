@@ -12,7 +12,7 @@ import pytest
 
 from django_chatkit import models
 from django_chatkit.journal import STOPPED_NOTE
-from tests.conftest import make_user
+from tests.support.users import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -330,7 +330,7 @@ def test_loading_behavior_marks_the_control_or_the_widget_while_the_action_runs(
     # loadingBehavior "container": the whole widget is busy.
     thread_id, item_id = seed_widget_thread(amy, thread_id="thr_browser2", item_id="wid_browser2")
     page.reload()
-    page.locator(f'.ck-thread[data-thread-id="thr_browser2"] .ck-thread-open').click()
+    page.locator('.ck-thread[data-thread-id="thr_browser2"] .ck-thread-open').click()
     widget = page.locator(f'[data-item-id="{item_id}"]')
     page.evaluate(GATE_FETCH)
     widget.get_by_role("button", name="Rename").click()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from django_chatkit import models
-from tests.conftest import make_user
+from tests.support.users import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

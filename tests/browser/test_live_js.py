@@ -10,8 +10,9 @@ import json
 import pytest
 
 from django_chatkit import models
-from tests.conftest import make_user, session_cookies
-from tests.runs_support import open_stream, text_input, wait_for
+from tests.support.http import session_cookies
+from tests.support.users import make_user
+from tests.support.runs import open_stream, text_input, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

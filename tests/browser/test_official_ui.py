@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import make_user
+from tests.support.users import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -45,7 +45,8 @@ def test_official_component_gets_the_endpoint_domain_key_hooks_and_a_csrf_fetch(
 import json  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
-from tests.conftest import LiveServer, parse_sse, run_daphne, session_cookies  # noqa: E402
+from tests.support.http import LiveServer, parse_sse, session_cookies  # noqa: E402
+from tests.support.daphne import daphne_server  # noqa: E402
 
 API_PATHS = {"view": "/chatkit/", "consumer": "/consumer/chatkit/"}
 
@@ -54,7 +55,8 @@ API_PATHS = {"view": "/chatkit/", "consumer": "/consumer/chatkit/"}
 def anonymous_site(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
     from tests.live import serve_anonymous_sessions
 
-    yield from run_daphne(django_db_blocker, serve_anonymous_sessions)
+    with daphne_server(django_db_blocker, serve_anonymous_sessions) as server:
+        yield server
 
 
 def run_official_page(browser_thread, site: LiveServer, api: str, cookies: dict[str, str]) -> dict:

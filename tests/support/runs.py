@@ -27,15 +27,15 @@ from chatkit.types import (
     UserMessageItem,
 )
 from django.conf import settings
-from django.db import connections
 from django.test import RequestFactory, override_settings
 
 from django_chatkit.offline import message_text
 from django_chatkit.server import DjangoChatKitServer
 from django_chatkit.transport.core import ChatKitResponse, handle_chatkit_request
-from tests.conftest import LiveServer, parse_sse
+from tests.support.daphne import daphne_workers
+from tests.support.http import LiveServer, parse_sse
 
-GATED = "tests.runs_support.GatedServer"
+GATED = "tests.support.runs.GatedServer"
 
 
 class GatedServer(DjangoChatKitServer):
@@ -187,34 +187,15 @@ def multi_process_setup() -> str | None:
 
 @contextmanager
 def daphne_processes(count: int, django_db_blocker, **chatkit: Any) -> Iterator[list[tuple[LiveServer, Any]]]:
-    """``count`` daphne processes serving tests.asgi on the test database, with
-    ``chatkit`` merged into ``settings.CHATKIT`` (they fork with the overridden settings)."""
-    from daphne.testing import DaphneProcess
-
-    from tests.live import make_application, use_test_database
-
-    processes = []
-    with django_db_blocker.unblock(), override_settings(CHATKIT={**settings.CHATKIT, **chatkit}):
-        # A forked child must not share (and then close) this process's database sockets.
-        connections.close_all()
-        try:
-            for _ in range(count):
-                process = DaphneProcess("127.0.0.1", make_application, setup=use_test_database)
-                process.start()
-                processes.append(process)
-            for process in processes:
-                if not process.ready.wait(timeout=20):
-                    raise RuntimeError("daphne did not start")
-            yield [(LiveServer(url=f"http://127.0.0.1:{p.port.value}"), p) for p in processes]
-        finally:
-            for process in processes:
-                process.terminate()
-                process.join(timeout=10)
+    """``count`` daphne processes serving the test site, with ``chatkit`` merged into
+    ``settings.CHATKIT``."""
+    with daphne_workers(django_db_blocker, count, **chatkit) as workers:
+        yield workers
 
 
 def open_stream(url: str, path: str, cookies: dict[str, str], payload: dict[str, Any]) -> socket.socket:
     """Start a streaming request on a raw socket, so the test can hang up whenever it likes."""
-    from tests.conftest import CSRF_SECRET
+    from tests.support.http import CSRF_SECRET
 
     parsed = urlparse(url)
     body = json.dumps(payload).encode()
