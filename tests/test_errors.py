@@ -354,3 +354,32 @@ def test_a_handler_with_the_wrong_signature_is_a_500_not_a_400():
         asyncio.run(Broken(MemoryStore()).process(request, {"user_id": "u"}))
     response = response_for_exception(raised.value)
     assert response.status == 500 and b"add_feedback" not in response.body
+
+
+ENVELOPE_CASES = [
+    # (what is asked, who asks, method, path, body): each endpoint of the app, refusing.
+    pytest.param("user", "post", "/chatkit/", b"{not json", id="chat endpoint, bad JSON"),
+    pytest.param("user", "post", "/chatkit/threads/thr_nobody/stop/", b"", id="stop, no such run"),
+    pytest.param("user", "get", "/chatkit/attachments/atc_nobody/", b"", id="attachment download, unknown"),
+    pytest.param("user", "get", "/api/search/?q=a&limit=x", b"", id="entity search, bad limit"),
+    pytest.param("anonymous", "get", "/api/search/?q=a", b"", id="entity search, not logged in"),
+    pytest.param("user", "get", "/api/entities/nope/preview/", b"", id="entity preview, bad id"),
+    pytest.param("user", "get", "/api/widget-templates/", b"", id="widget API, not staff"),
+    pytest.param("staff", "get", "/api/widget-templates/nope/", b"", id="widget API, unknown template"),
+    pytest.param("staff", "post", "/api/widget-templates/preview/", b"[1]", id="widget preview, bad body"),
+]
+
+
+@pytest.mark.parametrize("who, method, path, body", ENVELOPE_CASES)
+def test_every_endpoint_answers_a_refusal_in_the_one_error_envelope(client, django_user_model, who, method, path, body):
+    """A client handles every refusal of the app one way: a 4xx with a JSON
+    ``{"error": {"code", "message"}}`` whose message says what is wrong."""
+    if who != "anonymous":
+        user = django_user_model.objects.create_user(who, password="pw", is_staff=who == "staff", is_superuser=who == "staff")
+        client.force_login(user)
+    response = getattr(client, method)(path, body, content_type="application/json") if method == "post" else client.get(path)
+    assert 400 <= response.status_code < 500, (response.status_code, response.content)
+    assert response["Content-Type"].startswith("application/json")
+    error = response.json()["error"]
+    assert set(error) >= {"code", "message"} and isinstance(error["code"], str) and error["code"]
+    assert isinstance(error["message"], str) and len(error["message"]) > 5, error

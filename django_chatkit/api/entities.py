@@ -20,6 +20,8 @@ from rest_framework.views import APIView
 
 from ..conf import AUTH_ANONYMOUS_SESSION, chatkit_settings
 from ..entities import entity_sources, search_entities, split_entity_id
+from ..transport.errors import error_payload
+from .errors import EnvelopeErrors
 
 
 class ChatUserPermission(BasePermission):
@@ -34,7 +36,7 @@ class ChatUserPermission(BasePermission):
         return bool(request.user and request.user.is_authenticated)
 
 
-class EntitySearchView(APIView):
+class EntitySearchView(EnvelopeErrors, APIView):
     """Entities matching ``q`` (``sources=a,b`` narrows the sources; ``limit`` per source)."""
 
     authentication_classes = [SessionAuthentication]
@@ -47,20 +49,20 @@ class EntitySearchView(APIView):
         try:
             limit = ceiling if raw_limit is None else int(raw_limit)
         except ValueError:
-            return Response({"error": {"code": "invalid_request", "message": "limit must be an integer."}}, status=400)
+            return Response(error_payload("invalid_request", "limit must be an integer."), status=400)
         if limit < 1:
-            return Response({"error": {"code": "invalid_request", "message": "limit must be at least 1."}}, status=400)
+            return Response(error_payload("invalid_request", "limit must be at least 1."), status=400)
         sources = request.query_params.get("sources")
         wanted = [s for s in sources.split(",") if s] if sources else None
         if wanted is not None:
             unknown = [key for key in wanted if entity_sources.get(key) is None]
             if unknown:
                 message = f"Unknown entity source(s): {', '.join(unknown)}."
-                return Response({"error": {"code": "invalid_request", "message": message}}, status=400)
+                return Response(error_payload("invalid_request", message), status=400)
         return Response(search_entities(request.user, query, limit=min(limit, ceiling), sources=wanted))
 
 
-class EntityPreviewView(APIView):
+class EntityPreviewView(EnvelopeErrors, APIView):
     """``{"preview": widget}`` for one entity the user may see."""
 
     authentication_classes = [SessionAuthentication]
@@ -70,9 +72,9 @@ class EntityPreviewView(APIView):
         try:
             key, local_id = split_entity_id(entity_id)
         except ValueError as exc:
-            return Response({"error": {"code": "invalid_request", "message": str(exc)}}, status=400)
+            return Response(error_payload("invalid_request", str(exc)), status=400)
         source = entity_sources.get(key)
-        not_found = {"error": {"code": "not_found", "message": f"Entity {entity_id} not found."}}
+        not_found = error_payload("not_found", f"Entity {entity_id} not found.")
         if source is None:
             return Response(not_found, status=404)
         try:

@@ -7,7 +7,8 @@
                                             renders unsaved source (the admin's live preview)
 
 Both render endpoints answer ``200 {"template", "version", "widget"}`` with the widget
-root's JSON, or ``400`` with the :class:`~django_chatkit.widgets.WidgetError` as JSON:
+root's JSON, or ``400`` with the app's error envelope ``{"error": {"code", "message"}}`` and,
+beside it, the :class:`~django_chatkit.widgets.WidgetError`'s details:
 ``{"template", "version", "stage", "field", "detail", "errors": [{"path", "message"}]}``.
 """
 
@@ -24,6 +25,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..models import WidgetTemplate
+from ..transport.errors import error_payload
+from .errors import EnvelopeErrors
 from ..widgets import WidgetDefinition, WidgetError, WidgetNotFound, get_widget_definition
 
 
@@ -47,10 +50,16 @@ class WidgetTemplateListSerializer(serializers.ModelSerializer):
         fields = ["name", "title", "description", "version", "updated_at"]
 
 
+def _widget_error(exc: WidgetError, status: int) -> Response:
+    """The app's error envelope, with the widget error's details beside it."""
+    code = "not_found" if isinstance(exc, WidgetNotFound) else "invalid_widget"
+    return Response({**error_payload(code, str(exc)), **exc.as_dict()}, status=status)
+
+
 def _bad_request(message: str, field: str = "data") -> Response:
     return Response(
-        {"template": None, "version": None, "stage": "request", "field": field, "detail": message,
-         "errors": [{"path": "$", "message": message}]},
+        {**error_payload("invalid_request", message), "template": None, "version": None, "stage": "request",
+         "field": field, "detail": message, "errors": [{"path": "$", "message": message}]},
         status=400,
     )
 
@@ -59,7 +68,7 @@ def _render(definition: WidgetDefinition, data: Any) -> Response:
     try:
         root = definition.render(data)
     except WidgetError as exc:
-        return Response(exc.as_dict(), status=400)
+        return _widget_error(exc, 400)
     return Response(
         {"template": definition.name, "version": definition.version, "widget": root.model_dump(mode="json", exclude_none=True)}
     )
@@ -80,7 +89,7 @@ class WidgetTemplatePermission(BasePermission):
         return user.has_perm(f"django_chatkit.{needed}_widgettemplate")
 
 
-class WidgetTemplateViewSet(viewsets.ReadOnlyModelViewSet):
+class WidgetTemplateViewSet(EnvelopeErrors, viewsets.ReadOnlyModelViewSet):
     """Widget templates for staff with the widget template permissions (session login)."""
 
     authentication_classes = [SessionAuthentication]
@@ -109,7 +118,7 @@ class WidgetTemplateViewSet(viewsets.ReadOnlyModelViewSet):
         try:
             definition = get_widget_definition(name, version)
         except WidgetNotFound as exc:
-            return Response(exc.as_dict(), status=404)
+            return _widget_error(exc, 404)
         return _render(definition, body.get("data"))
 
     @action(detail=False, methods=["post"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chatkit.store import NotFoundError
 from pydantic import ValidationError
@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("django_chatkit")
 
 JSON_CONTENT_TYPE = "application/json"
+
+
+def error_payload(code: str, message: str) -> dict[str, Any]:
+    """The error body of every endpoint of the app: ``{"error": {"code", "message"}}``."""
+    return {"error": {"code": code, "message": message}}
 
 
 @dataclass
@@ -38,7 +43,7 @@ class ChatKitResponse:
 
     @classmethod
     def json_error(cls, status: int, code: str, message: str) -> ChatKitResponse:
-        body = json.dumps({"error": {"code": code, "message": message}}).encode()
+        body = json.dumps(error_payload(code, message)).encode()
         return cls(status=status, body=body, headers={"Content-Type": JSON_CONTENT_TYPE})
 
 

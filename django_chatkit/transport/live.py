@@ -41,7 +41,8 @@ from django.views.decorators.csrf import csrf_exempt
 from .. import limits, models, runs
 from ..conf import chatkit_settings
 from ..exceptions import ChatKitRequestError, PermissionDenied
-from .core import build_context, csrf_failure
+from .core import build_context, csrf_failure, csrf_refusal
+from .errors import error_payload
 from .consumers import request_from_scope
 
 MAX_SUBSCRIPTIONS = 20
@@ -224,15 +225,13 @@ async def stop_run(request: HttpRequest, thread_id: str) -> JsonResponse:
     or 404 when the thread is not yours or nothing runs in it."""
     try:
         if request.method != "POST":
-            return JsonResponse({"error": {"code": "method_not_allowed", "message": "Use POST."}}, status=405)
+            return JsonResponse(error_payload("method_not_allowed", "Use POST."), status=405)
         reason = csrf_failure(request)
         if reason:
-            raise PermissionDenied(f"CSRF check failed: {reason}. Send the csrftoken cookie's value as X-CSRFToken.")
+            raise PermissionDenied(csrf_refusal(reason))
         owner = runs.owner_of(await build_context(request))
     except ChatKitRequestError as exc:
-        return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
+        return JsonResponse(error_payload(exc.code, exc.message), status=exc.status)
     if not await runs.request_stop(thread_id, owner):
-        return JsonResponse(
-            {"error": {"code": "no_run", "message": f"No response is running in thread {thread_id}."}}, status=404
-        )
+        return JsonResponse(error_payload("no_run", f"No response is running in thread {thread_id}."), status=404)
     return JsonResponse({"stopping": True, "thread_id": thread_id})
