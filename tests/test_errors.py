@@ -49,7 +49,8 @@ async def test_malformed_json_is_400(path, cookie):
 async def test_unknown_op_is_400_naming_the_problem(path, cookie):
     status, body = await post(path, json.dumps({"type": "threads.explode", "params": {}}).encode(), cookie)
     assert status == 400
-    assert "threads.explode" in error_of(body)["message"] or "type" in error_of(body)["message"]
+    message = error_of(body)["message"]
+    assert "'threads.explode'" in message and "'threads.create'" in message, message  # the op, and what exists
 
 
 async def test_invalid_params_are_400_naming_the_field(path, cookie):

@@ -375,11 +375,18 @@ def test_fast_schema_path_never_accepts_what_jsonschema_refuses(schema, data):
 
 
 @pytest.mark.parametrize(
-    "schema, data",
-    [({"type": "integer"}, 2.0), ({"type": ["string", "null"]}, None), ({"type": "object", "required": ["a"]}, {"a": None})],
+    "schema, accepted, refused",
+    [
+        ({"type": "integer"}, 2.0, 2.5),
+        ({"type": ["string", "null"]}, None, 3),
+        ({"type": "object", "required": ["a"]}, {"a": None}, {"b": 1}),
+    ],
 )
-def test_fast_schema_path_accepts_what_jsonschema_accepts(schema, data):
-    WidgetDefinition(name="s", template="{}", json_schema=schema).validate_data(data)
+def test_fast_schema_path_accepts_what_jsonschema_accepts(schema, accepted, refused):
+    definition = WidgetDefinition(name="s", template="{}", json_schema=schema)
+    definition.validate_data(accepted)  # the edge cases jsonschema accepts: no WidgetDataError
+    with pytest.raises(WidgetDataError):
+        definition.validate_data(refused)
 
 
 def test_a_thread_remembers_only_its_latest_widgets():
