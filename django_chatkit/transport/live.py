@@ -40,7 +40,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .. import limits, models, runs
 from ..conf import chatkit_settings
-from ..exceptions import ChatKitRequestError, PermissionDenied
+from ..exceptions import ChatKitRequestError, Forbidden
 from .core import build_context, csrf_failure
 from .consumers import request_from_scope
 
@@ -225,7 +225,7 @@ async def stop_run(request: HttpRequest, thread_id: str) -> JsonResponse:
             return JsonResponse({"error": {"code": "method_not_allowed", "message": "Use POST."}}, status=405)
         reason = csrf_failure(request)
         if reason:
-            raise PermissionDenied(f"CSRF check failed: {reason}. Send the csrftoken cookie's value as X-CSRFToken.")
+            raise Forbidden(f"CSRF check failed: {reason}. Send the csrftoken cookie's value as X-CSRFToken.")
         owner = runs.owner_of(await build_context(request))
     except ChatKitRequestError as exc:
         return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
