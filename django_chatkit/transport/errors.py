@@ -5,27 +5,37 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from chatkit.store import NotFoundError
 from pydantic import ValidationError
 
 from ..exceptions import ChatKitRequestError
 
-if TYPE_CHECKING:
-    from .core import EventStream
-
 logger = logging.getLogger("django_chatkit")
 
 JSON_CONTENT_TYPE = "application/json"
+
+
+class ResponseStream(Protocol):
+    """What a streaming response gives its transport (the core's ``EventStream``)."""
+
+    def batches(self) -> AsyncIterator[bytes]:
+        """The SSE bytes, in batches of events produced back to back."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop producing (the client went away, or the transport is done)."""
+        ...
 
 
 @dataclass
 class ChatKitResponse:
     status: int
     body: bytes = b""
-    stream: EventStream | None = None  # set for streaming ops
+    stream: ResponseStream | None = None  # set for streaming ops
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -16,13 +16,13 @@ from ..exceptions import BadRequest, ChatKitRequestError, Forbidden, NotFound, P
 from ..store import RASTER_IMAGE_TYPES, attachment_storage, check_attachment_allowed, parse_mime_type
 from .core import (
     ChatKitResponse,
-    EventStream,
     build_context,
     content_length,
     csrf_failure,
     csrf_refusal,
     handle_chatkit_request,
 )
+from .errors import ResponseStream
 
 
 def _to_http(response: ChatKitResponse) -> HttpResponse:
@@ -35,7 +35,7 @@ def _to_http(response: ChatKitResponse) -> HttpResponse:
     return http
 
 
-async def _drain(stream: EventStream) -> AsyncIterator[bytes]:
+async def _drain(stream: ResponseStream) -> AsyncIterator[bytes]:
     try:
         async for batch in stream.batches():
             yield batch
