@@ -23,6 +23,9 @@ events or None. ``sync=True`` handlers are coroutines returning the updated widg
 Refusals never reach the handler and write nothing: an unknown type, a payload that
 fails its model, a missing permission each answer with a clear ``error`` event (streaming)
 or an HTTP error with a JSON body (sync).
+
+Long because: the decorator, the registry, the ``ActionContext`` helpers and the
+dispatch (refusals, sync and streaming handlers) are one public API, read together.
 """
 
 from __future__ import annotations

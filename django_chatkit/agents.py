@@ -17,6 +17,9 @@ Each turn, the server picks the agent for the composer's tool choice
 Django storage), runs it with ``Runner.run_streamed`` and streams the result through the
 SDK's ``stream_agent_response``. Without an OpenAI API key the agents run on the
 deterministic :class:`~django_chatkit.offline.OfflineModel`.
+
+Long because: :class:`AgentChatKitServer`'s hooks (agent routing, history conversion,
+attachments, tools, titles, guardrails) are one class that sites subclass and override.
 """
 
 from __future__ import annotations

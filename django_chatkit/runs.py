@@ -33,6 +33,9 @@ or writes to the thread: the checkpointed text is kept, marked, and the lock rel
 
 On SIGTERM (:func:`drain`) a worker refuses new responses and lets the running ones
 finish for ``CHATKIT["DRAIN_TIMEOUT"]`` seconds before it saves them as interrupted.
+
+Long because: a run's lifecycle (lock, checkpoints, heartbeat, stop, live fan-out,
+recovery, drain) is one state machine over its ``ThreadRun`` row.
 """
 
 from __future__ import annotations
