@@ -23,6 +23,9 @@ events or None. ``sync=True`` handlers are coroutines returning the updated widg
 Refusals never reach the handler and write nothing: an unknown type, a payload that
 fails its model, a missing permission each answer with a clear ``error`` event (streaming)
 or an HTTP error with a JSON body (sync).
+
+Long because: the decorator, the registry, the ``ActionContext`` helpers and the
+dispatch (refusals, sync and streaming handlers) are one public API, read together.
 """
 
 from __future__ import annotations
@@ -52,10 +55,9 @@ from chatkit.types import (
     WidgetItem,
 )
 from chatkit.widgets import BasicRoot, Card, DynamicWidgetRoot, ListView
-from django.core.exceptions import ImproperlyConfigured
 from pydantic import BaseModel, ValidationError
 
-from .exceptions import BadRequest, PermissionDenied
+from .exceptions import ActionRefused, ActionRegistrationError, BadRequest, Forbidden
 from .widgets import (
     WidgetError,
     WidgetSource,
@@ -77,19 +79,6 @@ __all__ = [
 ]
 
 Permission = str | Callable[["ActionContext"], Any]
-
-
-class ActionRegistrationError(ImproperlyConfigured):
-    """``@chatkit_action`` was used wrongly; raised at import time, naming the handler."""
-
-
-class ActionRefused(Exception):
-    """An action was refused before its handler ran; ``status`` is the HTTP status for sync actions."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 # -- the registry ---------------------------------------------------------------------------
@@ -488,7 +477,7 @@ async def run_sync_action(
     try:
         registered, act = await _prepare(server, thread, action, sender, context, registry or globals()["registry"])
     except ActionRefused as exc:
-        raise (PermissionDenied if exc.status == 403 else BadRequest)(exc.message) from exc
+        raise (Forbidden if exc.status == 403 else BadRequest)(exc.message) from exc
     if not registered.sync:
         raise BadRequest(
             f"The action {action.type!r} streams its answer: send it with threads.custom_action "

@@ -170,19 +170,6 @@ class OwnerColumnMixin(_AdminBase):
         return owner_html(obj.owner, obj.owner_user_obj)
 
 
-class ThreadItemInline(admin.TabularInline):
-    model = models.ThreadItem
-    fields = ("item_id", "type", "created_at_us", "data")
-    readonly_fields = fields
-    extra = 0
-    can_delete = True
-    show_change_link = False
-    ordering = ("created_at_us", "seq")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(models.Thread)
 class ThreadAdmin(OwnerColumnMixin, admin.ModelAdmin):
     list_display = ("thread_id", "title", "owner_user", "status", "created", "updated_at")

@@ -13,7 +13,7 @@ object the server holds, that referred to them). Everything the server does thro
 them (threads, items, attachments, titles) is stored in the database, scoped to the
 requester, and served by both transports. Without an OpenAI API key (see
 ``CHATKIT["AGENT_BACKEND"]``) its plain ``Runner.run`` / ``Runner.run_streamed`` calls
-run on the offline model (:mod:`django_chatkit.offline_model`).
+run on the offline model (:mod:`django_chatkit.offline`).
 
 To keep a store of your own instead, subclass :class:`DjangoChatKitServer` and pass it
 (``super().__init__(store=MyStore())``): such a class is used as it is.
@@ -53,7 +53,7 @@ class DjangoStoresMixin:
         from .agents import uses_offline_model
 
         if uses_offline_model():
-            from .offline_model import run_plain_runner_calls_offline
+            from .offline import run_plain_runner_calls_offline
 
             run_plain_runner_calls_offline(
                 delay=chatkit_settings.OFFLINE_REPLY_DELAY, tool_triggers=chatkit_settings.OFFLINE_TOOL_TRIGGERS

@@ -16,7 +16,10 @@ Each turn, the server picks the agent for the composer's tool choice
 (resolving @-mention tags through :mod:`django_chatkit.entities` and attachments from
 Django storage), runs it with ``Runner.run_streamed`` and streams the result through the
 SDK's ``stream_agent_response``. Without an OpenAI API key the agents run on the
-deterministic :class:`~django_chatkit.offline_model.OfflineModel`.
+deterministic :class:`~django_chatkit.offline.OfflineModel`.
+
+Long because: :class:`AgentChatKitServer`'s hooks (agent routing, history conversion,
+attachments, tools, titles, guardrails) are one class that sites subclass and override.
 """
 
 from __future__ import annotations
@@ -66,8 +69,7 @@ from .conf import ChatKitConfigurationError, chatkit_settings
 from .context import RequestContext
 from .entities import aresolve_entity, is_entity_source_id
 from .journal import is_interruption_marker
-from .offline import message_text
-from .offline_model import OfflineModel
+from .offline import OfflineModel, message_text
 from .server import DjangoChatKitServer
 from .store import read_stored_file
 from .widgets import WidgetError, awidget_item

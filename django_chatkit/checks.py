@@ -1,6 +1,9 @@
 """System checks: configuration mistakes reported by ``manage.py check``.
 
 Ids are stable: ``django_chatkit.E001`` … for errors, ``W0xx`` for warnings.
+
+Long because: one short function per system check, kept in one module so the ids stay
+unique and the list reads in order.
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from .exceptions import ChatKitConfigurationError
+
 AUTH_AUTHENTICATED = "authenticated"
 AUTH_ANONYMOUS_SESSION = "anonymous_session"
 AUTH_POLICIES = (AUTH_AUTHENTICATED, AUTH_ANONYMOUS_SESSION)
@@ -94,7 +96,7 @@ DEFAULTS: dict[str, Any] = {
     # Bytes of attachment files read for the agent in one turn, history included (the
     # newest first); older attachments beyond it are named but not read.
     "AGENT_ATTACHMENT_BYTES_PER_TURN": 20 * 1024 * 1024,
-    # Offline model keyword -> tool name triggers (see django_chatkit.offline_model).
+    # Offline model keyword -> tool name triggers (see django_chatkit.offline).
     "OFFLINE_TOOL_TRIGGERS": {},
     # Callable (thread, user_text, assistant_text) -> title after the first exchange; None: off.
     "THREAD_TITLE": "django_chatkit.agents.first_message_title",
@@ -118,16 +120,6 @@ DEFAULTS: dict[str, Any] = {
     # Script URL of the official ChatKit web component.
     "OFFICIAL_UI_SCRIPT_URL": "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js",
 }
-
-
-class ChatKitConfigurationError(ImproperlyConfigured):
-    """A ``CHATKIT`` setting is missing or wrong; the message names the key and an example."""
-
-    def __init__(self, key: str, problem: str, example: str) -> None:
-        super().__init__(
-            f"CHATKIT[{key!r}] {problem}. Example: CHATKIT = {{{key!r}: {example}}}"
-        )
-        self.key = key
 
 
 class ChatKitSettings:

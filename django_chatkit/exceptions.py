@@ -1,6 +1,53 @@
-"""Errors the transport turns into an HTTP status with a JSON body (or an ``error`` event)."""
+"""Every public error of django_chatkit, in one place.
+
+- :class:`ChatKitRequestError` and its subclasses refuse a request: the transport answers
+  with their ``status`` and ``{"error": {"code": ..., "message": ...}}`` before a stream
+  starts, an ``error`` event after. Anything else raised while handling a request is a
+  500 with a generic message (its traceback is logged).
+- Configuration errors are :class:`~django.core.exceptions.ImproperlyConfigured`
+  subclasses that name what to set: :class:`ChatKitConfigurationError`,
+  :class:`ActionRegistrationError`.
+- :class:`ActionRefused` refuses a widget action before its handler runs.
+- :class:`WidgetError` and its subclasses: a widget template that cannot produce a valid
+  widget, with the JSON path of each :class:`WidgetProblem`.
+
+The modules that raise them re-export them (``from django_chatkit.widgets import
+WidgetError`` keeps working).
+"""
 
 from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+__all__ = [
+    "ActionRefused",
+    "ActionRegistrationError",
+    "BadRequest",
+    "ChatKitConfigurationError",
+    "ChatKitRequestError",
+    "Draining",
+    "Forbidden",
+    "NotAuthenticated",
+    "NotConfigured",
+    "NotFound",
+    "PayloadTooLarge",
+    "ThreadBusy",
+    "TooManyRequests",
+    "WidgetDataError",
+    "WidgetError",
+    "WidgetNotFound",
+    "WidgetOutputError",
+    "WidgetProblem",
+    "WidgetSchemaError",
+    "WidgetTemplateError",
+]
+
+
+# -- refusing a request ------------------------------------------------------------------
 
 
 class ChatKitRequestError(Exception):
@@ -24,7 +71,9 @@ class NotAuthenticated(ChatKitRequestError):
     code = "not_authenticated"
 
 
-class PermissionDenied(ChatKitRequestError):
+class Forbidden(ChatKitRequestError):
+    """The requester may not do this (a 403; was ``PermissionDenied``, Django's name)."""
+
     status = 403
     code = "permission_denied"
 
@@ -32,6 +81,13 @@ class PermissionDenied(ChatKitRequestError):
 class NotFound(ChatKitRequestError):
     status = 404
     code = "not_found"
+
+
+class ThreadBusy(ChatKitRequestError):
+    """Another response is still running in the thread."""
+
+    status = 409
+    code = "thread_busy"
 
 
 class PayloadTooLarge(ChatKitRequestError):
@@ -55,3 +111,159 @@ class TooManyRequests(ChatKitRequestError):
 class NotConfigured(ChatKitRequestError):
     status = 501
     code = "not_configured"
+
+
+class Draining(ChatKitRequestError):
+    """The worker is shutting down and takes no new responses."""
+
+    status = 503
+    code = "draining"
+    retry_after = 1
+
+
+# -- configuration -----------------------------------------------------------------------
+
+
+class ChatKitConfigurationError(ImproperlyConfigured):
+    """A ``CHATKIT`` setting is missing or wrong; the message names the key and an example."""
+
+    def __init__(self, key: str, problem: str, example: str) -> None:
+        super().__init__(
+            f"CHATKIT[{key!r}] {problem}. Example: CHATKIT = {{{key!r}: {example}}}"
+        )
+        self.key = key
+
+
+class ActionRegistrationError(ImproperlyConfigured):
+    """``@chatkit_action`` was used wrongly; raised at import time, naming the handler."""
+
+
+# -- actions -----------------------------------------------------------------------------
+
+
+class ActionRefused(Exception):
+    """An action was refused before its handler ran; ``status`` is the HTTP status for sync actions."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+# -- widgets -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WidgetProblem:
+    """One thing wrong, at a JSON path (``$`` is the whole document)."""
+
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+class WidgetError(Exception):
+    """A widget template could not produce a valid widget.
+
+    ``field`` names what is at fault, in the words of the ``WidgetTemplate`` model:
+    ``template``, ``json_schema`` or ``data``.
+    """
+
+    field = "template"
+    stage = "render"
+
+    def __init__(
+        self,
+        problems: list[WidgetProblem] | str,
+        *,
+        template: str | None = None,
+        version: int | None = None,
+    ) -> None:
+        if isinstance(problems, str):
+            problems = [WidgetProblem("$", problems)]
+        self.problems = problems
+        self.template = template
+        self.version = version
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = f"Widget template {self.template!r}" if self.template else "Widget template"
+        if self.version is not None:
+            where += f" (version {self.version})"
+        details = "; ".join(f"{p.path}: {p.message}" for p in self.problems)
+        return f"{where}: {self.stage} failed: {details}"
+
+    @property
+    def messages(self) -> list[str]:
+        """Each problem as ``path: message`` (what the admin shows next to a field)."""
+        return [f"{p.path}: {p.message}" for p in self.problems]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "template": self.template,
+            "version": self.version,
+            "stage": self.stage,
+            "field": self.field,
+            "detail": str(self),
+            "errors": [p.as_dict() for p in self.problems],
+        }
+
+
+class WidgetNotFound(WidgetError, LookupError):
+    """No template (or no such version of it) exists."""
+
+    stage = "lookup"
+
+    def _describe(self) -> str:
+        if self.version is not None:
+            return f"Widget template {self.template!r} has no version {self.version}."
+        return f"No widget template named {self.template!r}."
+
+
+class WidgetTemplateError(WidgetError):
+    """The Jinja source does not compile, or fails (unsafe access, undefined name) while rendering."""
+
+    stage = "template"
+
+
+class WidgetSchemaError(WidgetError):
+    """The template's ``jsonSchema`` is not a valid JSON Schema."""
+
+    field = "json_schema"
+    stage = "schema"
+
+
+class WidgetDataError(WidgetError):
+    """The data does not match the template's JSON Schema (nothing was rendered)."""
+
+    field = "data"
+    stage = "data validation"
+
+
+class WidgetOutputError(WidgetError):
+    """The rendered output is not JSON, or not a valid ChatKit widget root."""
+
+    stage = "widget validation"
+
+
+# -- deprecated names --------------------------------------------------------------------
+
+#: Old name -> (new name, why). Each is kept for one release, with a DeprecationWarning.
+_RENAMED = {
+    "PermissionDenied": ("Forbidden", "it shadowed django.core.exceptions.PermissionDenied"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        new, why = _RENAMED[name]
+        warnings.warn(
+            f"django_chatkit.exceptions.{name} is deprecated ({why}): use "
+            f"django_chatkit.exceptions.{new}. The old name goes in the next release.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,10 +8,14 @@ the string the store derives from the request context (by default ``context.user
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from .widgets.definition import WidgetDefinition
 
 ID_MAX_LENGTH = 128
 
@@ -229,9 +233,10 @@ class WidgetTemplate(models.Model):
     def content(self) -> dict:
         return {name: getattr(self, name) for name in self.CONTENT_FIELDS}
 
-    def definition(self):
+    def definition(self) -> WidgetDefinition:
         """This template's current version as a :class:`django_chatkit.widgets.WidgetDefinition`."""
-        from .widgets import WidgetDefinition
+        # Imported here, not at the top: the models stay light to import (no Jinja, no SDK).
+        from .widgets.definition import WidgetDefinition
 
         return WidgetDefinition(
             name=self.name,
@@ -305,8 +310,9 @@ class WidgetTemplateVersion(models.Model):
     def content(self) -> dict:
         return {name: getattr(self, name) for name in WidgetTemplate.CONTENT_FIELDS}
 
-    def definition(self):
-        from .widgets import WidgetDefinition
+    def definition(self) -> WidgetDefinition:
+        """This version as a :class:`django_chatkit.widgets.WidgetDefinition`."""
+        from .widgets.definition import WidgetDefinition
 
         return WidgetDefinition(
             name=self.widget_template.name,

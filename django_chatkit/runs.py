@@ -33,6 +33,9 @@ or writes to the thread: the checkpointed text is kept, marked, and the lock rel
 
 On SIGTERM (:func:`drain`) a worker refuses new responses and lets the running ones
 finish for ``CHATKIT["DRAIN_TIMEOUT"]`` seconds before it saves them as interrupted.
+
+Long because: a run's lifecycle (lock, checkpoints, heartbeat, stop, live fan-out,
+recovery, drain) is one state machine over its ``ThreadRun`` row.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ from django.utils import timezone
 from . import models
 from .conf import chatkit_settings
 from .db import on_thread, pick_thread
-from .exceptions import ChatKitRequestError
+from .exceptions import Draining, ThreadBusy
 from .ids import new_id
 from .journal import INTERRUPTED_NOTE, STOPPED_NOTE, Journal, with_marker
 from .store import RUN_MARKER_KEY, insert_unless_taken, item_row, run_marker
@@ -119,21 +122,6 @@ def _streams() -> set[Run]:
     if _streams_of[0] != os.getpid():
         _streams_of = (os.getpid(), set())
     return _streams_of[1]
-
-
-class ThreadBusy(ChatKitRequestError):
-    """Another response is still running in the thread."""
-
-    status = 409
-    code = "thread_busy"
-
-
-class Draining(ChatKitRequestError):
-    """The worker is shutting down and takes no new responses."""
-
-    status = 503
-    code = "draining"
-    retry_after = 1
 
 
 def group_name(thread_id: str) -> str:

@@ -6,6 +6,9 @@ thread, item or attachment looks exactly like a missing one (``NotFoundError``).
 
 Pages are keyset-paginated on ``(created_at_us, seq)``: the cost of a page does not
 grow with the thread, and rows created in the same microsecond keep insertion order.
+
+Long because: it implements the SDK's whole ``Store`` and ``AttachmentStore`` contracts,
+about twenty methods of a few ORM lines each.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from django_chatkit import models
 from django_chatkit.actions import ActionRegistrationError, ActionRegistry, chatkit_action, registry
 from django_chatkit.context import RequestContext
-from django_chatkit.exceptions import BadRequest, PermissionDenied
+from django_chatkit.exceptions import BadRequest, Forbidden
 from django_chatkit.ids import new_id
 from django_chatkit.offline import OfflineChatKitServer
 from django_chatkit.store import DjangoStore
@@ -259,7 +259,7 @@ async def test_sync_action_returns_and_persists_the_updated_item(templates, alic
         ({"type": "no.such.action"}, BadRequest, "No server handler is registered for the action 'no.such.action'"),
         ({"type": "line.select_sync", "payload": {}}, BadRequest, "Invalid payload"),
         ({"type": "line.select", "payload": {"id": "red-line"}}, BadRequest, "streams its answer"),
-        ({"type": "line.delete", "payload": {"id": "red-line"}}, PermissionDenied, "not allowed"),
+        ({"type": "line.delete", "payload": {"id": "red-line"}}, Forbidden, "not allowed"),
     ],
 )
 async def test_refused_sync_actions_raise_a_clear_request_error_and_write_nothing(templates, alice_ctx, action, error, message):

@@ -26,7 +26,7 @@ from django.test import override_settings
 from django_chatkit import models
 from django_chatkit.agents import AgentChatKitServer, ChatKitItemConverter, first_message_title
 from django_chatkit.context import RequestContext
-from django_chatkit.offline_model import OfflineModel
+from django_chatkit.offline import OfflineModel
 from django_chatkit.store import attachment_storage
 from django_chatkit.widgets import WidgetDefinition, save_widget_definition, widget_source
 from tests.agent_site import AGENT_SETTINGS, BADGE_TEMPLATE, event_finder_agent, general_agent, register_note_source, serve_agents

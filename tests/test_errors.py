@@ -12,7 +12,7 @@ from django.test import override_settings
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from django_chatkit import models
-from django_chatkit.exceptions import PermissionDenied
+from django_chatkit.exceptions import Forbidden
 from tests.asgi import application
 from tests.support.http import CSRF_SECRET, PATHS, login_cookie, post
 
@@ -269,8 +269,33 @@ def test_a_bug_after_the_stream_started_is_an_error_event_with_a_generic_message
     event = json.loads(stream_error_event(TypeError("secret internals"))[len(b"data: "):])
     assert event == {"type": "error", "code": "stream.error",
                      "message": "The server failed to handle this request.", "allow_retry": False}
-    refused = json.loads(stream_error_event(PermissionDenied("No access to that thread."))[len(b"data: "):])
+    refused = json.loads(stream_error_event(Forbidden("No access to that thread."))[len(b"data: "):])
     assert refused["message"] == "No access to that thread."
+
+
+def test_the_old_permission_denied_name_still_works_with_a_deprecation_warning():
+    from django_chatkit import exceptions
+
+    with pytest.warns(DeprecationWarning, match="use django_chatkit.exceptions.Forbidden"):
+        from django_chatkit.exceptions import PermissionDenied
+    assert PermissionDenied is Forbidden
+    assert (Forbidden.status, Forbidden.code) == (403, "permission_denied")  # the wire format is unchanged
+    with pytest.raises(AttributeError):
+        exceptions.NoSuchError  # noqa: B018
+
+
+def test_every_public_error_lives_in_exceptions_and_the_old_homes_still_export_it():
+    from django_chatkit import actions, conf, exceptions, runs, widgets
+
+    for module, names in {
+        actions: ["ActionRefused", "ActionRegistrationError"],
+        conf: ["ChatKitConfigurationError"],
+        runs: ["Draining", "ThreadBusy"],
+        widgets: ["WidgetError", "WidgetNotFound", "WidgetTemplateError", "WidgetSchemaError",
+                  "WidgetDataError", "WidgetOutputError", "WidgetProblem"],
+    }.items():
+        for name in names:
+            assert getattr(module, name) is getattr(exceptions, name), (module.__name__, name)
 
 
 # -- CSRF: what the official UI's requests need ------------------------------------------

@@ -1,4 +1,4 @@
-"""django_chatkit/widgets.py: sandboxed rendering, schema and widget validation, versions,
+"""django_chatkit/widgets/: sandboxed rendering, schema and widget validation, versions,
 widget items that remember their template, and the import/export commands."""
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from django_chatkit.widgets import (
     widget_item,
     widget_source,
 )
+from django_chatkit.widgets.output import _checked_models
 from tests.support.widget_files import BROKEN_FILES, CARD, TITLE_SCHEMA, builder_state, widget_file
 
 EXAMPLE_WIDGETS = Path(__file__).resolve().parent.parent / "example_project" / "demo" / "widgets"
@@ -76,14 +77,16 @@ def test_undefined_variables_are_errors_not_blanks():
 
 def test_schema_invalid_data_is_refused_before_rendering(monkeypatch):
     rendered = []
-    original = widgets.compile_template
+    from django_chatkit.widgets import definition
+
+    original = definition.compile_template
 
     def spy(*args, **kwargs):
         template = original(*args, **kwargs)
         rendered.append(template)
         return template
 
-    monkeypatch.setattr(widgets, "compile_template", spy)
+    monkeypatch.setattr(definition, "compile_template", spy)
     with pytest.raises(WidgetDataError) as excinfo:
         card().render({"title": 3})
     assert rendered == []
@@ -438,7 +441,9 @@ _SCHEMA = st.recursive(st.just({}) | _schemas(st.just({})), _schemas, max_leaves
 def test_fast_schema_path_answers_exactly_as_jsonschema(schema, data):
     import jsonschema
 
-    fast = widgets._fast_checker(schema)
+    from django_chatkit.widgets.schema import _fast_checker
+
+    fast = _fast_checker(schema)
     assert fast is not None  # every generated keyword is one the fast path handles
     assert fast(data) == jsonschema.Draft202012Validator(schema).is_valid(data), (schema, data)
 
@@ -474,7 +479,7 @@ def test_a_valid_widget_passes_in_one_pass_and_equals_the_sdks_reading(document)
 
     import warnings
 
-    widgets._CHECKED_ROOT.validate_python(document)  # the one-pass check accepts it
+    _checked_models().root.validate_python(document)  # the one-pass check accepts it
     assert widgets.widget_problems(document) == []
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the SDK's classes warn per instance; the checked ones must not
@@ -493,7 +498,7 @@ def test_the_one_pass_check_never_accepts_what_the_full_walk_refuses(base, pick,
     nodes = _nodes(document, [])
     nodes[pick % len(nodes)][key] = value
     try:
-        widgets._CHECKED_ROOT.validate_python(document)
+        _checked_models().root.validate_python(document)
     except Exception:
         accepted = False
     else:
@@ -581,3 +586,28 @@ def test_import_lenient_stores_a_template_that_renders_by_name(tmp_path):
     assert root.model_dump(mode="json")["children"][0]["key"] == "r1"
     exported = json.loads(WidgetTemplate.objects.get(name="room_list").definition().to_widget_file())
     assert exported == SDK_STYLE_FILE  # the mode is this app's, not part of the file
+
+
+def test_the_chat_still_imports_when_the_sdk_widget_models_cannot_be_rebuilt():
+    """The strict widget models are built from the SDK's classes on first render, not at
+    import: an SDK release that changes them fails a render, not every import of the chat."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import chatkit.widgets\n"
+        "del chatkit.widgets.StrictWidgetRoot  # as an SDK release that renamed it would\n"
+        "import django; django.setup()\n"
+        "import django_chatkit.transport.views, django_chatkit.transport.consumers\n"
+        "from django_chatkit.widgets import WidgetDefinition\n"
+        "try:\n"
+        "    WidgetDefinition(name='c', template='{\"type\": \"Card\", \"children\": []}').render({})\n"
+        "except AttributeError as exc:\n"
+        "    print('render failed:', exc)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "render failed:" in done.stdout and "StrictWidgetRoot" in done.stdout

@@ -24,7 +24,8 @@ from django.core.handlers.asgi import ASGIRequest
 from ..conf import chatkit_settings
 from ..context import csrf_cookie_header
 from ..exceptions import PayloadTooLarge
-from .core import ChatKitResponse, EventStream, handle_chatkit_request
+from .core import ChatKitResponse, handle_chatkit_request
+from .errors import ResponseStream
 
 
 def request_from_scope(scope: dict[str, Any], body: bytes) -> ASGIRequest:
@@ -57,7 +58,7 @@ class ChatKitConsumer(AsyncHttpConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._received = 0
-        self._stream: EventStream | None = None
+        self._stream: ResponseStream | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self._receive = receive

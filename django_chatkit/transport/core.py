@@ -35,7 +35,8 @@ from .. import limits, runs
 from ..compat import parse_request
 from ..conf import chatkit_settings
 from ..db import on_thread, pick_thread
-from ..exceptions import BadRequest, PayloadTooLarge, PermissionDenied
+from ..exceptions import BadRequest, PayloadTooLarge
+from ..exceptions import Forbidden as PermissionDenied
 from ..limits import check_request_bounds
 from ..server import get_chatkit_server
 from ..store import check_message_attachments

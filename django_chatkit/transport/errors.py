@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from chatkit.store import NotFoundError
 from pydantic import ValidationError
 
 from ..exceptions import ChatKitRequestError
-
-if TYPE_CHECKING:
-    from .core import EventStream
 
 logger = logging.getLogger("django_chatkit")
 
@@ -26,11 +24,23 @@ def error_payload(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+class ResponseStream(Protocol):
+    """What a streaming response gives its transport (the core's ``EventStream``)."""
+
+    def batches(self) -> AsyncIterator[bytes]:
+        """The SSE bytes, in batches of events produced back to back."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop producing (the client went away, or the transport is done)."""
+        ...
+
+
 @dataclass
 class ChatKitResponse:
     status: int
     body: bytes = b""
-    stream: EventStream | None = None  # set for streaming ops
+    stream: ResponseStream | None = None  # set for streaming ops
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -40,7 +40,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .. import limits, models, runs
 from ..conf import chatkit_settings
-from ..exceptions import ChatKitRequestError, PermissionDenied
+from ..exceptions import ChatKitRequestError, Forbidden
 from .core import build_context, csrf_failure, csrf_refusal
 from .errors import error_payload
 from .consumers import request_from_scope
@@ -228,7 +228,7 @@ async def stop_run(request: HttpRequest, thread_id: str) -> JsonResponse:
             return JsonResponse(error_payload("method_not_allowed", "Use POST."), status=405)
         reason = csrf_failure(request)
         if reason:
-            raise PermissionDenied(csrf_refusal(reason))
+            raise Forbidden(csrf_refusal(reason))
         owner = runs.owner_of(await build_context(request))
     except ChatKitRequestError as exc:
         return JsonResponse(error_payload(exc.code, exc.message), status=exc.status)

@@ -13,17 +13,17 @@ from django.views.decorators.csrf import csrf_exempt
 from .. import models
 from ..conf import chatkit_settings
 from ..limits import check_attachment_quota
-from ..exceptions import BadRequest, ChatKitRequestError, NotFound, PayloadTooLarge, PermissionDenied
+from ..exceptions import BadRequest, ChatKitRequestError, Forbidden, NotFound, PayloadTooLarge
 from ..store import RASTER_IMAGE_TYPES, attachment_storage, check_attachment_allowed, parse_mime_type
 from .core import (
     ChatKitResponse,
-    EventStream,
     build_context,
     content_length,
     csrf_failure,
     csrf_refusal,
     handle_chatkit_request,
 )
+from .errors import ResponseStream
 
 
 def _to_http(response: ChatKitResponse) -> HttpResponseBase:
@@ -36,7 +36,7 @@ def _to_http(response: ChatKitResponse) -> HttpResponseBase:
     return http
 
 
-async def _drain(stream: EventStream) -> AsyncIterator[bytes]:
+async def _drain(stream: ResponseStream) -> AsyncIterator[bytes]:
     try:
         async for batch in stream.batches():
             yield batch
@@ -77,7 +77,7 @@ async def attachment_upload(request: HttpRequest, attachment_id: str) -> HttpRes
             raise BadRequest("Upload the file with POST or PUT.")
         reason = csrf_failure(request)
         if reason:
-            raise PermissionDenied(csrf_refusal(reason))
+            raise Forbidden(csrf_refusal(reason))
         attachment = await _owned_attachment(request, attachment_id)
         if attachment.thread_id:
             raise BadRequest(f"Attachment {attachment_id} was sent in a message; its file cannot be replaced.")

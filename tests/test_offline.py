@@ -1,4 +1,5 @@
-"""The offline model drives real openai-agents runs: streamed text, tools, handoffs."""
+"""django_chatkit/offline.py: the echo server, and the offline model driving real
+openai-agents runs (streamed text, tools, handoffs)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import pytest
 from agents import Agent, RunConfig, Runner, function_tool
 
-from django_chatkit.offline_model import MENTION_CONTEXT_HEADER, OfflineModel
+from django_chatkit.offline import MENTION_CONTEXT_HEADER, OfflineModel
 
 calls: list[dict] = []
 
@@ -167,7 +168,7 @@ def test_plain_runner_calls_run_offline_once_the_context_asks_for_it():
     no model of ours, inside a context that asked for the offline model."""
     import contextvars
 
-    from django_chatkit.offline_model import run_plain_runner_calls_offline
+    from django_chatkit.offline import run_plain_runner_calls_offline
 
     agent = Agent(name="Plain", instructions="Answer.", model="gpt-never-called")
 
@@ -180,3 +181,9 @@ def test_plain_runner_calls_run_offline_once_the_context_asks_for_it():
     # A run_config naming its model keeps it.
     named = contextvars.copy_context().run(offline_run, "hi", run_config=run_config(label="Named"))
     assert named.final_output == 'Named: You said: "hi".'
+
+
+def test_the_old_offline_model_module_still_works_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="import OfflineModel from django_chatkit.offline"):
+        from django_chatkit.offline_model import OfflineModel as Old
+    assert Old is OfflineModel
