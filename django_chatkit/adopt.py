@@ -1,4 +1,5 @@
-"""Run an existing ``ChatKitServer`` subclass on this app, unchanged.
+"""The configured server (:func:`get_chatkit_server`), and how an existing ``ChatKitServer``
+subclass runs on this app unchanged.
 
 A backend written against the SDK (OpenAI's samples: a FastAPI app, an in-memory store
 built in ``__init__``, openai-agents) moves here by naming its class in settings::
@@ -30,7 +31,7 @@ from .conf import chatkit_settings
 from .server import DjangoChatKitServer
 from .store import DjangoAttachmentStore, DjangoStore
 
-__all__ = ["DjangoStoresMixin", "adopt"]
+__all__ = ["DjangoStoresMixin", "adopt", "get_chatkit_server", "owner_of"]
 
 
 class DjangoStoresMixin:
@@ -97,3 +98,23 @@ def adopt(server_class: type[ChatKitServer[Any]]) -> type[DjangoChatKitServer]:
              "__doc__": server_class.__doc__},
         )
     return adopted
+
+
+_servers: dict[type, ChatKitServer[Any]] = {}
+
+
+def get_chatkit_server() -> ChatKitServer[Any]:
+    """The instance of ``CHATKIT["SERVER_CLASS"]`` (one per class, built on first use).
+    A plain ``ChatKitServer`` subclass runs on the Django stores (:func:`adopt`)."""
+    server_class = adopt(chatkit_settings.SERVER_CLASS)
+    server = _servers.get(server_class)
+    if server is None:
+        server = _servers[server_class] = server_class()
+    return server
+
+
+def owner_of(context: Any) -> str:
+    """The owner string of a request context, as the configured server's store sees it: the
+    one answer the transport, the live socket and the runs use."""
+    resolve = getattr(get_chatkit_server(), "owner_of", None)
+    return resolve(context) if resolve else chatkit_settings.OWNER_RESOLVER(context)

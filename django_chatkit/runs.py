@@ -87,7 +87,6 @@ __all__ = [
     "draining",
     "follow",
     "group_name",
-    "owner_of",
     "recover",
     "request_stop",
     "running_here",
@@ -148,14 +147,6 @@ def running_here() -> dict[str, Run]:
 def active_run() -> Run | None:
     """The run of the current request, inside its stream (for ``respond()`` code)."""
     return _current.get()
-
-
-def owner_of(context: Any) -> str:
-    """The owner string of a request context, as the configured server's store sees it."""
-    from .server import get_chatkit_server
-
-    resolve = getattr(get_chatkit_server(), "owner_of", None)
-    return resolve(context) if resolve else chatkit_settings.OWNER_RESOLVER(context)
 
 
 def draining() -> bool:
@@ -618,9 +609,9 @@ async def _closed(run: Run | None) -> None:
 # -- the request side -----------------------------------------------------------------------
 
 
-async def supervise(request: Any, context: Any, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Run one streaming request as a durable run (see the module docstring)."""
-    run = Run(owner=owner_of(context), mode=chatkit_settings.DISCONNECT)
+async def supervise(request: Any, owner: str, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Run one streaming request of ``owner`` as a durable run (see the module docstring)."""
+    run = Run(owner=owner, mode=chatkit_settings.DISCONNECT)
     run.task = asyncio.current_task()
     thread_id = getattr(getattr(request, "params", None), "thread_id", None)
     _current.set(run)

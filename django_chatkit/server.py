@@ -38,7 +38,7 @@ from .exceptions import NotConfigured
 from .journal import Journal
 from .store import DjangoAttachmentStore, DjangoStore
 
-__all__ = ["DjangoChatKitServer", "get_chatkit_server"]
+__all__ = ["DjangoChatKitServer"]
 
 _journal: contextvars.ContextVar[Journal | None] = contextvars.ContextVar("chatkit_journal", default=None)
 
@@ -165,18 +165,3 @@ def _settled_item_id(event: ThreadStreamEvent) -> str | None:
     if event.type == "thread.item.removed":
         return event.item_id  # type: ignore[union-attr]
     return None
-
-
-_servers: dict[type, ChatKitServer[Any]] = {}
-
-
-def get_chatkit_server() -> ChatKitServer[Any]:
-    """The instance of ``CHATKIT["SERVER_CLASS"]`` (one per class, built on first use).
-    A plain ``ChatKitServer`` subclass runs on the Django stores (:mod:`django_chatkit.adopt`)."""
-    from .adopt import adopt
-
-    server_class = adopt(chatkit_settings.SERVER_CLASS)
-    server = _servers.get(server_class)
-    if server is None:
-        server = _servers[server_class] = server_class()
-    return server

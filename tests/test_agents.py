@@ -580,7 +580,7 @@ django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from django.contrib.auth import get_user_model
-from django_chatkit.server import get_chatkit_server
+from django_chatkit.adopt import get_chatkit_server
 from django_chatkit.context import RequestContext
 from django_chatkit.widgets import WidgetDefinition, save_widget_definition
 from django.conf import settings

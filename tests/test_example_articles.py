@@ -24,7 +24,7 @@ call_command("migrate", verbosity=0)
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.test import Client
-from django_chatkit.server import get_chatkit_server
+from django_chatkit.adopt import get_chatkit_server
 from django_chatkit.context import RequestContext
 from django_chatkit.widgets import WidgetDefinition, save_widget_definition
 from example_project.demo.models import Article

@@ -39,10 +39,7 @@ REASON_MARKER = "Long because:"
 
 #: Deferred imports that close a cycle, still to be broken: (importer, imported) -> why it
 #: is there. Each one's test fails (strict xfail) once its cycle is gone: remove it then.
-KNOWN_BACK_EDGES: dict[tuple[str, str], str] = {
-    ("django_chatkit.runs", "django_chatkit.server"): "runs.owner_of() asks the configured server for the owner",
-    ("django_chatkit.server", "django_chatkit.adopt"): "server.get_chatkit_server() adopts a plain SDK server class",
-}
+KNOWN_BACK_EDGES: dict[tuple[str, str], str] = {}
 
 
 # -- the checkers --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from django_chatkit import models
 from django_chatkit.context import RequestContext
-from django_chatkit.server import get_chatkit_server
+from django_chatkit.adopt import get_chatkit_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

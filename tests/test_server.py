@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from django_chatkit import models
 from django_chatkit.context import RequestContext
-from django_chatkit.server import get_chatkit_server
+from django_chatkit.adopt import get_chatkit_server
 from tests.support.http import PATHS, post
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -38,7 +38,7 @@ from ..db import on_thread, pick_thread
 from ..exceptions import BadRequest, PayloadTooLarge
 from ..exceptions import Forbidden as PermissionDenied
 from ..limits import check_request_bounds
-from ..server import get_chatkit_server
+from ..adopt import get_chatkit_server, owner_of
 from ..store import check_message_attachments
 from .errors import JSON_CONTENT_TYPE, ChatKitResponse, response_for_exception, stream_error_event
 from .shutdown import install_drain_handler
@@ -322,7 +322,7 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
             context = await build_context(request)
             parsed = parse_request(body)
             check_request_bounds(body)  # NUL bytes, lengths, integers: before any write
-            owner = runs.owner_of(context)
+            owner = owner_of(context)
             limits.check_rate(owner)
             if is_streaming_req(parsed):
                 limits.take_stream(owner)
@@ -351,7 +351,7 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
         return ChatKitResponse(status=200, body=result.json, headers={"Content-Type": JSON_CONTENT_TYPE})
 
     stream = EventStream(
-        limits.counted_stream(owner, runs.supervise(parsed, context, aiter(result))),
+        limits.counted_stream(owner, runs.supervise(parsed, owner, aiter(result))),
         detach_on_disconnect=chatkit_settings.DISCONNECT == "continue",
         database=database,
     )

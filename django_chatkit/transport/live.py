@@ -39,6 +39,7 @@ from django.http.request import split_domain_port, validate_host
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import limits, models, runs
+from ..adopt import owner_of
 from ..conf import chatkit_settings
 from ..exceptions import ChatKitRequestError, Forbidden
 from .core import build_context, csrf_failure, csrf_refusal
@@ -124,7 +125,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return await self.close(code=4500)
         try:
             request = request_from_scope({**self.scope, "type": "http", "method": "GET"}, b"")
-            owner = runs.owner_of(await build_context(request))
+            owner = owner_of(await build_context(request))
         except ChatKitRequestError as exc:
             await self._error(exc.code, exc.message)
             return await self.close(code=4401 if exc.status == 401 else 4403)
@@ -229,7 +230,7 @@ async def stop_run(request: HttpRequest, thread_id: str) -> JsonResponse:
         reason = csrf_failure(request)
         if reason:
             raise Forbidden(csrf_refusal(reason))
-        owner = runs.owner_of(await build_context(request))
+        owner = owner_of(await build_context(request))
     except ChatKitRequestError as exc:
         return JsonResponse(error_payload(exc.code, exc.message), status=exc.status)
     if not await runs.request_stop(thread_id, owner):

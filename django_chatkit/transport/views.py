@@ -11,6 +11,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import models
+from ..adopt import owner_of
 from ..conf import chatkit_settings
 from ..limits import check_attachment_quota
 from ..exceptions import BadRequest, ChatKitRequestError, Forbidden, NotFound, PayloadTooLarge
@@ -60,8 +61,6 @@ async def chatkit_view(request: HttpRequest) -> HttpResponseBase:
 
 
 async def _owned_attachment(request: HttpRequest, attachment_id: str) -> models.Attachment:
-    from ..runs import owner_of
-
     owner = owner_of(await build_context(request))
     attachment = await models.Attachment.objects.filter(attachment_id=attachment_id, owner=owner).afirst()
     if attachment is None:
