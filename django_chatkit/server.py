@@ -161,7 +161,7 @@ class DjangoChatKitServer(SDKServerSeams[RequestContext]):
 def _settled_item_id(event: ThreadStreamEvent) -> str | None:
     """The item the SDK stores (or deletes) when this event passes."""
     if event.type in ("thread.item.done", "thread.item.replaced"):
-        return event.item.id  # type: ignore[union-attr]
+        return event.item.id
     if event.type == "thread.item.removed":
-        return event.item_id  # type: ignore[union-attr]
+        return event.item_id
     return None
