@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Runs the example project: ``python manage.py migrate && python manage.py runserver``."""
+
 import os
 import sys
 

@@ -47,8 +47,8 @@ from chatkit.types import (
     ClientEffectEvent,
     HiddenContextItem,
     SyncCustomActionResponse,
-    ThreadItemDoneEvent,
     ThreadItem,
+    ThreadItemDoneEvent,
     ThreadItemReplacedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
@@ -294,7 +294,9 @@ class ActionContext:
         ``update`` merged in. ``template`` renders another template instead.
         """
         if self.sender is None:
-            raise CustomStreamError(f"The action {self.action.type!r} was not sent from a widget; there is nothing to replace.")
+            raise CustomStreamError(
+                f"The action {self.action.type!r} was not sent from a widget; there is nothing to replace."
+            )
         if widget is not None:
             root = validate_widget(widget) if isinstance(widget, dict) else widget
         else:
@@ -401,10 +403,17 @@ async def _prepare(
         try:
             payload = registered.payload.model_validate(action.payload if action.payload is not None else {})
         except ValidationError as exc:
-            raise ActionRefused(f"Invalid payload for the action {action.type!r}: {_payload_problem(exc)}", 400) from exc
+            raise ActionRefused(
+                f"Invalid payload for the action {action.type!r}: {_payload_problem(exc)}", 400
+            ) from exc
     act = ActionContext(
-        server=server, thread=thread, action=action, sender=sender, context=context,
-        payload=payload, _original_sender=sender,
+        server=server,
+        thread=thread,
+        action=action,
+        sender=sender,
+        context=context,
+        payload=payload,
+        _original_sender=sender,
     )
     if not await _allowed(registered, act):
         raise ActionRefused(f"You are not allowed to perform the action {action.type!r}.", 403)
@@ -459,7 +468,9 @@ async def run_action(
             yield event
         return
     result = await result
-    events: list[ThreadStreamEvent] = list(result) if isinstance(result, (list, tuple)) else [] if result is None else [result]
+    events: list[ThreadStreamEvent] = (
+        list(result) if isinstance(result, (list, tuple)) else [] if result is None else [result]
+    )
     for event in events:
         yield event
 

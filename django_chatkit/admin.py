@@ -41,7 +41,11 @@ def item_summary(item: models.ThreadItem) -> str:
                 parts.append(part.get("text", ""))
         return " ".join(p for p in parts if p)
     if kind == "widget":
-        return data.get("copy_text") or widget_text(data.get("widget")) or f"{data.get('widget', {}).get('type', 'widget')} widget"
+        return (
+            data.get("copy_text")
+            or widget_text(data.get("widget"))
+            or f"{data.get('widget', {}).get('type', 'widget')} widget"
+        )
     if kind == "client_tool_call":
         return f"{data.get('name')}({json.dumps(data.get('arguments', {}))}) → {data.get('status')}"
     if kind in ("hidden_context_item", "sdk_hidden_context"):
@@ -349,7 +353,7 @@ class ThreadRunAdmin(OwnerColumnMixin, admin.ModelAdmin):
     list_display = ("thread", "run_id", "owner_user", "mode", "process", "started_at", "heartbeat_at", "stop_requested")
     list_filter = ("mode", "stop_requested")
     search_fields = ("thread__thread_id", "run_id", "owner")
-    readonly_fields = list_display + ("item_id",)
+    readonly_fields = (*list_display, "item_id")
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -94,8 +94,11 @@ def adopt(server_class: type[ChatKitServer[Any]]) -> type[DjangoChatKitServer]:
         adopted = _adopted[server_class] = type(
             server_class.__name__,
             (DjangoStoresMixin, server_class, DjangoChatKitServer),
-            {"__module__": server_class.__module__, "__qualname__": server_class.__qualname__,
-             "__doc__": server_class.__doc__},
+            {
+                "__module__": server_class.__module__,
+                "__qualname__": server_class.__qualname__,
+                "__doc__": server_class.__doc__,
+            },
         )
     return adopted
 

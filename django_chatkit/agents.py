@@ -40,8 +40,8 @@ from agents import (
     InputGuardrailTripwireTriggered,
     OutputGuardrailTripwireTriggered,
     RunConfig,
-    Runner,
     RunContextWrapper,
+    Runner,
 )
 from chatkit.agents import AgentContext, ClientToolCall, ThreadItemConverter, stream_agent_response
 from chatkit.errors import CustomStreamError
@@ -182,8 +182,7 @@ class ChatKitItemConverter(ThreadItemConverter):
         kind = entity.get("group") or entity.get("type", "entity")
         return {
             "type": "input_text",
-            "text": f'@-mention: {kind} "{entity["title"]}" (id {entity["id"]})\n'
-            f"{resolved.description}",
+            "text": f'@-mention: {kind} "{entity["title"]}" (id {entity["id"]})\n{resolved.description}',
         }
 
     async def raw_tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputContentParam:
@@ -305,9 +304,7 @@ def widget_tool(
     if not (isinstance(widget, str) or callable(widget)):
         raise TypeError("widget_tool() needs a template name or a callable returning a widget.")
     template_name = widget if isinstance(widget, str) else None
-    tool_name = name or re.sub(
-        r"[^A-Za-z0-9_-]", "_", f"show_{template_name or getattr(widget, '__name__', 'widget')}"
-    )
+    tool_name = name or re.sub(r"[^A-Za-z0-9_-]", "_", f"show_{template_name or getattr(widget, '__name__', 'widget')}")
     if parameters is None and data is not None:
         parameters = {"type": "object", "properties": {}, "additionalProperties": False}
 
@@ -327,8 +324,11 @@ def widget_tool(
                 # widget_item remembers template, version and data in the thread, so a
                 # server action can re-render this widget later with new data.
                 item = await awidget_item(
-                    widget, values, thread=ctx.thread,
-                    item_id=ctx.generate_id("message"), copy_text=copy_text,
+                    widget,
+                    values,
+                    thread=ctx.thread,
+                    item_id=ctx.generate_id("message"),
+                    copy_text=copy_text,
                 )
                 await ctx.stream(ThreadItemDoneEvent(item=item))
             else:
@@ -400,10 +400,7 @@ def first_message_title(thread: ThreadMetadata, user_text: str, assistant_text: 
 
 def has_openai_credentials() -> bool:
     """Whether a real OpenAI model can be called (an API key or a default client is set)."""
-    return bool(
-        os.environ.get("OPENAI_API_KEY")
-        or openai_default_configured()
-    )
+    return bool(os.environ.get("OPENAI_API_KEY") or openai_default_configured())
 
 
 def uses_offline_model() -> bool:
@@ -459,7 +456,8 @@ class AgentChatKitServer(DjangoChatKitServer):
             agent = import_string(target) if isinstance(target, str) else target
         except ImportError as exc:
             raise ChatKitConfigurationError(
-                "AGENTS", f"entry {key!r} cannot be imported ({exc})",
+                "AGENTS",
+                f"entry {key!r} cannot be imported ({exc})",
                 '{"general": "myapp.agents.general_agent"}',
             ) from exc
         if not isinstance(agent, Agent) and callable(agent):

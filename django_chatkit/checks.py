@@ -49,14 +49,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
             continue
         if value is None:
             continue
-        if key == "SERVER_CLASS":
-            ok = isinstance(value, type) and issubclass(value, ChatKitServer)
-        else:
-            ok = callable(value)
+        ok = isinstance(value, type) and issubclass(value, ChatKitServer) if key == "SERVER_CLASS" else callable(value)
         if not ok:
-            problems.append(
-                Error(f"CHATKIT[{key!r}] must be {expected}, got {value!r}.", id=f"django_chatkit.{code}")
-            )
+            problems.append(Error(f"CHATKIT[{key!r}] must be {expected}, got {value!r}.", id=f"django_chatkit.{code}"))
     try:
         policy = chatkit_settings.AUTH_POLICY
     except ImproperlyConfigured as exc:
@@ -78,9 +73,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
         except (TypeError, ValueError):
             valid = False
         if not valid:
-            problems.append(
-                Error(f"CHATKIT[{key!r}] must be a positive number of bytes.", id="django_chatkit.E007")
-            )
+            problems.append(Error(f"CHATKIT[{key!r}] must be a positive number of bytes.", id="django_chatkit.E007"))
     return problems
 
 
@@ -143,7 +136,7 @@ def check_widget_actions(app_configs: Any = None, databases: Any = None, **kwarg
     from django.core.checks import Info
 
     from .actions import registry
-    from .widgets import WidgetError, discover_widget_files, iter_actions, WidgetDefinition
+    from .widgets import WidgetDefinition, WidgetError, discover_widget_files, iter_actions
 
     problems: list = []
     definitions: dict[str, WidgetDefinition] = {}
@@ -155,9 +148,9 @@ def check_widget_actions(app_configs: Any = None, databases: Any = None, **kwarg
             continue
         definitions[definition.name] = definition
     if databases:
-        from .models import WidgetTemplate
-
         from django.db import DatabaseError
+
+        from .models import WidgetTemplate
 
         for alias in databases:
             try:
@@ -271,7 +264,7 @@ def check_agents(app_configs: Any = None, **kwargs: Any) -> list:
         problems.append(Error(str(exc), id="django_chatkit.E033"))
         backend = None
     try:
-        chatkit_settings.THREAD_TITLE
+        _ = chatkit_settings.THREAD_TITLE  # importing it is the check
     except ImproperlyConfigured as exc:
         problems.append(Error(str(exc), id="django_chatkit.E034"))
     try:
@@ -292,7 +285,11 @@ def check_agents(app_configs: Any = None, **kwargs: Any) -> list:
     )
     if not agents and not picks_its_own:
         problems.append(
-            Error("CHATKIT['AGENTS'] is empty, so AgentChatKitServer has no agent to run.", hint=example, id="django_chatkit.E030")
+            Error(
+                "CHATKIT['AGENTS'] is empty, so AgentChatKitServer has no agent to run.",
+                hint=example,
+                id="django_chatkit.E030",
+            )
         )
     from agents import Agent
 
@@ -380,7 +377,7 @@ def check_live_route(app_configs: Any = None, **kwargs: Any) -> list:
         return []
     try:
         application = import_string(name)
-    except Exception:  # noqa: BLE001  (a check must not crash manage.py; runserver reports it)
+    except Exception:
         return []
     websocket = _websocket_application(application)
     if websocket is not None and _routes(websocket, DEFAULT_LIVE_URL.lstrip("/")):

@@ -102,9 +102,7 @@ def seam_problems() -> list[str]:
             problems.append(f"{seam.name} is no longer a function ({seam.why})")
             continue
         if names != seam.parameters:
-            problems.append(
-                f"{seam.name} takes ({', '.join(names)}), not ({', '.join(seam.parameters)}) ({seam.why})"
-            )
+            problems.append(f"{seam.name} takes ({', '.join(names)}), not ({', '.join(seam.parameters)}) ({seam.why})")
     return problems
 
 

@@ -138,9 +138,7 @@ class ChatKitSettings:
         try:
             return import_string(path)
         except ImportError as exc:
-            raise ChatKitConfigurationError(
-                key, f"cannot import {path!r} ({exc})", example
-            ) from exc
+            raise ChatKitConfigurationError(key, f"cannot import {path!r} ({exc})", example) from exc
 
     @property
     def SERVER_CLASS(self) -> type:
@@ -250,9 +248,7 @@ class ChatKitSettings:
     def DISCONNECT(self) -> str:
         mode = self._get("DISCONNECT")
         if mode not in ("cancel", "continue"):
-            raise ChatKitConfigurationError(
-                "DISCONNECT", f'must be "cancel" or "continue", not {mode!r}', '"continue"'
-            )
+            raise ChatKitConfigurationError("DISCONNECT", f'must be "cancel" or "continue", not {mode!r}', '"continue"')
         return mode
 
     @property
@@ -279,7 +275,9 @@ class ChatKitSettings:
     def DRAIN_TIMEOUT(self) -> float:
         value = self._get("DRAIN_TIMEOUT")
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-            raise ChatKitConfigurationError("DRAIN_TIMEOUT", f"must be a number of seconds, 0 or more, not {value!r}", "30.0")
+            raise ChatKitConfigurationError(
+                "DRAIN_TIMEOUT", f"must be a number of seconds, 0 or more, not {value!r}", "30.0"
+            )
         return float(value)
 
     def _seconds(self, key: str, example: str) -> float:
@@ -293,7 +291,9 @@ class ChatKitSettings:
         if value is None:
             return None
         if not isinstance(value, (int, float)) or value <= 0:
-            raise ChatKitConfigurationError(key, f"must be a positive number of seconds or None, not {value!r}", example)
+            raise ChatKitConfigurationError(
+                key, f"must be a positive number of seconds or None, not {value!r}", example
+            )
         return float(value)
 
     @property
@@ -301,7 +301,8 @@ class ChatKitSettings:
         agents = self._get("AGENTS")
         if not isinstance(agents, dict):
             raise ChatKitConfigurationError(
-                "AGENTS", "must be a dict of tool-choice id -> agent import string",
+                "AGENTS",
+                "must be a dict of tool-choice id -> agent import string",
                 '{"general": "myapp.agents.general_agent"}',
             )
         return agents
@@ -352,14 +353,18 @@ class ChatKitSettings:
     def WIDGET_DIRS(self) -> list[str]:
         dirs = self._get("WIDGET_DIRS")
         if isinstance(dirs, (str, bytes)) or not isinstance(dirs, (list, tuple)):
-            raise ChatKitConfigurationError("WIDGET_DIRS", f"must be a list of directories, not {dirs!r}", '[BASE_DIR / "widgets"]')
+            raise ChatKitConfigurationError(
+                "WIDGET_DIRS", f"must be a list of directories, not {dirs!r}", '[BASE_DIR / "widgets"]'
+            )
         return [str(d) for d in dirs]
 
     @property
     def WIDGET_RENDER_TIMEOUT(self) -> float:
         value = self._get("WIDGET_RENDER_TIMEOUT")
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-            raise ChatKitConfigurationError("WIDGET_RENDER_TIMEOUT", f"must be a positive number of seconds, not {value!r}", "1.0")
+            raise ChatKitConfigurationError(
+                "WIDGET_RENDER_TIMEOUT", f"must be a positive number of seconds, not {value!r}", "1.0"
+            )
         return float(value)
 
     @property
@@ -382,9 +387,7 @@ class ChatKitSettings:
     def CLIENT_UI(self) -> str:
         ui = self._get("CLIENT_UI")
         if ui not in ("builtin", "official"):
-            raise ChatKitConfigurationError(
-                "CLIENT_UI", f'must be "builtin" or "official", not {ui!r}', '"builtin"'
-            )
+            raise ChatKitConfigurationError("CLIENT_UI", f'must be "builtin" or "official", not {ui!r}', '"builtin"')
         return ui
 
     @property

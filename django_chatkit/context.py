@@ -12,6 +12,7 @@ from django.middleware.csrf import get_token
 from .conf import AUTH_ANONYMOUS_SESSION, chatkit_settings
 from .exceptions import NotAuthenticated
 
+
 @dataclass
 class RequestContext:
     """The ``context`` every server and store method receives.

@@ -171,9 +171,7 @@ class ModelEntitySource(EntitySource):
         rows = self.queryset(user)
         query = query.strip()
         if query:
-            rows = rows.filter(
-                reduce(or_, (Q(**{f"{name}__icontains": query}) for name in self.search_fields))
-            )
+            rows = rows.filter(reduce(or_, (Q(**{f"{name}__icontains": query}) for name in self.search_fields)))
         if self.ordering is not None:
             rows = rows.order_by(*self.ordering)
         elif not rows.query.order_by and not self.model._meta.ordering:

@@ -128,9 +128,7 @@ class ChatKitConfigurationError(ImproperlyConfigured):
     """A ``CHATKIT`` setting is missing or wrong; the message names the key and an example."""
 
     def __init__(self, key: str, problem: str, example: str) -> None:
-        super().__init__(
-            f"CHATKIT[{key!r}] {problem}. Example: CHATKIT = {{{key!r}: {example}}}"
-        )
+        super().__init__(f"CHATKIT[{key!r}] {problem}. Example: CHATKIT = {{{key!r}: {example}}}")
         self.key = key
 
 

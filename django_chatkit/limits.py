@@ -78,7 +78,7 @@ def _check(value: Any, path: str, key: str | None) -> None:
         if key == "size" and _is_field(path, key) and value < 0:
             raise BadRequest(f"{path} must not be negative.")
     elif isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise BadRequest(f"{path} must be a finite number.")
     elif isinstance(value, dict):
         for name, item in value.items():
@@ -153,11 +153,13 @@ def take_stream(owner: str) -> None:
     if per_user is not None and _streams.get(owner, 0) >= per_user:
         raise TooManyRequests(
             f"You have {per_user} responses streaming already; wait for one to finish.",
-            retry_after=5, code="too_many_streams",
+            retry_after=5,
+            code="too_many_streams",
         )
     if per_process is not None and _stream_total >= per_process:
-        raise TooManyRequests("The server is answering too many requests; try again shortly.", retry_after=5,
-                              code="too_many_streams")
+        raise TooManyRequests(
+            "The server is answering too many requests; try again shortly.", retry_after=5, code="too_many_streams"
+        )
     _streams[owner] = _streams.get(owner, 0) + 1
     _stream_total += 1
 

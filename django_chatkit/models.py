@@ -166,7 +166,10 @@ class ThreadRun(models.Model):
     process = models.CharField(_("process"), max_length=255, help_text=_("host:pid:token of the process running it."))
     mode = models.CharField(_("disconnect mode"), max_length=16)
     item_id = models.CharField(
-        _("in-progress item id"), max_length=ID_MAX_LENGTH, blank=True, help_text=_("The checkpointed assistant message.")
+        _("in-progress item id"),
+        max_length=ID_MAX_LENGTH,
+        blank=True,
+        help_text=_("The checkpointed assistant message."),
     )
     stop_requested = models.BooleanField(_("stop requested"), default=False)
     started_at = models.DateTimeField(_("started at"))
@@ -208,7 +211,10 @@ class WidgetTemplate(models.Model):
         _("sample data"), null=True, blank=True, help_text=_("Data used to check and preview the template.")
     )
     extra = OrderedJSONField(
-        _("other .widget keys"), default=dict, blank=True, help_text=_("Kept so an export reproduces the imported file.")
+        _("other .widget keys"),
+        default=dict,
+        blank=True,
+        help_text=_("Kept so an export reproduces the imported file."),
     )
     lenient = models.BooleanField(
         _("lenient (the SDK's rules)"),
@@ -230,6 +236,23 @@ class WidgetTemplate(models.Model):
     def __str__(self) -> str:
         return self.title or self.name
 
+    def save(self, *args, comment: str = "", user=None, **kwargs) -> None:
+        """Save, recording a new version when the content changed."""
+        with transaction.atomic():
+            latest = self.versions.order_by("-version").first() if self.pk else None
+            changed = latest is None or latest.content() != self.content()
+            if changed:
+                self.version = (latest.version if latest else 0) + 1
+            super().save(*args, **kwargs)
+            if changed:
+                WidgetTemplateVersion.objects.create(
+                    widget_template=self,
+                    version=self.version,
+                    comment=comment[:255],
+                    created_by=user if getattr(user, "pk", None) else None,
+                    **self.content(),
+                )
+
     def content(self) -> dict:
         return {name: getattr(self, name) for name in self.CONTENT_FIELDS}
 
@@ -249,23 +272,6 @@ class WidgetTemplate(models.Model):
             extra=self.extra or {},
             lenient=self.lenient,
         )
-
-    def save(self, *args, comment: str = "", user=None, **kwargs) -> None:
-        """Save, recording a new version when the content changed."""
-        with transaction.atomic():
-            latest = self.versions.order_by("-version").first() if self.pk else None
-            changed = latest is None or latest.content() != self.content()
-            if changed:
-                self.version = (latest.version if latest else 0) + 1
-            super().save(*args, **kwargs)
-            if changed:
-                WidgetTemplateVersion.objects.create(
-                    widget_template=self,
-                    version=self.version,
-                    comment=comment[:255],
-                    created_by=user if getattr(user, "pk", None) else None,
-                    **self.content(),
-                )
 
     def restore(self, version: int, *, user=None) -> WidgetTemplateVersion:
         """Make ``version``'s content current again (recorded as a new version)."""

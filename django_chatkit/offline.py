@@ -210,9 +210,7 @@ class _Turn:
                 last_assistant = index
         current = items[last_assistant + 1 :]
         user_messages = [
-            item
-            for item in current
-            if _field(item, "role") == "user" and _field(item, "type", "message") == "message"
+            item for item in current if _field(item, "role") == "user" and _field(item, "type", "message") == "message"
         ]
         self.user_text = ""
         self.attachments: list[str] = []
@@ -348,9 +346,7 @@ class OfflineModel(Model):
         output_schema: AgentOutputSchemaBase | None = None,
     ) -> tuple[ResponseOutputMessage | ResponseFunctionToolCall, str]:
         items: list[Any] = (
-            [{"role": "user", "type": "message", "content": input}]
-            if isinstance(input, str)
-            else list(input)
+            [{"role": "user", "type": "message", "content": input}] if isinstance(input, str) else list(input)
         )
         turn = _Turn(items)
         call = self._choose_tool_call(turn, tools, handoffs)
@@ -380,9 +376,7 @@ class OfflineModel(Model):
         return message, text
 
     @staticmethod
-    def _response(
-        output: list[Any], status: Literal["completed", "in_progress"] = "completed"
-    ) -> Response:
+    def _response(output: list[Any], status: Literal["completed", "in_progress"] = "completed") -> Response:
         return Response(
             id=new_id("resp"),
             created_at=0,
@@ -432,12 +426,8 @@ class OfflineModel(Model):
         item, payload = self._output(input, tools, handoffs, output_schema)
         sequence = iter(range(1_000_000))
         in_progress = self._response([], status="in_progress")
-        yield ResponseCreatedEvent(
-            type="response.created", response=in_progress, sequence_number=next(sequence)
-        )
-        yield ResponseInProgressEvent(
-            type="response.in_progress", response=in_progress, sequence_number=next(sequence)
-        )
+        yield ResponseCreatedEvent(type="response.created", response=in_progress, sequence_number=next(sequence))
+        yield ResponseInProgressEvent(type="response.in_progress", response=in_progress, sequence_number=next(sequence))
         if isinstance(item, ResponseFunctionToolCall):
             yield ResponseOutputItemAddedEvent(
                 type="response.output_item.added",

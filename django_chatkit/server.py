@@ -14,7 +14,7 @@ import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
+from chatkit.server import NonStreamingResult, StreamingResult
 from chatkit.store import AttachmentStore, NotFoundError, Store
 from chatkit.types import (
     Action,
@@ -107,9 +107,7 @@ class DjangoChatKitServer(SDKServerSeams[RequestContext]):
         journal = _journal.get()
         await asyncio.shield(runs.save_unfinished(self.store, thread, journal, pending_items, context))
 
-    async def add_feedback(
-        self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: Any
-    ) -> None:
+    async def add_feedback(self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: Any) -> None:
         """Persist ``items.feedback`` (the SDK's default drops it); unknown items are a 404."""
         owner = self.owner_of(context)
         await self.store.load_thread(thread_id, context)  # NotFoundError for foreign threads

@@ -12,9 +12,8 @@ django_application = get_asgi_application()  # set up Django before importing co
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.urls import re_path  # noqa: E402
-
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
 from django_chatkit.routing import chatkit_http_routes, chatkit_websocket_routes  # noqa: E402
 
@@ -22,6 +21,8 @@ application = ProtocolTypeRouter(
     {
         "http": AuthMiddlewareStack(URLRouter([*chatkit_http_routes("chatkit/"), re_path(r"", django_application)])),
         # Live sync of running responses across tabs and processes (django_chatkit.transport.live).
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(chatkit_websocket_routes("chatkit/live/")))),
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(chatkit_websocket_routes("chatkit/live/")))
+        ),
     }
 )

@@ -7,7 +7,6 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-
 def _secret_key() -> str:
     """DJANGO_SECRET_KEY, or a key made for this checkout on first use and kept in a
     git-ignored file (a key in the repository would let anyone sign cookies for the site)."""

@@ -30,6 +30,7 @@ show_lines = widget_tool(
     copy_text="the lines",
 )
 
+
 async def counting_card(data: dict):
     """Successive states of a streamed widget: the Text grows, then stops streaming."""
     text = ""
@@ -107,6 +108,7 @@ event_finder_agent = Agent(name="Event Finder", instructions="You find events.")
 def agent_for(context) -> Agent:
     """An AGENTS entry may be a function of the request context."""
     return Agent(name=f"Helper of {context.user.username}", instructions="Help this user.")
+
 
 AGENT_SETTINGS = {
     "SERVER_CLASS": "django_chatkit.agents.AgentChatKitServer",

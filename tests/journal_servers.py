@@ -10,13 +10,13 @@ from typing import Any
 
 from chatkit.types import (
     Action,
+    Annotation,
     AssistantMessageContent,
     AssistantMessageContentPartAdded,
     AssistantMessageContentPartAnnotationAdded,
     AssistantMessageContentPartDone,
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
-    Annotation,
     CustomTask,
     GeneratedImage,
     GeneratedImageItem,
@@ -117,16 +117,23 @@ class UpdatesServer(DjangoChatKitServer):
     ) -> AsyncIterator[ThreadStreamEvent]:
         now = datetime.now()
         new_id = lambda kind: self.store.generate_item_id(kind, thread, context)  # noqa: E731
-        yield ThreadItemDoneEvent(item=WidgetItem(id=new_id("message"), thread_id=thread.id, created_at=now, widget=first_card()))
+        yield ThreadItemDoneEvent(
+            item=WidgetItem(id=new_id("message"), thread_id=thread.id, created_at=now, widget=first_card())
+        )
         workflow = Workflow(type="custom", tasks=[CustomTask(title="Look up meals", status_indicator="loading")])
-        yield ThreadItemDoneEvent(item=WorkflowItem(id=new_id("workflow"), thread_id=thread.id, created_at=now, workflow=workflow))
-        yield ThreadItemDoneEvent(item=GeneratedImageItem(id=new_id("message"), thread_id=thread.id, created_at=now, image=None))
+        yield ThreadItemDoneEvent(
+            item=WorkflowItem(id=new_id("workflow"), thread_id=thread.id, created_at=now, workflow=workflow)
+        )
+        yield ThreadItemDoneEvent(
+            item=GeneratedImageItem(id=new_id("message"), thread_id=thread.id, created_at=now, image=None)
+        )
         if message_text(input_user_message) == "pending widget":
             # A widget added, updated while pending, never done: what the user saw is kept.
             item = WidgetItem(id=new_id("message"), thread_id=thread.id, created_at=now, widget=first_card())
             yield ThreadItemAddedEvent(item=item)
             yield ThreadItemUpdatedEvent(
-                item_id=item.id, update=WidgetStreamingTextValueDelta(component_id="notes", delta=" pending", done=False)
+                item_id=item.id,
+                update=WidgetStreamingTextValueDelta(component_id="notes", delta=" pending", done=False),
             )
 
     async def action(
@@ -145,7 +152,8 @@ UPDATES: dict[str, list[Any]] = {
     "widget.component.updated": [
         WidgetComponentUpdated(component_id="status", component=Text(id="status", value="Saved: vegetarian")),
         WidgetComponentUpdated(
-            component_id="pick", component=Button(id="pick", label="Change", onClickAction={"type": "meal.change", "payload": {}})
+            component_id="pick",
+            component=Button(id="pick", label="Change", onClickAction={"type": "meal.change", "payload": {}}),
         ),
     ],
     "widget.streaming_text.value_delta": [

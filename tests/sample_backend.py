@@ -58,7 +58,9 @@ class MemoryAttachmentStore(AttachmentStore[Any]):
             id=attachment_id,
             name=input.name,
             mime_type=input.mime_type,
-            upload_descriptor=AttachmentUploadDescriptor(url=f"http://localhost:8000/files/{attachment_id}", method="POST"),
+            upload_descriptor=AttachmentUploadDescriptor(
+                url=f"http://localhost:8000/files/{attachment_id}", method="POST"
+            ),
         )
         await self.store.save_attachment(attachment, context)
         return attachment
@@ -143,7 +145,9 @@ class FrontDeskConverter(ThreadItemConverter):
         return ResponseInputTextParam(type="input_text", text=f"Guest note: {data.decode()}")
 
     async def hidden_context_to_input(self, item: HiddenContextItem) -> Message:
-        return Message(type="message", role="user", content=[ResponseInputTextParam(type="input_text", text=item.content)])
+        return Message(
+            type="message", role="user", content=[ResponseInputTextParam(type="input_text", text=item.content)]
+        )
 
 
 # -- the server ----------------------------------------------------------------------------

@@ -163,8 +163,14 @@ async def test_line_select_replaces_widget_says_so_and_emits_client_effect(templ
     thread, widget_id, _ = await seed_thread(alice_ctx)
     server = OfflineChatKitServer()
     events = await stream(
-        server, alice_ctx, "threads.custom_action",
-        {"thread_id": thread.id, "item_id": widget_id, "action": {"type": "line.select", "payload": {"id": "blue-line"}}},
+        server,
+        alice_ctx,
+        "threads.custom_action",
+        {
+            "thread_id": thread.id,
+            "item_id": widget_id,
+            "action": {"type": "line.select", "payload": {"id": "blue-line"}},
+        },
     )
     kinds = [e["type"] for e in events]
     # The remembered template data changed too: the SDK saves the thread (thread.updated).
@@ -182,8 +188,14 @@ async def test_line_select_replaces_widget_says_so_and_emits_client_effect(templ
     assert widget_source(reloaded, widget_id).data["selected"] == "blue-line"
 
     events = await stream(
-        server, alice_ctx, "threads.custom_action",
-        {"thread_id": thread.id, "item_id": widget_id, "action": {"type": "line.select", "payload": {"id": "red-line"}}},
+        server,
+        alice_ctx,
+        "threads.custom_action",
+        {
+            "thread_id": thread.id,
+            "item_id": widget_id,
+            "action": {"type": "line.select", "payload": {"id": "red-line"}},
+        },
     )
     assert icons(events[1]["item"]["widget"]) == {"blue-line": "empty-circle", "red-line": "check-circle-filled"}
 
@@ -191,19 +203,33 @@ async def test_line_select_replaces_widget_says_so_and_emits_client_effect(templ
 @pytest.mark.parametrize(
     "action, message",
     [
-        ({"type": "no.such.action", "payload": {"id": "x"}}, "No server handler is registered for the action 'no.such.action'"),
-        ({"type": "line.select", "payload": {"line": "blue-line"}}, "Invalid payload for the action 'line.select': id: Field required"),
+        (
+            {"type": "no.such.action", "payload": {"id": "x"}},
+            "No server handler is registered for the action 'no.such.action'",
+        ),
+        (
+            {"type": "line.select", "payload": {"line": "blue-line"}},
+            "Invalid payload for the action 'line.select': id: Field required",
+        ),
         ({"type": "line.select"}, "Invalid payload for the action 'line.select'"),
-        ({"type": "line.delete", "payload": {"id": "blue-line"}}, "You are not allowed to perform the action 'line.delete'"),
+        (
+            {"type": "line.delete", "payload": {"id": "blue-line"}},
+            "You are not allowed to perform the action 'line.delete'",
+        ),
         ({"type": "staff.only", "payload": {"x": 1}}, "You are not allowed to perform the action 'staff.only'"),
-        ({"type": "line.explode", "payload": {"x": 1}}, "Widget template 'line_selector' (version 1): data validation failed: $.selected"),
+        (
+            {"type": "line.explode", "payload": {"x": 1}},
+            "Widget template 'line_selector' (version 1): data validation failed: $.selected",
+        ),
     ],
 )
 async def test_refused_actions_stream_one_clear_error_and_write_nothing(templates, alice_ctx, action, message):
     thread, widget_id, _ = await seed_thread(alice_ctx)
     before = await snapshot(thread.id)
     events = await stream(
-        OfflineChatKitServer(), alice_ctx, "threads.custom_action",
+        OfflineChatKitServer(),
+        alice_ctx,
+        "threads.custom_action",
         {"thread_id": thread.id, "item_id": widget_id, "action": action},
     )
     assert [e["type"] for e in events] == ["stream_options", "error"]
@@ -217,8 +243,14 @@ async def test_django_permission_allows_the_action_once_granted(templates, user,
     ctx = RequestContext(user_id=alice_ctx.user_id, user=fresh)
     thread, widget_id, _ = await seed_thread(ctx)
     events = await stream(
-        OfflineChatKitServer(), ctx, "threads.custom_action",
-        {"thread_id": thread.id, "item_id": widget_id, "action": {"type": "line.delete", "payload": {"id": "red-line"}}},
+        OfflineChatKitServer(),
+        ctx,
+        "threads.custom_action",
+        {
+            "thread_id": thread.id,
+            "item_id": widget_id,
+            "action": {"type": "line.delete", "payload": {"id": "red-line"}},
+        },
     )
     assert events[-1]["type"] == "thread.item.done" and events[-1]["item"]["content"][0]["text"] == "Deleted red-line"
 
@@ -226,8 +258,14 @@ async def test_django_permission_allows_the_action_once_granted(templates, user,
 async def test_coroutine_handler_sets_title_and_adds_hidden_context(templates, alice_ctx):
     thread, widget_id, _ = await seed_thread(alice_ctx)
     events = await stream(
-        OfflineChatKitServer(), alice_ctx, "threads.custom_action",
-        {"thread_id": thread.id, "item_id": widget_id, "action": {"type": "thread.rename", "payload": {"title": "Lines"}}},
+        OfflineChatKitServer(),
+        alice_ctx,
+        "threads.custom_action",
+        {
+            "thread_id": thread.id,
+            "item_id": widget_id,
+            "action": {"type": "thread.rename", "payload": {"title": "Lines"}},
+        },
     )
     kinds = [e["type"] for e in events]
     # The hidden context item is stored but never streamed to the browser.
@@ -242,8 +280,14 @@ async def test_coroutine_handler_sets_title_and_adds_hidden_context(templates, a
 async def test_sync_action_returns_and_persists_the_updated_item(templates, alice_ctx):
     thread, widget_id, _ = await seed_thread(alice_ctx)
     answer = await call(
-        OfflineChatKitServer(), alice_ctx, "threads.sync_custom_action",
-        {"thread_id": thread.id, "item_id": widget_id, "action": {"type": "line.select_sync", "payload": {"id": "red-line"}}},
+        OfflineChatKitServer(),
+        alice_ctx,
+        "threads.sync_custom_action",
+        {
+            "thread_id": thread.id,
+            "item_id": widget_id,
+            "action": {"type": "line.select_sync", "payload": {"id": "red-line"}},
+        },
     )
     assert answer["updated_item"]["id"] == widget_id
     assert icons(answer["updated_item"]["widget"])["red-line"] == "check-circle-filled"
@@ -262,12 +306,16 @@ async def test_sync_action_returns_and_persists_the_updated_item(templates, alic
         ({"type": "line.delete", "payload": {"id": "red-line"}}, Forbidden, "not allowed"),
     ],
 )
-async def test_refused_sync_actions_raise_a_clear_request_error_and_write_nothing(templates, alice_ctx, action, error, message):
+async def test_refused_sync_actions_raise_a_clear_request_error_and_write_nothing(
+    templates, alice_ctx, action, error, message
+):
     thread, widget_id, _ = await seed_thread(alice_ctx)
     before = await snapshot(thread.id)
     with pytest.raises(error) as excinfo:
         await call(
-            OfflineChatKitServer(), alice_ctx, "threads.sync_custom_action",
+            OfflineChatKitServer(),
+            alice_ctx,
+            "threads.sync_custom_action",
             {"thread_id": thread.id, "item_id": widget_id, "action": action},
         )
     assert message in excinfo.value.message
@@ -284,13 +332,16 @@ async def test_replace_sender_without_a_template_source_explains_what_to_pass(al
         thread = ThreadMetadata(id=new_id("thr"), created_at=datetime.now())
         store = DjangoStore()
         await store.save_thread(thread, alice_ctx)
-        from tests.servers import widget_card
         from chatkit.types import WidgetItem
+
+        from tests.servers import widget_card
 
         item = WidgetItem(id=new_id("msg"), thread_id=thread.id, created_at=datetime.now(), widget=widget_card("a"))
         await store.add_thread_item(thread.id, item, alice_ctx)
         events = await stream(
-            OfflineChatKitServer(), alice_ctx, "threads.custom_action",
+            OfflineChatKitServer(),
+            alice_ctx,
+            "threads.custom_action",
             {"thread_id": thread.id, "item_id": item.id, "action": {"type": "card.refresh", "payload": {"a": 1}}},
         )
     assert events[-1]["type"] == "error"
@@ -315,7 +366,9 @@ async def test_payload_model_is_parsed_for_the_handler(alice_ctx):
         thread = ThreadMetadata(id=new_id("thr"), created_at=datetime.now())
         await DjangoStore().save_thread(thread, alice_ctx)
         events = await stream(
-            OfflineChatKitServer(), alice_ctx, "threads.custom_action",
+            OfflineChatKitServer(),
+            alice_ctx,
+            "threads.custom_action",
             {"thread_id": thread.id, "action": {"type": "pick.it", "payload": {"id": "a", "count": "3"}}},
         )
     assert events[-1]["type"] == "thread.item.done"
@@ -338,12 +391,20 @@ def test_line_select_over_http_streams_replacement_message_and_effect_and_reload
     alice = live_daphne.client(user)
     events = alice.stream(
         "threads.custom_action",
-        {"thread_id": thread.id, "item_id": widget_id, "action": {"type": "line.select", "payload": {"id": "red-line"}}},
+        {
+            "thread_id": thread.id,
+            "item_id": widget_id,
+            "action": {"type": "line.select", "payload": {"id": "red-line"}},
+        },
     )
     by_type = {e["type"]: e for e in events}
     assert icons(by_type["thread.item.replaced"]["item"]["widget"])["red-line"] == "check-circle-filled"
     assert by_type["thread.item.done"]["item"]["content"][0]["text"] == "Selected red-line"
-    assert by_type["client_effect"] == {"type": "client_effect", "name": "selection_changed", "data": {"lineId": "red-line"}}
+    assert by_type["client_effect"] == {
+        "type": "client_effect",
+        "name": "selection_changed",
+        "data": {"lineId": "red-line"},
+    }
 
     reloaded = alice.call("threads.get_by_id", {"thread_id": thread.id})
     widget = next(i for i in reloaded["items"]["data"] if i["id"] == widget_id)
@@ -356,7 +417,11 @@ def test_sync_action_over_http_persists_for_a_reload(live_daphne, user, seeded):
     alice = live_daphne.client(user, transport="view")
     answer = alice.call(
         "threads.sync_custom_action",
-        {"thread_id": thread.id, "item_id": widget_id, "action": {"type": "line.select_sync", "payload": {"id": "blue-line"}}},
+        {
+            "thread_id": thread.id,
+            "item_id": widget_id,
+            "action": {"type": "line.select_sync", "payload": {"id": "blue-line"}},
+        },
     )
     assert icons(answer["updated_item"]["widget"])["blue-line"] == "check-circle-filled"
     items = alice.call("items.list", {"thread_id": thread.id, "order": "asc"})["data"]
@@ -383,7 +448,9 @@ def test_foreign_thread_and_non_widget_sender_are_refused_over_http(live_daphne,
         assert response.status_code == 400, response.text
         assert "not a widget" in response.json()["error"]["message"]
 
-    response = alice.post("threads.sync_custom_action", {"thread_id": thread.id, "item_id": widget_id, "action": {"type": "nope"}})
+    response = alice.post(
+        "threads.sync_custom_action", {"thread_id": thread.id, "item_id": widget_id, "action": {"type": "nope"}}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["message"] == "No server handler is registered for the action 'nope'."
 

@@ -11,6 +11,7 @@ from tests.support.admin_data import at
 
 pytestmark = pytest.mark.django_db
 
+
 def item_block(html: str, item_id: str) -> str:
     """The transcript entry of one item, as HTML."""
     match = re.search(rf'<li class="chatkit-transcript-item[^"]*" id="item-{item_id}">(.*?)\n  </li>', html, re.S)
@@ -97,7 +98,13 @@ def test_feedback_and_running_response_pages_show_the_message_and_the_user(admin
     assert "Try Bergen." in page and ">grace</a>" in page
     now = timezone.now()
     run = models.ThreadRun.objects.create(
-        thread=thread, run_id="run_1", owner=thread.owner, process="host:1:t", mode="cancel", started_at=now, heartbeat_at=now
+        thread=thread,
+        run_id="run_1",
+        owner=thread.owner,
+        process="host:1:t",
+        mode="cancel",
+        started_at=now,
+        heartbeat_at=now,
     )
     page = admin_client.get(reverse("admin:django_chatkit_threadrun_change", args=[run.pk])).content.decode()
     assert "run_1" in page and ">grace</a>" in page
@@ -106,14 +113,32 @@ def test_feedback_and_running_response_pages_show_the_message_and_the_user(admin
 def test_tasks_workflows_and_tool_calls_read_as_text_in_the_transcript(admin_client, thread):
     extra = [
         ("t3", "task", {"task": {"type": "thought", "title": "Thinking", "content": "Compare fjords"}}),
-        ("f4", "workflow", {"workflow": {"type": "custom", "tasks": [
-            {"type": "web_search", "title": "Searching", "queries": ["Bergen weather"]},
-            {"type": "custom", "title": "Booking"}]}}),
-        ("c5", "client_tool_call", {"name": "get_location", "call_id": "c", "arguments": {"precise": True}, "status": "completed"}),
+        (
+            "f4",
+            "workflow",
+            {
+                "workflow": {
+                    "type": "custom",
+                    "tasks": [
+                        {"type": "web_search", "title": "Searching", "queries": ["Bergen weather"]},
+                        {"type": "custom", "title": "Booking"},
+                    ],
+                }
+            },
+        ),
+        (
+            "c5",
+            "client_tool_call",
+            {"name": "get_location", "call_id": "c", "arguments": {"precise": True}, "status": "completed"},
+        ),
     ]
     for n, (item_id, kind, data) in enumerate(extra, start=3):
         models.ThreadItem.objects.create(
-            thread=thread, item_id=item_id, owner=thread.owner, type=kind, created_at_us=at(10 * n + 5),
+            thread=thread,
+            item_id=item_id,
+            owner=thread.owner,
+            type=kind,
+            created_at_us=at(10 * n + 5),
             data={"id": item_id, "type": kind, **data},
         )
     html = admin_client.get(reverse("admin:django_chatkit_thread_change", args=[thread.pk])).content.decode()

@@ -39,22 +39,40 @@ class Rows:
             )
             self.thread = self.thread or thread
             attachment = models.Attachment.objects.create(
-                attachment_id=f"atc_{k}", owner=owner, thread_id="thr_1", name=f"f{k}.txt", mime_type="text/plain",
+                attachment_id=f"atc_{k}",
+                owner=owner,
+                thread_id="thr_1",
+                name=f"f{k}.txt",
+                mime_type="text/plain",
                 data={"id": f"atc_{k}", "type": "file", "name": f"f{k}.txt", "mime_type": "text/plain"},
             )
             for item_id, kind, data in (
-                (f"u{k}", "user_message", {"content": [{"type": "input_text", "text": "hi"}], "attachments": [attachment.data]}),
+                (
+                    f"u{k}",
+                    "user_message",
+                    {"content": [{"type": "input_text", "text": "hi"}], "attachments": [attachment.data]},
+                ),
                 (f"a{k}", "assistant_message", {"content": [{"type": "output_text", "text": f"answer {k}"}]}),
                 (f"w{k}", "widget", {"widget": {"type": "Card", "children": [{"type": "Text", "value": "x"}]}}),
             ):
                 models.ThreadItem.objects.create(
-                    thread=self.thread, item_id=item_id, owner=self.thread.owner, type=kind, created_at_us=k,
+                    thread=self.thread,
+                    item_id=item_id,
+                    owner=self.thread.owner,
+                    type=kind,
+                    created_at_us=k,
                     data={"id": item_id, "type": kind, **data},
                 )
             models.Feedback.objects.create(thread=self.thread, item_id=f"a{k}", owner=owner, kind="positive")
             now = timezone.now()
             models.ThreadRun.objects.create(
-                thread=thread, run_id=f"run_{k}", owner=owner, process="host:1:t", mode="cancel", started_at=now, heartbeat_at=now
+                thread=thread,
+                run_id=f"run_{k}",
+                owner=owner,
+                process="host:1:t",
+                mode="cancel",
+                started_at=now,
+                heartbeat_at=now,
             )
             template, _ = save_widget_definition(
                 WidgetDefinition(name=f"t{k}", template=CARD, json_schema=SCHEMA, sample_data={"title": "a"}), user=user

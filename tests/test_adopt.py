@@ -11,8 +11,8 @@ from urllib.parse import urlparse
 import pytest
 
 from django_chatkit import models
-from tests.support.http import LiveServer
 from tests.support.daphne import daphne_server
+from tests.support.http import LiveServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -102,7 +102,9 @@ def test_its_converter_reads_an_uploaded_attachment_and_raw_mention_ids(guest):
     upload = urlparse(created["upload_descriptor"]["url"]).path
     assert guest.http.post(upload, content=b"late check-out", headers={"Content-Type": "text/plain"}).status_code == 200
     tag = {"type": "input_tag", "id": "room-12", "text": "Room twelve", "data": {}, "interactive": False}
-    events = guest.stream("threads.create", {"input": user_input("about my stay", tags=[tag], attachments=[created["id"]])})
+    events = guest.stream(
+        "threads.create", {"input": user_input("about my stay", tags=[tag], attachments=[created["id"]])}
+    )
     answer = done(events, "assistant_message")[-1]["content"][0]["text"]
     assert "I received 1 attachment(s): Guest note: late check-out." in answer
     assert "You mentioned: Room room-12 (Room twelve)." in answer

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from chatkit.types import (
     FileAttachment,
     ImageAttachment,
@@ -19,7 +20,6 @@ from chatkit.types import (
     UserMessageTagContent,
     UserMessageTextContent,
 )
-from asgiref.sync import sync_to_async
 from django.core.files.base import ContentFile
 from django.test import override_settings
 
@@ -29,11 +29,18 @@ from django_chatkit.context import RequestContext
 from django_chatkit.offline import OfflineModel
 from django_chatkit.store import attachment_storage
 from django_chatkit.widgets import WidgetDefinition, save_widget_definition, widget_source
-from tests.agent_site import AGENT_SETTINGS, BADGE_TEMPLATE, event_finder_agent, general_agent, register_note_source, serve_agents
-from tests.support.daphne import daphne_server
-from tests.support.http import LiveServer, parse_sse
+from tests.agent_site import (
+    AGENT_SETTINGS,
+    BADGE_TEMPLATE,
+    event_finder_agent,
+    general_agent,
+    register_note_source,
+    serve_agents,
+)
 from tests.models import Note
 from tests.responses_stub import ResponsesStub
+from tests.support.daphne import daphne_server
+from tests.support.http import LiveServer, parse_sse
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,7 +64,9 @@ def responses_stub() -> Iterator[ResponsesStub]:
 @pytest.fixture(scope="session")
 def stub_site(django_db_setup, django_db_blocker, responses_stub) -> Iterator[LiveServer]:
     """daphne serving AgentChatKitServer on the real OpenAI client, aimed at the stub."""
-    with daphne_server(django_db_blocker, functools.partial(serve_agents, openai_base_url=responses_stub.base_url)) as server:
+    with daphne_server(
+        django_db_blocker, functools.partial(serve_agents, openai_base_url=responses_stub.base_url)
+    ) as server:
         yield server
 
 
@@ -151,7 +160,13 @@ def test_tool_choice_picks_the_other_agent(alice):
 
 def test_mention_reaches_the_agent_input(alice, user):
     note = Note.objects.create(owner=user, title="Groceries", body="milk and eggs")
-    tag = {"type": "input_tag", "id": f"note:{note.pk}", "text": "Groceries", "data": {"forged": "yes"}, "interactive": True}
+    tag = {
+        "type": "input_tag",
+        "id": f"note:{note.pk}",
+        "text": "Groceries",
+        "data": {"forged": "yes"},
+        "interactive": True,
+    }
     events = alice.stream("threads.create", {"input": user_input("what about ", tags=[tag])})
     text = answer(events)
     assert f'You mentioned: @-mention: Notes "Groceries" (id note:{note.pk})' in text
@@ -432,7 +447,10 @@ def test_default_agent_setting(user):
 
 @pytest.mark.parametrize(
     "target, problem",
-    [("tests.agent_site.make_nothing", "cannot be imported"), ("tests.agent_site.AGENT_SETTINGS", "not an agents.Agent")],
+    [
+        ("tests.agent_site.make_nothing", "cannot be imported"),
+        ("tests.agent_site.AGENT_SETTINGS", "not an agents.Agent"),
+    ],
 )
 async def test_misconfigured_agents_give_a_clear_error_event(user, target, problem):
     with override_settings(CHATKIT={**AGENT_SETTINGS, "AGENTS": {"general": target}}):
@@ -442,7 +460,9 @@ async def test_misconfigured_agents_give_a_clear_error_event(user, target, probl
     assert error["allow_retry"] is False
 
 
-@override_settings(CHATKIT={**AGENT_SETTINGS, "AGENTS": {"general": "tests.agent_site.general_agent"}, "DEFAULT_AGENT": "x"})
+@override_settings(
+    CHATKIT={**AGENT_SETTINGS, "AGENTS": {"general": "tests.agent_site.general_agent"}, "DEFAULT_AGENT": "x"}
+)
 async def test_missing_default_agent_names_the_setting(user):
     events = await run_turn(user, "hi")
     error = [e for e in events if e["type"] == "error"][0]
@@ -513,8 +533,13 @@ async def test_converter_passes_raw_mention_ids_through(user):
     assert converter.dropped == {}
 
 
-@override_settings(CHATKIT={"SERVER_CLASS": "tests.agent_site.FrontDeskAgentServer", "AGENT_BACKEND": "offline",
-                            "OFFLINE_REPLY_DELAY": 0})
+@override_settings(
+    CHATKIT={
+        "SERVER_CLASS": "tests.agent_site.FrontDeskAgentServer",
+        "AGENT_BACKEND": "offline",
+        "OFFLINE_REPLY_DELAY": 0,
+    }
+)
 async def test_a_subclass_brings_its_own_agent_context_and_converter(user):
     from tests.agent_site import FrontDeskAgentServer
 
@@ -666,7 +691,7 @@ def test_example_project_runs_its_agents_offline_without_an_api_key(tmp_path):
     assert events_reply["content"][0]["text"].startswith("Event Finder: Tool find_events returned: Blue Line")
     # An @-mentioned article reaches the agent.
     (mention_reply,) = result["mention"]
-    assert "@-mention: Articles \"Ridership report\"" in mention_reply["content"][0]["text"]
+    assert '@-mention: Articles "Ridership report"' in mention_reply["content"][0]["text"]
 
 
 # -- system checks -----------------------------------------------------------------------------

@@ -50,7 +50,11 @@ def test_errors_fail_manage_py_check_with_the_key_named():
 def test_missing_sessions_app_is_a_warning():
     from django.conf import settings
 
-    apps = [a for a in settings.INSTALLED_APPS if a not in ("django.contrib.sessions", "django.contrib.admin", "django.contrib.messages")]
+    apps = [
+        a
+        for a in settings.INSTALLED_APPS
+        if a not in ("django.contrib.sessions", "django.contrib.admin", "django.contrib.messages")
+    ]
     with override_settings(INSTALLED_APPS=apps):
         assert "django_chatkit.W002" in {m.id for m in check_settings()}
 
@@ -72,7 +76,7 @@ def test_auto_database_threads_are_one_on_sqlite_and_several_on_postgresql():
     from django_chatkit.conf import chatkit_settings
 
     with override_settings(CHATKIT={"DATABASE_THREADS": "auto"}):
-        assert chatkit_settings.DATABASE_THREADS == (1 if connection.vendor == "sqlite" else 4)
+        assert (1 if connection.vendor == "sqlite" else 4) == chatkit_settings.DATABASE_THREADS
 
 
 def test_admin_without_django_ace_is_a_warning_and_the_editor_falls_back_to_textareas():

@@ -148,5 +148,7 @@ def test_w020_is_not_reported_when_the_server_answers_actions_in_its_own_action(
     directory = widget_dir(button_widget("rooms", {"type": "room.pick", "handler": "server", "payload": {"room": "b"}}))
     with override_settings(CHATKIT={"WIDGET_DIRS": [str(directory)]}):
         assert "django_chatkit.W020" in run_check()
-    with override_settings(CHATKIT={"WIDGET_DIRS": [str(directory)], "SERVER_CLASS": "tests.sample_backend.FrontDeskServer"}):
+    with override_settings(
+        CHATKIT={"WIDGET_DIRS": [str(directory)], "SERVER_CLASS": "tests.sample_backend.FrontDeskServer"}
+    ):
         assert "W020" not in run_check()

@@ -37,7 +37,9 @@ def test_an_sdk_whose_seam_changed_its_parameters_is_named(monkeypatch):
 
     monkeypatch.setattr(ChatKitServer, "_process_events", changed)
     [problem] = compat.seam_problems()
-    assert problem.startswith("chatkit.server.ChatKitServer._process_events takes (self, thread, context, stream, extra)")
+    assert problem.startswith(
+        "chatkit.server.ChatKitServer._process_events takes (self, thread, context, stream, extra)"
+    )
 
 
 def test_only_the_compat_module_names_private_sdk_attributes():
@@ -46,7 +48,9 @@ def test_only_the_compat_module_names_private_sdk_attributes():
     import re
 
     package = pathlib.Path(compat.__file__).parent
-    pattern = re.compile(r"from (chatkit|agents|asgiref)[\w.]* import [^\n]*\b_[a-z]|\b(_openai_shared|_process_events|_process_streaming|_process_non_streaming|_apply_assistant_message_update|AsyncToSync\.executors)\b")
+    pattern = re.compile(
+        r"from (chatkit|agents|asgiref)[\w.]* import [^\n]*\b_[a-z]|\b(_openai_shared|_process_events|_process_streaming|_process_non_streaming|_apply_assistant_message_update|AsyncToSync\.executors)\b"
+    )
     offenders = [
         f"{path.relative_to(package)}:{number}"
         for path in package.rglob("*.py")

@@ -29,7 +29,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 async def stored(thread_id: str) -> list[tuple[str, str]]:
     rows = models.ThreadItem.objects.filter(thread_id=thread_id).order_by("created_at_us", "seq")
-    return [(data["type"], data.get("content", [{}])[0].get("text", "")) async for data in rows.values_list("data", flat=True)]
+    return [
+        (data["type"], data.get("content", [{}])[0].get("text", ""))
+        async for data in rows.values_list("data", flat=True)
+    ]
 
 
 async def test_a_second_message_waits_for_the_running_answer(user, gated):
@@ -67,7 +70,9 @@ async def test_a_message_to_a_busy_thread_is_refused_after_the_wait_timeout(user
 
         gated.release(2)
         await reader.to_end()
-        again = Reader(await send(user, "threads.add_user_message", {"thread_id": thread_id, "input": text_input("me too")}))
+        again = Reader(
+            await send(user, "threads.add_user_message", {"thread_id": thread_id, "input": text_input("me too")})
+        )
         gated.release(2)
         assert deltas(await again.to_end()) == "me too"
 
@@ -99,7 +104,9 @@ def test_concurrent_sends_to_one_thread_keep_a_consistent_order(live_daphne, use
     answered once, right after itself, and every client reads the same order."""
     count = 2 if multi_process_setup() is None else 1
     with daphne_processes(count, django_db_blocker, OFFLINE_REPLY_DELAY=0.005) as servers:
-        clients = [server.client(user, transport=transport) for server, _ in servers for transport in ("consumer", "view")]
+        clients = [
+            server.client(user, transport=transport) for server, _ in servers for transport in ("consumer", "view")
+        ]
         thread_id = clients[0].stream("threads.create", {"input": text_input("start")})[0]["thread"]["id"]
         texts = [f"tab {n} " + "word " * 8 for n in range(8)]
 
@@ -126,4 +133,3 @@ def test_concurrent_sends_to_one_thread_keep_a_consistent_order(live_daphne, use
         assert question["type"] == "user_message" and answer["type"] == "assistant_message"
         assert answer["content"][0]["text"] == f"You said: {question['content'][0]['text']}"
     assert len({i["id"] for i in items}) == len(items) == 18
-

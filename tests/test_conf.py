@@ -10,7 +10,7 @@ from django_chatkit.offline import OfflineChatKitServer
 def test_defaults_apply_when_a_key_is_absent():
     with override_settings(CHATKIT={}):
         assert chatkit_settings.SERVER_CLASS is OfflineChatKitServer
-        assert chatkit_settings.MAX_REQUEST_BYTES == DEFAULTS["MAX_REQUEST_BYTES"]
+        assert DEFAULTS["MAX_REQUEST_BYTES"] == chatkit_settings.MAX_REQUEST_BYTES
         assert chatkit_settings.TRANSCRIBER is None
 
 
@@ -24,7 +24,7 @@ def test_settings_are_read_live():
 def test_bad_import_string_names_the_key_and_an_example():
     with override_settings(CHATKIT={"SERVER_CLASS": "nowhere.Server"}):
         with pytest.raises(ChatKitConfigurationError) as caught:
-            chatkit_settings.SERVER_CLASS
+            _ = chatkit_settings.SERVER_CLASS
     assert "CHATKIT['SERVER_CLASS']" in str(caught.value) and "Example:" in str(caught.value)
 
 

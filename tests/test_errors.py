@@ -9,7 +9,9 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import HttpCommunicator
 from django.conf import settings
 from django.test import override_settings
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from django_chatkit import models
 from django_chatkit.exceptions import Forbidden
@@ -19,10 +21,21 @@ from tests.support.http import CSRF_SECRET, PATHS, login_cookie, post
 pytestmark = pytest.mark.django_db(transaction=True)
 
 OPS = [
-    "threads.create", "threads.add_user_message", "threads.add_client_tool_output",
-    "threads.add_structured_input", "threads.retry_after_item", "threads.custom_action",
-    "threads.get_by_id", "threads.list", "threads.update", "threads.delete", "items.list",
-    "items.feedback", "attachments.create", "attachments.delete", "input.transcribe",
+    "threads.create",
+    "threads.add_user_message",
+    "threads.add_client_tool_output",
+    "threads.add_structured_input",
+    "threads.retry_after_item",
+    "threads.custom_action",
+    "threads.get_by_id",
+    "threads.list",
+    "threads.update",
+    "threads.delete",
+    "items.list",
+    "items.feedback",
+    "attachments.create",
+    "attachments.delete",
+    "input.transcribe",
     "threads.sync_custom_action",
 ]
 
@@ -90,8 +103,12 @@ async def test_get_is_405(path, cookie):
 
 
 async def test_retry_of_a_non_user_message_is_400(path, cookie):
-    create = {"type": "threads.create", "params": {"input": {"content": [{"type": "input_text", "text": "hi"}],
-                                                              "attachments": [], "inference_options": {}}}}
+    create = {
+        "type": "threads.create",
+        "params": {
+            "input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}
+        },
+    }
     _, raw = await post(path, json.dumps(create).encode(), cookie)
     events = [json.loads(line[6:]) for line in raw.decode().split("\n\n") if line.startswith("data: ")]
     thread_id, answer_id = events[0]["thread"]["id"], events[-1]["item"]["id"]
@@ -102,8 +119,10 @@ async def test_retry_of_a_non_user_message_is_400(path, cookie):
     tool = {"type": "threads.add_client_tool_output", "params": {"thread_id": thread_id, "result": 1}}
     status, body = await post(path, json.dumps(tool).encode(), cookie)
     assert status == 400 and "ClientToolCallItem" in error_of(body)["message"]
-    action = {"type": "threads.custom_action",
-              "params": {"thread_id": thread_id, "item_id": answer_id, "action": {"type": "test.x", "payload": {}}}}
+    action = {
+        "type": "threads.custom_action",
+        "params": {"thread_id": thread_id, "item_id": answer_id, "action": {"type": "test.x", "payload": {}}},
+    }
     status, body = await post(path, json.dumps(action).encode(), cookie)
     assert status == 400 and "not a widget" in error_of(body)["message"]
     assert await models.ThreadItem.objects.acount() == before
@@ -113,7 +132,10 @@ async def test_attachment_limits_are_clear_400s(path, cookie):
     too_big = {"type": "attachments.create", "params": {"name": "a.txt", "size": 10**9, "mime_type": "text/plain"}}
     status, body = await post(path, json.dumps(too_big).encode(), cookie)
     assert status == 400 and "limit" in error_of(body)["message"]
-    wrong_type = {"type": "attachments.create", "params": {"name": "a.exe", "size": 1, "mime_type": "application/x-msdownload"}}
+    wrong_type = {
+        "type": "attachments.create",
+        "params": {"name": "a.exe", "size": 1, "mime_type": "application/x-msdownload"},
+    }
     status, body = await post(path, json.dumps(wrong_type).encode(), cookie)
     assert status == 400 and "application/x-msdownload" in error_of(body)["message"]
     assert await models.Attachment.objects.acount() == 0
@@ -123,8 +145,13 @@ async def test_composer_tool_choice_and_metadata_reach_the_context(path, cookie)
     create = {
         "type": "threads.create",
         "metadata": {"page": "/events"},
-        "params": {"input": {"content": [{"type": "input_text", "text": "meta"}], "attachments": [],
-                             "inference_options": {"tool_choice": {"id": "event_finder"}}}},
+        "params": {
+            "input": {
+                "content": [{"type": "input_text", "text": "meta"}],
+                "attachments": [],
+                "inference_options": {"tool_choice": {"id": "event_finder"}},
+            }
+        },
     }
     _, raw = await post(path, json.dumps(create).encode(), cookie)
     events = [json.loads(line[6:]) for line in raw.decode().split("\n\n") if line.startswith("data: ")]
@@ -144,8 +171,12 @@ async def test_anonymous_session_policy_keys_data_by_session(path):
 
     first, second = await sync_to_async(anonymous_session_cookie)(), await sync_to_async(anonymous_session_cookie)()
     with override_settings(CHATKIT={**settings.CHATKIT, "AUTH_POLICY": "anonymous_session"}):
-        create = {"type": "threads.create", "params": {"input": {"content": [{"type": "input_text", "text": "hi"}],
-                                                                  "attachments": [], "inference_options": {}}}}
+        create = {
+            "type": "threads.create",
+            "params": {
+                "input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}
+            },
+        }
         status, _ = await post(path, json.dumps(create).encode(), first)
         assert status == 200
         _, mine = await post(path, body, first)
@@ -160,7 +191,9 @@ async def test_anonymous_session_policy_keys_data_by_session(path):
 
 VALID = {
     "type": "threads.create",
-    "params": {"input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}},
+    "params": {
+        "input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}
+    },
 }
 
 json_values = st.recursive(
@@ -178,11 +211,32 @@ def bodies(draw) -> bytes:
     if choice == 1:
         return json.dumps(draw(json_values)).encode()
     if choice == 2:
-        params = draw(st.dictionaries(
-            st.sampled_from(["thread_id", "item_id", "input", "limit", "after", "order", "title", "kind",
-                             "item_ids", "action", "result", "name", "size", "mime_type", "attachment_id",
-                             "audio_base64"]),
-            json_values, max_size=5))
+        params = draw(
+            st.dictionaries(
+                st.sampled_from(
+                    [
+                        "thread_id",
+                        "item_id",
+                        "input",
+                        "limit",
+                        "after",
+                        "order",
+                        "title",
+                        "kind",
+                        "item_ids",
+                        "action",
+                        "result",
+                        "name",
+                        "size",
+                        "mime_type",
+                        "attachment_id",
+                        "audio_base64",
+                    ]
+                ),
+                json_values,
+                max_size=5,
+            )
+        )
         return json.dumps({"type": draw(st.sampled_from(OPS)), "params": params}).encode()
     # mutate a valid request: drop, retype or replace one field
     body = json.loads(json.dumps(VALID))
@@ -215,8 +269,12 @@ def test_random_bodies_never_500_and_refusals_never_write(user, body, transport)
 
 
 async def widget_thread(path: str, cookie: str) -> tuple[str, str]:
-    create = {"type": "threads.create", "params": {"input": {"content": [{"type": "input_text", "text": "widget"}],
-                                                              "attachments": [], "inference_options": {}}}}
+    create = {
+        "type": "threads.create",
+        "params": {
+            "input": {"content": [{"type": "input_text", "text": "widget"}], "attachments": [], "inference_options": {}}
+        },
+    }
     _, raw = await post(path, json.dumps(create).encode(), cookie)
     events = [json.loads(line[6:]) for line in raw.decode().split("\n\n") if line.startswith("data: ")]
     widget = next(e["item"] for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "widget")
@@ -225,8 +283,10 @@ async def widget_thread(path: str, cookie: str) -> tuple[str, str]:
 
 async def sync_action(path: str, cookie: str, action_type: str) -> tuple[int, bytes]:
     thread_id, widget_id = await widget_thread(path, cookie)
-    body = {"type": "threads.sync_custom_action",
-            "params": {"thread_id": thread_id, "item_id": widget_id, "action": {"type": action_type, "payload": {}}}}
+    body = {
+        "type": "threads.sync_custom_action",
+        "params": {"thread_id": thread_id, "item_id": widget_id, "action": {"type": action_type, "payload": {}}},
+    }
     return await post(path, json.dumps(body).encode(), cookie)
 
 
@@ -266,10 +326,14 @@ async def test_an_sdk_refusal_is_400_with_the_sdks_reason(path, cookie):
 def test_a_bug_after_the_stream_started_is_an_error_event_with_a_generic_message():
     from django_chatkit.transport.errors import stream_error_event
 
-    event = json.loads(stream_error_event(TypeError("secret internals"))[len(b"data: "):])
-    assert event == {"type": "error", "code": "stream.error",
-                     "message": "The server failed to handle this request.", "allow_retry": False}
-    refused = json.loads(stream_error_event(Forbidden("No access to that thread."))[len(b"data: "):])
+    event = json.loads(stream_error_event(TypeError("secret internals"))[len(b"data: ") :])
+    assert event == {
+        "type": "error",
+        "code": "stream.error",
+        "message": "The server failed to handle this request.",
+        "allow_retry": False,
+    }
+    refused = json.loads(stream_error_event(Forbidden("No access to that thread."))[len(b"data: ") :])
     assert refused["message"] == "No access to that thread."
 
 
@@ -291,8 +355,15 @@ def test_every_public_error_lives_in_exceptions_and_the_old_homes_still_export_i
         actions: ["ActionRefused", "ActionRegistrationError"],
         conf: ["ChatKitConfigurationError"],
         runs: ["Draining", "ThreadBusy"],
-        widgets: ["WidgetError", "WidgetNotFound", "WidgetTemplateError", "WidgetSchemaError",
-                  "WidgetDataError", "WidgetOutputError", "WidgetProblem"],
+        widgets: [
+            "WidgetError",
+            "WidgetNotFound",
+            "WidgetTemplateError",
+            "WidgetSchemaError",
+            "WidgetDataError",
+            "WidgetOutputError",
+            "WidgetProblem",
+        ],
     }.items():
         for name in names:
             assert getattr(module, name) is getattr(exceptions, name), (module.__name__, name)
@@ -327,15 +398,21 @@ def dict_of_cookies(headers) -> dict[str, str]:
 
 
 async def test_an_anonymous_session_gets_the_csrf_cookie_its_next_request_needs(path):
-    create = {"type": "threads.create", "params": {"input": {"content": [{"type": "input_text", "text": "hi"}],
-                                                              "attachments": [], "inference_options": {}}}}
+    create = {
+        "type": "threads.create",
+        "params": {
+            "input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}
+        },
+    }
     listing = json.dumps({"type": "threads.list", "params": {}}).encode()
     with override_settings(CHATKIT={**settings.CHATKIT, "AUTH_POLICY": "anonymous_session"}):
         status, cookies, _ = await post_with_headers(path, json.dumps(create).encode(), [])
         assert status == 200
         session, token = cookies[settings.SESSION_COOKIE_NAME], cookies[settings.CSRF_COOKIE_NAME]
         cookie = f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={token}".encode()
-        status, _, body = await post_with_headers(path, listing, [(b"cookie", cookie), (b"x-csrftoken", token.encode())])
+        status, _, body = await post_with_headers(
+            path, listing, [(b"cookie", cookie), (b"x-csrftoken", token.encode())]
+        )
         assert status == 200 and len(json.loads(body)["data"]) == 1
         status, _, body = await post_with_headers(path, listing, [(b"cookie", cookie)])
         assert status == 403 and "X-CSRFToken" in error_of(body)["message"]
@@ -375,7 +452,9 @@ def test_a_handler_with_the_wrong_signature_is_a_500_not_a_400():
         async def add_feedback(self):  # the SDK passes (thread_id, item_ids, kind, context)
             raise AssertionError("never called")
 
-    request = json.dumps({"type": "items.feedback", "params": {"thread_id": "t", "item_ids": ["i"], "kind": "positive"}})
+    request = json.dumps(
+        {"type": "items.feedback", "params": {"thread_id": "t", "item_ids": ["i"], "kind": "positive"}}
+    )
     with pytest.raises(TypeError) as raised:
         asyncio.run(Broken(MemoryStore()).process(request, {"user_id": "u"}))
     response = response_for_exception(raised.value)
@@ -401,9 +480,13 @@ def test_every_endpoint_answers_a_refusal_in_the_one_error_envelope(client, djan
     """A client handles every refusal of the app one way: a 4xx with a JSON
     ``{"error": {"code", "message"}}`` whose message says what is wrong."""
     if who != "anonymous":
-        user = django_user_model.objects.create_user(who, password="pw", is_staff=who == "staff", is_superuser=who == "staff")
+        user = django_user_model.objects.create_user(
+            who, password="pw", is_staff=who == "staff", is_superuser=who == "staff"
+        )
         client.force_login(user)
-    response = getattr(client, method)(path, body, content_type="application/json") if method == "post" else client.get(path)
+    response = (
+        getattr(client, method)(path, body, content_type="application/json") if method == "post" else client.get(path)
+    )
     assert 400 <= response.status_code < 500, (response.status_code, response.content)
     assert response["Content-Type"].startswith("application/json")
     error = response.json()["error"]

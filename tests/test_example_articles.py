@@ -77,7 +77,9 @@ def run_script(tmp_path) -> dict:
         DATABASE_URL=f"sqlite:///{tmp_path / 'articles.sqlite3'}",
         CHATKIT_OFFLINE_REPLY_DELAY="0",
     )
-    done = subprocess.run([sys.executable, "-c", SCRIPT], check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -183,7 +183,7 @@ def describe_cycle(graph: dict[str, set[str]], group: tuple[str, ...]) -> str:
         following = sorted(graph[path[-1]] & members)
         nxt = next((m for m in following if m in seen), following[0])
         if nxt in seen:
-            return " -> ".join([*path[seen[nxt]:], nxt])
+            return " -> ".join([*path[seen[nxt] :], nxt])
         seen[nxt] = len(path)
         path.append(nxt)
 
@@ -234,8 +234,11 @@ def test_no_import_cycle_with_deferred_imports_but_the_known_ones():
 @pytest.mark.parametrize(
     "edge",
     [
-        pytest.param(edge, id=f"{edge[0].rpartition('.')[2]}->{edge[1].rpartition('.')[2]}",
-                     marks=pytest.mark.xfail(strict=True, reason=f"known cycle: {why}"))
+        pytest.param(
+            edge,
+            id=f"{edge[0].rpartition('.')[2]}->{edge[1].rpartition('.')[2]}",
+            marks=pytest.mark.xfail(strict=True, reason=f"known cycle: {why}"),
+        )
         for edge, why in sorted(KNOWN_BACK_EDGES.items())
     ],
 )
@@ -249,9 +252,7 @@ def test_known_cycle_is_still_there(edge):
 
 def test_no_long_module_without_a_reason():
     found = long_modules(ROOT, PACKAGE)
-    assert not found, (
-        f"modules over {MAX_LINES} lines without '{REASON_MARKER} ...' at their top: " + ", ".join(found)
-    )
+    assert not found, f"modules over {MAX_LINES} lines without '{REASON_MARKER} ...' at their top: " + ", ".join(found)
 
 
 # -- the checkers can fail -------------------------------------------------------------------
@@ -266,14 +267,17 @@ def _write(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_a_cycle_is_found_and_named(tmp_path):
-    root = _write(tmp_path, {
-        "__init__.py": "",
-        "a.py": "from . import b\n",
-        "b.py": "from .sub.c import thing\n",
-        "sub/__init__.py": "",
-        "sub/c.py": "import pkg.a\nthing = 1\n",
-        "d.py": "from .a import x\n",  # imports into the cycle, not part of it
-    })
+    root = _write(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "a.py": "from . import b\n",
+            "b.py": "from .sub.c import thing\n",
+            "sub/__init__.py": "",
+            "sub/c.py": "import pkg.a\nthing = 1\n",
+            "d.py": "from .a import x\n",  # imports into the cycle, not part of it
+        },
+    )
     graph = import_graph(root, "pkg")
     groups = find_cycles(graph)
     assert groups == [("pkg.a", "pkg.b", "pkg.sub.c")]
@@ -281,43 +285,52 @@ def test_a_cycle_is_found_and_named(tmp_path):
 
 
 def test_imports_in_functions_and_type_checking_blocks_count_only_where_said(tmp_path):
-    root = _write(tmp_path, {
-        "__init__.py": "",
-        "a.py": """\
+    root = _write(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "a.py": """\
             from typing import TYPE_CHECKING
             from . import b
             if TYPE_CHECKING:
                 from .c import C
         """,
-        "b.py": """\
+            "b.py": """\
             def later():
                 from . import a
         """,
-        "c.py": "from .a import x\n",
-    })
+            "c.py": "from .a import x\n",
+        },
+    )
     assert find_cycles(import_graph(root, "pkg")) == []
     assert find_cycles(import_graph(root, "pkg", deferred=True)) == [("pkg.a", "pkg.b")]
 
 
 def test_a_package_importing_its_own_module_that_imports_it_back_is_a_cycle(tmp_path):
-    root = _write(tmp_path, {
-        "__init__.py": "",
-        "w/__init__.py": "from .render import go\nNAME = 1\n",
-        "w/render.py": "from . import NAME\n",  # the package's __init__, not a module
-    })
+    root = _write(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "w/__init__.py": "from .render import go\nNAME = 1\n",
+            "w/render.py": "from . import NAME\n",  # the package's __init__, not a module
+        },
+    )
     assert find_cycles(import_graph(root, "pkg")) == [("pkg.w", "pkg.w.render")]
 
 
 def test_importing_a_module_of_a_package_runs_the_package_first(tmp_path):
     # models needs only w.pure, but importing it runs w/__init__, which imports w.orm,
     # which needs models: a cycle at import time, none between the modules themselves.
-    root = _write(tmp_path, {
-        "__init__.py": "",
-        "models.py": "from .w.pure import Definition\n",
-        "w/__init__.py": "from .orm import lookup\nfrom .pure import Definition\n",
-        "w/pure.py": "class Definition: ...\n",
-        "w/orm.py": "from ..models import Row\nfrom . import pure\n",  # its own package: no edge
-    })
+    root = _write(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "models.py": "from .w.pure import Definition\n",
+            "w/__init__.py": "from .orm import lookup\nfrom .pure import Definition\n",
+            "w/pure.py": "class Definition: ...\n",
+            "w/orm.py": "from ..models import Row\nfrom . import pure\n",  # its own package: no edge
+        },
+    )
     graph = import_graph(root, "pkg")
     assert find_cycles(graph) == [("pkg.models", "pkg.w", "pkg.w.orm")]
     assert cycle_report(graph, find_cycles(graph)) == "import cycles: pkg.models -> pkg.w -> pkg.w.orm -> pkg.models"
@@ -326,11 +339,14 @@ def test_importing_a_module_of_a_package_runs_the_package_first(tmp_path):
 
 def test_a_long_module_needs_its_reason_at_the_top(tmp_path):
     body = "x = 1\n" * 401
-    root = _write(tmp_path, {
-        "__init__.py": "",
-        "short.py": "x = 1\n" * 400,
-        "silent.py": '"""Does things."""\n' + body + "# Long because: too late, not at the top\n",
-        "documented.py": '"""Does things.\n\nLong because: one state machine.\n"""\n' + body,
-        "commented.py": "# Long because: generated tables.\n" + body,
-    })
+    root = _write(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "short.py": "x = 1\n" * 400,
+            "silent.py": '"""Does things."""\n' + body + "# Long because: too late, not at the top\n",
+            "documented.py": '"""Does things.\n\nLong because: one state machine.\n"""\n' + body,
+            "commented.py": "# Long because: generated tables.\n" + body,
+        },
+    )
     assert long_modules(root, "pkg") == ["pkg.silent (403 lines)"]

@@ -86,7 +86,9 @@ async def test_a_subscriber_sees_a_whole_run_and_its_stop(user, gated):
     socket = await connect(user)
     assert (await ask(socket, {"type": "subscribe", "thread_id": thread_id}))["run"] is None
 
-    reader = Reader(await send(user, "threads.add_user_message", {"thread_id": thread_id, "input": text_input("a b c")}))
+    reader = Reader(
+        await send(user, "threads.add_user_message", {"thread_id": thread_id, "input": text_input("a b c")})
+    )
     started = await socket.receive_json_from(timeout=5)
     assert started["type"] == "run" and started["state"] == "started"
     gated.release(1)
@@ -106,7 +108,12 @@ async def test_a_socket_cannot_follow_or_stop_another_users_thread(user, other_u
     intruder = await connect(other_user)
     for kind in ("subscribe", "stop"):
         refused = await ask(intruder, {"type": kind, "thread_id": thread_id})
-        assert refused == {"type": "error", "code": "not_found", "message": f"Thread {thread_id} not found", "thread_id": thread_id}
+        assert refused == {
+            "type": "error",
+            "code": "not_found",
+            "message": f"Thread {thread_id} not found",
+            "thread_id": thread_id,
+        }
     gated.release(3)
     await reader.to_end()
     assert await intruder.receive_nothing(timeout=0.3)  # none of the run's events reached it
@@ -139,9 +146,10 @@ def test_a_run_through_process_a_is_followed_live_and_reloaded_on_process_b(live
     import websockets.sync.client
 
     words = " ".join(f"w{i}" for i in range(60))
-    with daphne_processes(
-        2, django_db_blocker, OFFLINE_REPLY_DELAY=0.03, RUN_CHECKPOINT_INTERVAL=0.05
-    ) as [(a, _), (b, _)]:
+    with daphne_processes(2, django_db_blocker, OFFLINE_REPLY_DELAY=0.03, RUN_CHECKPOINT_INTERVAL=0.05) as [
+        (a, _),
+        (b, _),
+    ]:
         alice_a, alice_b = a.client(user), b.client(user, transport="view")
         thread_id = alice_a.stream("threads.create", {"input": text_input("first")})[0]["thread"]["id"]
 
@@ -156,8 +164,13 @@ def test_a_run_through_process_a_is_followed_live_and_reloaded_on_process_b(live
             streamed: dict = {}
 
             def ask_on_a() -> None:
-                body = {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": text_input(words)}}
-                with httpx.Client(base_url=a.url, cookies=cookies, headers={"X-CSRFToken": CSRF_SECRET}, timeout=30) as http:
+                body = {
+                    "type": "threads.add_user_message",
+                    "params": {"thread_id": thread_id, "input": text_input(words)},
+                }
+                with httpx.Client(
+                    base_url=a.url, cookies=cookies, headers={"X-CSRFToken": CSRF_SECRET}, timeout=30
+                ) as http:
                     response = http.post("/consumer/chatkit/", content=json.dumps(body))
                     streamed["events"] = parse_sse(response.content)
 

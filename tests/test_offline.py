@@ -140,7 +140,11 @@ async def test_tool_output_preview_is_shortened():
 async def test_the_users_message_is_found_after_earlier_widget_context():
     agent_input = [
         {"role": "user", "type": "message", "content": [{"type": "input_text", "text": "show lines"}]},
-        {"role": "user", "type": "message", "content": [{"type": "input_text", "text": "The following graphical UI widget"}]},
+        {
+            "role": "user",
+            "type": "message",
+            "content": [{"type": "input_text", "text": "The following graphical UI widget"}],
+        },
         {"role": "user", "type": "message", "content": [{"type": "input_text", "text": "now pick red"}]},
         {
             "role": "user",

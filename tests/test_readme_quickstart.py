@@ -40,7 +40,9 @@ def file_blocks(document: str) -> list[tuple[str, bool, str]]:
 
 
 def shell_commands(document: str) -> list[str]:
-    return [line.strip() for lang, body in blocks(document) if lang == "sh" for line in body.splitlines() if line.strip()]
+    return [
+        line.strip() for lang, body in blocks(document) if lang == "sh" for line in body.splitlines() if line.strip()
+    ]
 
 
 def free_port() -> int:
@@ -58,8 +60,13 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
 def test_the_readme_quickstart_builds_a_site_that_streams_an_answer(tmp_path):
     readme = (ROOT / "README.md").read_text()
     commands = shell_commands(readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0])
-    expected = ["django-admin startproject mysite", "cd mysite", "python manage.py migrate",
-                "python manage.py createsuperuser", "daphne mysite.asgi:application"]
+    expected = [
+        "django-admin startproject mysite",
+        "cd mysite",
+        "python manage.py migrate",
+        "python manage.py createsuperuser",
+        "daphne mysite.asgi:application",
+    ]
     assert [c for c in commands if not c.startswith("pip ")] == expected
 
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL")}
@@ -77,13 +84,20 @@ def test_the_readme_quickstart_builds_a_site_that_streams_an_answer(tmp_path):
     checked = run([*python, "check"], site, env)
     assert "django_chatkit.W040" not in checked.stdout + checked.stderr
     run([*python, "migrate", "--noinput"], site, env)
-    run([*python, "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com"], site,
-        {**env, "DJANGO_SUPERUSER_PASSWORD": "quickstart-pw"})
+    run(
+        [*python, "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com"],
+        site,
+        {**env, "DJANGO_SUPERUSER_PASSWORD": "quickstart-pw"},
+    )
 
     port = free_port()
     daphne = subprocess.Popen(
         [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "mysite.asgi:application"],
-        cwd=site, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=site,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -95,11 +109,16 @@ def test_the_readme_quickstart_builds_a_site_that_streams_an_answer(tmp_path):
                     break
                 except httpx.ConnectError:
                     if daphne.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail("daphne did not start: " + (daphne.communicate(timeout=10)[0] if daphne.poll() is not None else ""))
+                        pytest.fail(
+                            "daphne did not start: "
+                            + (daphne.communicate(timeout=10)[0] if daphne.poll() is not None else "")
+                        )
                     time.sleep(0.2)
             form_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text)[1]
-            logged_in = http.post("/admin/login/?next=/", data={
-                "csrfmiddlewaretoken": form_token, "username": "admin", "password": "quickstart-pw", "next": "/"})
+            logged_in = http.post(
+                "/admin/login/?next=/",
+                data={"csrfmiddlewaretoken": form_token, "username": "admin", "password": "quickstart-pw", "next": "/"},
+            )
             assert logged_in.status_code == 302
 
             page = http.get("/")
@@ -107,15 +126,29 @@ def test_the_readme_quickstart_builds_a_site_that_streams_an_answer(tmp_path):
             for module in ("mount.js", "chat.js"):  # static files under daphne
                 assert http.get(f"/static/django_chatkit/{module}").status_code == 200
 
-            body = {"type": "threads.create", "params": {"input": {
-                "content": [{"type": "input_text", "text": "hello quickstart"}], "attachments": [], "inference_options": {}}}}
-            answer = http.post("/chatkit/", content=json.dumps(body), headers={
-                "Content-Type": "application/json", "X-CSRFToken": http.cookies["csrftoken"]})
+            body = {
+                "type": "threads.create",
+                "params": {
+                    "input": {
+                        "content": [{"type": "input_text", "text": "hello quickstart"}],
+                        "attachments": [],
+                        "inference_options": {},
+                    }
+                },
+            }
+            answer = http.post(
+                "/chatkit/",
+                content=json.dumps(body),
+                headers={"Content-Type": "application/json", "X-CSRFToken": http.cookies["csrftoken"]},
+            )
             assert answer.status_code == 200, answer.text
             assert answer.headers["content-type"].startswith("text/event-stream")
             events = [json.loads(line[6:]) for line in answer.text.split("\n\n") if line.startswith("data: ")]
-            texts = [e["item"]["content"][0]["text"] for e in events
-                     if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"]
+            texts = [
+                e["item"]["content"][0]["text"]
+                for e in events
+                if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
+            ]
             assert texts == ["You said: hello quickstart"]
     finally:
         daphne.terminate()

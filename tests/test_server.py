@@ -11,14 +11,18 @@ from django.conf import settings
 from django.test import override_settings
 
 from django_chatkit import models
-from django_chatkit.context import RequestContext
 from django_chatkit.adopt import get_chatkit_server
+from django_chatkit.context import RequestContext
 from tests.support.http import PATHS, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CREATE = {"type": "threads.create", "params": {"input": {"content": [{"type": "input_text", "text": "hi"}],
-                                                          "attachments": [], "inference_options": {}}}}
+CREATE = {
+    "type": "threads.create",
+    "params": {
+        "input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}
+    },
+}
 
 
 async def start_thread(ctx: RequestContext) -> tuple[str, str]:
@@ -53,8 +57,10 @@ async def test_configured_transcriber_answers_input_transcribe(transport, user):
     from tests.support.http import login_cookie
 
     cookie = await sync_to_async(login_cookie)(user)
-    body = {"type": "input.transcribe",
-            "params": {"audio_base64": base64.b64encode(b"hello").decode(), "mime_type": "audio/webm;codecs=opus"}}
+    body = {
+        "type": "input.transcribe",
+        "params": {"audio_base64": base64.b64encode(b"hello").decode(), "mime_type": "audio/webm;codecs=opus"},
+    }
     with override_settings(CHATKIT={**settings.CHATKIT, "TRANSCRIBER": "tests.transcribers.shout"}):
         status, response = await post(PATHS[transport], json.dumps(body).encode(), cookie)
     assert status == 200
@@ -84,8 +90,9 @@ async def test_upload_over_the_limit_is_413_and_stores_nothing(user):
     )
     await server.store.save_attachment(attachment, ctx)
     with override_settings(CHATKIT={**settings.CHATKIT, "ATTACHMENT_MAX_BYTES": 4}):
-        response = await client.post(f"/chatkit/attachments/{attachment.id}/upload/", data=b"0123456789",
-                                      content_type="text/plain")
+        response = await client.post(
+            f"/chatkit/attachments/{attachment.id}/upload/", data=b"0123456789", content_type="text/plain"
+        )
     assert response.status_code == 413
     assert "limit" in response.json()["error"]["message"]
     assert not (await models.Attachment.objects.aget(attachment_id=attachment.id)).file

@@ -14,5 +14,7 @@ def test_check_w040_names_a_manifest_storage_that_leaves_imports_alone():
     with override_settings(STORAGES={**plain, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}):
         assert [w.id for w in check_static_storage()] == ["django_chatkit.W041"]
     for storages in (ours, simple):
-        with override_settings(STORAGES={**storages, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}):
+        with override_settings(
+            STORAGES={**storages, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+        ):
             assert check_static_storage() == []

@@ -75,25 +75,62 @@ def every_item_type(thread_id: str) -> list:
             quoted_text="quoted",
             inference_options=InferenceOptions(tool_choice=ToolChoice(id="event_finder"), model="gpt-x"),
         ),
-        AssistantMessageItem(id="i_assistant", thread_id=thread_id, created_at=at + timedelta(microseconds=1),
-                             content=[AssistantMessageContent(text="answer")]),
-        ClientToolCallItem(id="i_tool", thread_id=thread_id, created_at=at + timedelta(microseconds=2),
-                           call_id="c1", name="get_location", arguments={"a": [1, 2]}, output={"city": "Oslo"},
-                           status="completed"),
-        WidgetItem(id="i_widget", thread_id=thread_id, created_at=at + timedelta(microseconds=3),
-                   widget=Card(children=[Text(id="t", value="hello", streaming=False)]), copy_text="hello"),
-        GeneratedImageItem(id="i_image", thread_id=thread_id, created_at=at + timedelta(microseconds=4),
-                           image=GeneratedImage(id="img", url="https://example.com/i.png")),
-        StructuredInputItem(id="i_structured", thread_id=thread_id, created_at=at + timedelta(microseconds=5),
-                            inputs=[StructuredInputFreeform(id="q", question="Why?", description="d")]),
-        WorkflowItem(id="i_workflow", thread_id=thread_id, created_at=at + timedelta(microseconds=6),
-                     workflow=Workflow(type="custom", tasks=[CustomTask(title="step", content="done")], expanded=True)),
-        TaskItem(id="i_task", thread_id=thread_id, created_at=at + timedelta(microseconds=7),
-                 task=CustomTask(title="t", status_indicator="complete")),
-        HiddenContextItem(id="i_hidden", thread_id=thread_id, created_at=at + timedelta(microseconds=8),
-                          content={"secret": "ctx"}),
-        SDKHiddenContextItem(id="i_sdk_hidden", thread_id=thread_id, created_at=at + timedelta(microseconds=9),
-                             content="The user cancelled the stream."),
+        AssistantMessageItem(
+            id="i_assistant",
+            thread_id=thread_id,
+            created_at=at + timedelta(microseconds=1),
+            content=[AssistantMessageContent(text="answer")],
+        ),
+        ClientToolCallItem(
+            id="i_tool",
+            thread_id=thread_id,
+            created_at=at + timedelta(microseconds=2),
+            call_id="c1",
+            name="get_location",
+            arguments={"a": [1, 2]},
+            output={"city": "Oslo"},
+            status="completed",
+        ),
+        WidgetItem(
+            id="i_widget",
+            thread_id=thread_id,
+            created_at=at + timedelta(microseconds=3),
+            widget=Card(children=[Text(id="t", value="hello", streaming=False)]),
+            copy_text="hello",
+        ),
+        GeneratedImageItem(
+            id="i_image",
+            thread_id=thread_id,
+            created_at=at + timedelta(microseconds=4),
+            image=GeneratedImage(id="img", url="https://example.com/i.png"),
+        ),
+        StructuredInputItem(
+            id="i_structured",
+            thread_id=thread_id,
+            created_at=at + timedelta(microseconds=5),
+            inputs=[StructuredInputFreeform(id="q", question="Why?", description="d")],
+        ),
+        WorkflowItem(
+            id="i_workflow",
+            thread_id=thread_id,
+            created_at=at + timedelta(microseconds=6),
+            workflow=Workflow(type="custom", tasks=[CustomTask(title="step", content="done")], expanded=True),
+        ),
+        TaskItem(
+            id="i_task",
+            thread_id=thread_id,
+            created_at=at + timedelta(microseconds=7),
+            task=CustomTask(title="t", status_indicator="complete"),
+        ),
+        HiddenContextItem(
+            id="i_hidden", thread_id=thread_id, created_at=at + timedelta(microseconds=8), content={"secret": "ctx"}
+        ),
+        SDKHiddenContextItem(
+            id="i_sdk_hidden",
+            thread_id=thread_id,
+            created_at=at + timedelta(microseconds=9),
+            content="The user cancelled the stream.",
+        ),
         EndOfTurnItem(id="i_end", thread_id=thread_id, created_at=at + timedelta(microseconds=10)),
     ]
 
@@ -126,9 +163,7 @@ async def test_owner_resolution_is_overridable(ctx):
     assert (await models.Thread.objects.aget(thread_id="thr_1")).owner == "tenant-a/user:1"
 
 
-@pytest.mark.parametrize(
-    "status", [ActiveStatus(), LockedStatus(reason="read only"), ClosedStatus(reason="archived")]
-)
+@pytest.mark.parametrize("status", [ActiveStatus(), LockedStatus(reason="read only"), ClosedStatus(reason="archived")])
 async def test_thread_round_trips_exactly(store, ctx, status):
     original = thread(title=None, status=status, allowed_image_domains=["example.com"], metadata={"a": {"b": [1]}})
     await store.save_thread(original, ctx)
@@ -378,11 +413,15 @@ async def test_attachment_store_describes_a_two_phase_upload(ctx):
     from chatkit.types import AttachmentCreateParams
 
     attachments = DjangoAttachmentStore()
-    image = await attachments.create_attachment(AttachmentCreateParams(name="p.png", size=10, mime_type="image/png"), ctx)
+    image = await attachments.create_attachment(
+        AttachmentCreateParams(name="p.png", size=10, mime_type="image/png"), ctx
+    )
     assert image.type == "image" and image.id.startswith("atc_")
     assert str(image.upload_descriptor.url).endswith(f"/chatkit/attachments/{image.id}/upload/")
     assert str(image.preview_url).endswith(f"/chatkit/attachments/{image.id}/preview/")
-    doc = await attachments.create_attachment(AttachmentCreateParams(name="a.pdf", size=10, mime_type="application/pdf"), ctx)
+    doc = await attachments.create_attachment(
+        AttachmentCreateParams(name="a.pdf", size=10, mime_type="application/pdf"), ctx
+    )
     assert doc.type == "file"
 
 

@@ -35,7 +35,11 @@ process.stdin.on("end", () => {
 def format_all(sources: list[str]) -> list[dict]:
     result = subprocess.run(
         [NODE, "--input-type=module", "-e", SCRIPT % json.dumps(MODULE.as_uri())],
-        input=json.dumps(sources), capture_output=True, text=True, timeout=60, check=True,
+        input=json.dumps(sources),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return json.loads(result.stdout)
 
@@ -54,19 +58,23 @@ def test_formatted_shipped_templates_render_the_same_widget_and_format_is_idempo
 def test_minified_template_is_laid_out_one_member_a_line_and_tags_are_kept():
     source = '{"type":"Card","children":[{% for x in xs %}{"type":"Text","value":{{ x|tojson }}}{% if not loop.last %},{% endif %}{% endfor %}]}'
     [entry] = format_all([source])
-    assert entry["text"] == "\n".join([
-        "{",
-        '  "type": "Card",',
-        '  "children": [',
-        '    {% for x in xs %}{',
-        '      "type": "Text",',
-        '      "value": {{ x|tojson }}',
-        "    }{% if not loop.last %},{% endif %}{% endfor %}",
-        "  ]",
-        "}",
-    ])
+    assert entry["text"] == "\n".join(
+        [
+            "{",
+            '  "type": "Card",',
+            '  "children": [',
+            "    {% for x in xs %}{",
+            '      "type": "Text",',
+            '      "value": {{ x|tojson }}',
+            "    }{% if not loop.last %},{% endif %}{% endfor %}",
+            "  ]",
+            "}",
+        ]
+    )
     definition = WidgetDefinition(name="t", template=source)
-    assert WidgetDefinition(name="t", template=entry["text"]).render({"xs": ["a", "b"]}) == definition.render({"xs": ["a", "b"]})
+    assert WidgetDefinition(name="t", template=entry["text"]).render({"xs": ["a", "b"]}) == definition.render(
+        {"xs": ["a", "b"]}
+    )
 
 
 def test_a_template_that_cannot_be_read_is_refused_with_the_reason():

@@ -26,11 +26,13 @@ def config_of(output: str, attribute: str) -> dict:
 
 def test_builtin_chat_include_carries_endpoint_tools_and_entity_search():
     tools = [{"id": "general", "label": "Chat", "icon": "sparkle", "pinned": True}]
-    output = render('{% chatkit_assets %}{% chatkit_chat tools=tools placeholder="Ask" element_id="box" %}', tools=tools)
+    output = render(
+        '{% chatkit_assets %}{% chatkit_chat tools=tools placeholder="Ask" element_id="box" %}', tools=tools
+    )
     assert 'href="/static/django_chatkit/widgets.css"' in output
     # An external module mounts the view: no inline script, no style attribute (strict CSP).
     assert '<script type="module" src="/static/django_chatkit/mount.js"></script>' in output
-    assert "<script>" not in output and "<script type=\"module\">" not in output and "style=" not in output
+    assert "<script>" not in output and '<script type="module">' not in output and "style=" not in output
     assert '<div id="box"' in output
     assert 'data-chatkit-height="600px"' in output
     config = config_of(output, "data-chatkit-config")
@@ -47,16 +49,22 @@ def test_builtin_chat_follows_the_live_socket_where_configured():
 
 
 def test_start_screen_goes_to_both_clients_without_the_tool_extension_for_the_official_one():
-    start = {"greeting": "Hi", "prompts": [{"label": "Events", "prompt": "events", "icon": "calendar", "tool": "event_finder"}]}
+    start = {
+        "greeting": "Hi",
+        "prompts": [{"label": "Events", "prompt": "events", "icon": "calendar", "tool": "event_finder"}],
+    }
     builtin = config_of(render("{% chatkit_chat start_screen=start %}", start=start), "data-chatkit-config")
     assert builtin["startScreen"] == start
     official = config_of(render("{% chatkit_official start_screen=start %}", start=start), "data-chatkit-options")
-    assert official["startScreen"] == {"greeting": "Hi", "prompts": [{"label": "Events", "prompt": "events", "icon": "calendar"}]}
+    assert official["startScreen"] == {
+        "greeting": "Hi",
+        "prompts": [{"label": "Events", "prompt": "events", "icon": "calendar"}],
+    }
     assert "startScreen" not in config_of(render("{% chatkit_chat %}"), "data-chatkit-config")
 
 
 def test_config_values_cannot_break_out_of_the_attribute():
-    output = render('{% chatkit_chat placeholder=evil %}', evil='"><script>alert(1)</script>')
+    output = render("{% chatkit_chat placeholder=evil %}", evil='"><script>alert(1)</script>')
     assert "<script>alert(1)" not in output
     assert config_of(output, "data-chatkit-config")["composer"]["placeholder"] == '"><script>alert(1)</script>'
 
@@ -74,7 +82,10 @@ def test_official_tags_render_the_cdn_script_and_a_csrf_carrying_config():
 
 @pytest.mark.parametrize(
     ("client_ui", "present", "absent"),
-    [("builtin", "django_chatkit/mount.js", "<openai-chatkit"), ("official", "<openai-chatkit", "django_chatkit/mount.js")],
+    [
+        ("builtin", "django_chatkit/mount.js", "<openai-chatkit"),
+        ("official", "<openai-chatkit", "django_chatkit/mount.js"),
+    ],
 )
 def test_chatkit_ui_follows_the_client_ui_setting(client_ui, present, absent):
     with override_settings(CHATKIT={"CLIENT_UI": client_ui}):

@@ -89,7 +89,11 @@ def test_the_editors_show_json_indented_and_the_add_form_starts_empty(staff):
     [
         ({"template": '{"type": "Card", "children": [{% for %}]}'}, "template", "syntax error"),
         ({"template": "{{ title.__class__.__mro__ }}"}, "template", "unsafe operation refused by the sandbox"),
-        ({"template": '{"type": "Card", "children": [{"type": "Buton"}]}'}, "template", "unknown component type 'Buton'"),
+        (
+            {"template": '{"type": "Card", "children": [{"type": "Buton"}]}'},
+            "template",
+            "unknown component type 'Buton'",
+        ),
         ({"json_schema": json.dumps({"type": "objekt"})}, "json_schema", "objekt"),
         ({"sample_data": json.dumps({"title": 3})}, "sample_data", "$.title: 3 is not of type 'string'"),
         ({"sample_data": ""}, "sample_data", "Give sample data"),
@@ -116,8 +120,14 @@ def test_edit_diff_and_restore(staff):
 
     version_url = reverse("admin:django_chatkit_widgettemplate_version", args=[template.pk, 1])
     page = staff.get(version_url).content.decode()
-    assert '<div class="del">-{&quot;type&quot;: &quot;Card&quot;, &quot;children&quot;: [{&quot;type&quot;: &quot;Text&quot;' in page
-    assert '<div class="add">+{&quot;type&quot;: &quot;Card&quot;, &quot;children&quot;: [{&quot;type&quot;: &quot;Title&quot;' in page
+    assert (
+        '<div class="del">-{&quot;type&quot;: &quot;Card&quot;, &quot;children&quot;: [{&quot;type&quot;: &quot;Text&quot;'
+        in page
+    )
+    assert (
+        '<div class="add">+{&quot;type&quot;: &quot;Card&quot;, &quot;children&quot;: [{&quot;type&quot;: &quot;Title&quot;'
+        in page
+    )
     assert "Restore version 1" in page
 
     response = staff.post(version_url)
@@ -186,7 +196,9 @@ def test_import_refuses_each_kind_of_broken_file_with_the_reason_and_keeps_going
 def test_import_warns_about_a_file_it_could_not_render(staff):
     bare = widget_file(name="bare", sampleData=None)
     response = staff.post(
-        reverse("admin:django_chatkit_widgettemplate_import"), {"files": [SimpleUploadedFile("bare.widget", bare)]}, follow=True
+        reverse("admin:django_chatkit_widgettemplate_import"),
+        {"files": [SimpleUploadedFile("bare.widget", bare)]},
+        follow=True,
     )
     assert messages_of(response) == [
         "bare.widget: bare created (version 1). Not checked by rendering: the file has no sample data "

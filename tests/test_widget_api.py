@@ -34,13 +34,18 @@ def test_list_and_retrieve_for_staff(admin_client, templates):
     listing = admin_client.get(reverse("django_chatkit_api:widget-template-list")).json()
     assert [t["name"] for t in listing] == ["article_button", "item_list", "line_selector", "suggestions"]
     assert listing[0] == {
-        "name": "article_button", "title": "Article button", "version": 1,
-        "description": listing[0]["description"], "updated_at": listing[0]["updated_at"],
+        "name": "article_button",
+        "title": "Article button",
+        "version": 1,
+        "description": listing[0]["description"],
+        "updated_at": listing[0]["updated_at"],
     }
     searched = admin_client.get(reverse("django_chatkit_api:widget-template-list"), {"search": "line"}).json()
     assert [t["name"] for t in searched] == ["line_selector"]
 
-    detail = admin_client.get(reverse("django_chatkit_api:widget-template-detail", kwargs={"name": "line_selector"})).json()
+    detail = admin_client.get(
+        reverse("django_chatkit_api:widget-template-detail", kwargs={"name": "line_selector"})
+    ).json()
     assert detail["versions"] == [1] and detail["json_schema"]["required"] == ["lines", "selected"]
     assert detail["template"] == WidgetDefinition.from_file(EXAMPLE_WIDGETS / "line_selector.widget").template
 
@@ -70,7 +75,12 @@ def test_render_with_invalid_data_returns_the_validation_errors(admin_client, te
     response = post_json(admin_client, render_url("line_selector"), {"data": {"lines": [{"id": 1}], "selected": None}})
     assert response.status_code == 400
     body = response.json()
-    assert (body["template"], body["version"], body["stage"], body["field"]) == ("line_selector", 1, "data validation", "data")
+    assert (body["template"], body["version"], body["stage"], body["field"]) == (
+        "line_selector",
+        1,
+        "data validation",
+        "data",
+    )
     paths = sorted(e["path"] for e in body["errors"])
     assert paths == ["$.lines[0]", "$.lines[0]", "$.lines[0].id"]
     assert body["detail"].startswith("Widget template 'line_selector' (version 1): data validation failed:")

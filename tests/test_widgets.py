@@ -36,7 +36,9 @@ EXAMPLE_WIDGETS = Path(__file__).resolve().parent.parent / "example_project" / "
 
 
 def card(**overrides) -> WidgetDefinition:
-    return WidgetDefinition(**{"name": "card", "template": CARD, "json_schema": TITLE_SCHEMA, "version": 2, **overrides})
+    return WidgetDefinition(
+        **{"name": "card", "template": CARD, "json_schema": TITLE_SCHEMA, "version": 2, **overrides}
+    )
 
 
 # -- rendering ---------------------------------------------------------------------------
@@ -45,7 +47,10 @@ def card(**overrides) -> WidgetDefinition:
 def test_renders_a_widget_root_with_escaped_values():
     root = card().render({"title": 'Say "hi" </script>'})
     assert root.type == "Card"
-    assert root.model_dump(mode="json", exclude_none=True)["children"][0] == {"type": "Text", "value": 'Say "hi" </script>'}
+    assert root.model_dump(mode="json", exclude_none=True)["children"][0] == {
+        "type": "Text",
+        "value": 'Say "hi" </script>',
+    }
 
 
 @pytest.mark.parametrize(
@@ -70,7 +75,9 @@ def test_sandbox_refuses_template_injection(payload):
 
 
 def test_undefined_variables_are_errors_not_blanks():
-    definition = WidgetDefinition(name="typo", template='{"type": "Card", "children": [{"type": "Text", "value": {{ titel|tojson }}}]}')
+    definition = WidgetDefinition(
+        name="typo", template='{"type": "Card", "children": [{"type": "Text", "value": {{ titel|tojson }}}]}'
+    )
     with pytest.raises(WidgetTemplateError, match="undefined variable: 'titel' is undefined"):
         definition.render({"title": "x"})
 
@@ -91,7 +98,10 @@ def test_schema_invalid_data_is_refused_before_rendering(monkeypatch):
         card().render({"title": 3})
     assert rendered == []
     assert excinfo.value.problems[0].path == "$.title"
-    assert str(excinfo.value) == "Widget template 'card' (version 2): data validation failed: $.title: 3 is not of type 'string'"
+    assert (
+        str(excinfo.value)
+        == "Widget template 'card' (version 2): data validation failed: $.title: 3 is not of type 'string'"
+    )
 
 
 def test_every_data_error_is_listed_with_its_path():
@@ -122,7 +132,11 @@ def test_output_that_is_not_json_suggests_tojson():
     "document, path, message",
     [
         ({"type": "Text", "value": "x"}, "$.type", "must be one of Card, ListView, Basic"),
-        ({"type": "Card", "children": [{"type": "Buton", "label": "x"}]}, "$.children[0].type", "unknown component type 'Buton'"),
+        (
+            {"type": "Card", "children": [{"type": "Buton", "label": "x"}]},
+            "$.children[0].type",
+            "unknown component type 'Buton'",
+        ),
         ({"type": "Card", "children": [{"type": "Text"}]}, "$.children[0].value", "Field required"),
         (
             {"type": "Card", "children": [{"type": "Button", "onClickAction": {"type": "a", "handler": "browser"}}]},
@@ -217,7 +231,13 @@ def test_shipped_widget_files_parse_check_and_reproduce_exactly():
 
 
 def test_builder_file_with_unknown_keys_round_trips():
-    document = {"version": "1.0", "name": "x", "template": CARD, "jsonSchema": TITLE_SCHEMA, "outputJsonPreview": {"a": 1}}
+    document = {
+        "version": "1.0",
+        "name": "x",
+        "template": CARD,
+        "jsonSchema": TITLE_SCHEMA,
+        "outputJsonPreview": {"a": 1},
+    }
     definition = WidgetDefinition.from_widget_json(document)
     assert definition.extra == {"outputJsonPreview": {"a": 1}}
     assert definition.to_widget_json() == document
@@ -274,7 +294,9 @@ def test_import_command_refuses_each_kind_of_broken_file_with_the_reason(tmp_pat
 
 @pytest.mark.django_db
 def test_import_checks_a_builder_export_with_its_preview_state_and_warns_without_any(tmp_path):
-    (tmp_path / "builder.widget").write_bytes(widget_file(sampleData=None, encodedWidget=builder_state({"title": "Hi"})))
+    (tmp_path / "builder.widget").write_bytes(
+        widget_file(sampleData=None, encodedWidget=builder_state({"title": "Hi"}))
+    )
     out, err = StringIO(), StringIO()
     call_command("chatkit_import_widgets", str(tmp_path / "builder.widget"), stdout=out, stderr=err)
     assert "created   broken (version 1)" in out.getvalue() and err.getvalue() == ""
@@ -372,7 +394,9 @@ def test_iter_actions_finds_every_action_config():
 def test_fast_schema_path_never_accepts_what_jsonschema_refuses(schema, data):
     import jsonschema
 
-    assert not jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER).is_valid(data)
+    assert not jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ).is_valid(data)
     with pytest.raises(WidgetDataError):
         WidgetDefinition(name="s", template="{}", json_schema=schema).validate_data(data)
 
@@ -406,11 +430,16 @@ def test_a_thread_remembers_only_its_latest_widgets():
 
 # -- the fast paths agree with the full checks -----------------------------------------------
 
-from hypothesis import HealthCheck, given, settings as hypothesis_settings  # noqa: E402
+from hypothesis import HealthCheck, given  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-5, 5, allow_nan=False) | st.sampled_from(["", "a", "abc"]),
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(-5, 5, allow_nan=False)
+    | st.sampled_from(["", "a", "abc"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, max_size=3),
     max_leaves=8,
 )
@@ -427,8 +456,12 @@ def _schemas(inner):
             "required": st.lists(st.sampled_from(["a", "b", "c"]), max_size=2, unique=True),
             "additionalProperties": st.booleans() | inner,
             "items": inner,
-            "minItems": bound, "maxItems": bound, "minLength": bound, "maxLength": bound,
-            "minimum": st.integers(-3, 3) | st.floats(-3, 3), "maximum": st.integers(-3, 3) | st.floats(-3, 3),
+            "minItems": bound,
+            "maxItems": bound,
+            "minLength": bound,
+            "maxLength": bound,
+            "minimum": st.integers(-3, 3) | st.floats(-3, 3),
+            "maximum": st.integers(-3, 3) | st.floats(-3, 3),
         },
     )
 
@@ -453,12 +486,20 @@ _VALID_WIDGET = {
     "size": "md",
     "children": [
         {"type": "Title", "value": "Lines"},
-        {"type": "Row", "children": [{"type": "Text", "value": "A"}, {"type": "Spacer"}, {"type": "Badge", "label": "ok"}]},
+        {
+            "type": "Row",
+            "children": [{"type": "Text", "value": "A"}, {"type": "Spacer"}, {"type": "Badge", "label": "ok"}],
+        },
         {"type": "Col", "gap": 2, "children": [{"type": "Markdown", "value": "**b**"}, {"type": "Divider"}]},
         {"type": "Transition", "children": {"type": "Caption", "value": "c"}},
-        {"type": "Form", "onSubmitAction": {"type": "f.send"}, "children": [
-            {"type": "Input", "name": "q"}, {"type": "Button", "label": "Go", "submit": True},
-        ]},
+        {
+            "type": "Form",
+            "onSubmitAction": {"type": "f.send"},
+            "children": [
+                {"type": "Input", "name": "q"},
+                {"type": "Button", "label": "Go", "submit": True},
+            ],
+        },
     ],
 }
 _LIST_VIEW = {"type": "ListView", "children": [{"type": "ListViewItem", "children": [{"type": "Text", "value": "x"}]}]}
@@ -473,11 +514,13 @@ def _nodes(node, found):
     return found
 
 
-@pytest.mark.parametrize("document", [_VALID_WIDGET, _LIST_VIEW, {"type": "Basic", "children": [{"type": "Text", "value": "x"}]}])
+@pytest.mark.parametrize(
+    "document", [_VALID_WIDGET, _LIST_VIEW, {"type": "Basic", "children": [{"type": "Text", "value": "x"}]}]
+)
 def test_a_valid_widget_passes_in_one_pass_and_equals_the_sdks_reading(document):
-    from chatkit.widgets import DynamicWidgetRoot
-
     import warnings
+
+    from chatkit.widgets import DynamicWidgetRoot
 
     _checked_models().root.validate_python(document)  # the one-pass check accepts it
     assert widgets.widget_problems(document) == []
@@ -514,15 +557,17 @@ def test_sandbox_shortcuts_keep_jinja_meaning():
     template = (
         '{"type": "Card", "children": [{% for row in rows %}{"type": "Text", "value": '
         '{{ (row.label ~ "/" ~ row["items"] ~ "/" ~ loop.index ~ "/" ~ loop.last)|tojson }}}'
-        '{% if not loop.last %},{% endif %}{% endfor %}]}'
+        "{% if not loop.last %},{% endif %}{% endfor %}]}"
     )
-    root = WidgetDefinition(name="rows", template=template).render({"rows": [{"label": "a", "items": 1}, {"label": "b", "items": 2}]})
+    root = WidgetDefinition(name="rows", template=template).render(
+        {"rows": [{"label": "a", "items": 1}, {"label": "b", "items": 2}]}
+    )
     assert [child.value for child in root.children] == ["a/1/1/False", "b/2/2/True"]
     # A missing key is an undefined variable, and dict internals stay out of reach.
     with pytest.raises(WidgetTemplateError, match="undefined variable: 'dict object' has no attribute 'labl'"):
-        WidgetDefinition(name="rows", template='{{ rows[0].labl|tojson }}').render({"rows": [{"label": "a"}]})
+        WidgetDefinition(name="rows", template="{{ rows[0].labl|tojson }}").render({"rows": [{"label": "a"}]})
     with pytest.raises(WidgetTemplateError, match="unsafe"):
-        WidgetDefinition(name="rows", template='{{ rows[0].__class__.__subclasses__() }}').render({"rows": [{}]})
+        WidgetDefinition(name="rows", template="{{ rows[0].__class__.__subclasses__() }}").render({"rows": [{}]})
 
 
 # -- lenient templates: the SDK's rendering rules ------------------------------------------------
@@ -540,9 +585,13 @@ SDK_STYLE_FILE = {
     ),
     "jsonSchema": {
         "type": "object",
-        "properties": {"rooms": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}},
-                                                             "additionalProperties": False}},
-                       "caption": {"type": "string"}},
+        "properties": {
+            "rooms": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"id": {"type": "string"}}, "additionalProperties": False},
+            },
+            "caption": {"type": "string"},
+        },
         "required": ["rooms", "caption"],
         "additionalProperties": False,
     },
@@ -581,7 +630,9 @@ def test_import_lenient_stores_a_template_that_renders_by_name(tmp_path):
     call_command("chatkit_import_widgets", "--lenient", str(path), stdout=out)
     assert "1 updated" in out.getvalue()
     template = WidgetTemplate.objects.get(name="room_list")
-    assert template.lenient and template.versions.get(version=2).lenient and not template.versions.get(version=1).lenient
+    assert (
+        template.lenient and template.versions.get(version=2).lenient and not template.versions.get(version=1).lenient
+    )
     root = render_widget("room_list", {"rooms": [{"id": "r1", "name": "Blue room", "beds": 2}]})
     assert root.model_dump(mode="json")["children"][0]["key"] == "r1"
     exported = json.loads(WidgetTemplate.objects.get(name="room_list").definition().to_widget_file())
@@ -602,12 +653,14 @@ def test_the_chat_still_imports_when_the_sdk_widget_models_cannot_be_rebuilt():
         "import django_chatkit.transport.views, django_chatkit.transport.consumers\n"
         "from django_chatkit.widgets import WidgetDefinition\n"
         "try:\n"
-        "    WidgetDefinition(name='c', template='{\"type\": \"Card\", \"children\": []}').render({})\n"
+        '    WidgetDefinition(name=\'c\', template=\'{"type": "Card", "children": []}\').render({})\n'
         "except AttributeError as exc:\n"
         "    print('render failed:', exc)\n"
     )
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(root)}
-    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert "render failed:" in done.stdout and "StrictWidgetRoot" in done.stdout

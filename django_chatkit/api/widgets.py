@@ -26,8 +26,8 @@ from rest_framework.response import Response
 
 from ..models import WidgetTemplate
 from ..transport.errors import error_payload
-from .errors import EnvelopeErrors
 from ..widgets import WidgetDefinition, WidgetError, WidgetNotFound, get_widget_definition
+from .errors import EnvelopeErrors
 
 
 class WidgetTemplateSerializer(serializers.ModelSerializer):
@@ -36,8 +36,16 @@ class WidgetTemplateSerializer(serializers.ModelSerializer):
     class Meta:
         model = WidgetTemplate
         fields = [
-            "name", "title", "description", "version", "template", "json_schema", "sample_data",
-            "versions", "created_at", "updated_at",
+            "name",
+            "title",
+            "description",
+            "version",
+            "template",
+            "json_schema",
+            "sample_data",
+            "versions",
+            "created_at",
+            "updated_at",
         ]
 
     def get_versions(self, obj: WidgetTemplate) -> list[int]:
@@ -58,8 +66,15 @@ def _widget_error(exc: WidgetError, status: int) -> Response:
 
 def _bad_request(message: str, field: str = "data") -> Response:
     return Response(
-        {**error_payload("invalid_request", message), "template": None, "version": None, "stage": "request",
-         "field": field, "detail": message, "errors": [{"path": "$", "message": message}]},
+        {
+            **error_payload("invalid_request", message),
+            "template": None,
+            "version": None,
+            "stage": "request",
+            "field": field,
+            "detail": message,
+            "errors": [{"path": "$", "message": message}],
+        },
         status=400,
     )
 
@@ -70,7 +85,11 @@ def _render(definition: WidgetDefinition, data: Any) -> Response:
     except WidgetError as exc:
         return _widget_error(exc, 400)
     return Response(
-        {"template": definition.name, "version": definition.version, "widget": root.model_dump(mode="json", exclude_none=True)}
+        {
+            "template": definition.name,
+            "version": definition.version,
+            "widget": root.model_dump(mode="json", exclude_none=True),
+        }
     )
 
 
@@ -127,5 +146,7 @@ class WidgetTemplateViewSet(EnvelopeErrors, viewsets.ReadOnlyModelViewSet):
         if body is None or not isinstance(body.get("template"), str):
             return _bad_request('The body must be a JSON object with a "template" string.', field="template")
         schema = body.get("jsonSchema", body.get("json_schema")) or {}
-        definition = WidgetDefinition(name=str(body.get("name") or "preview"), template=body["template"], json_schema=schema)
+        definition = WidgetDefinition(
+            name=str(body.get("name") or "preview"), template=body["template"], json_schema=schema
+        )
         return _render(definition, body.get("data"))

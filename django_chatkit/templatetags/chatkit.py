@@ -24,8 +24,8 @@ from typing import Any
 
 from django import template
 from django.conf import settings
-from django.template import Engine
 from django.middleware.csrf import get_token
+from django.template import Engine
 from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html

@@ -96,9 +96,7 @@ class ChatKitResult:
     @property
     def text(self) -> str:
         """The text of the assistant messages the stream finished, joined by newlines."""
-        return "\n".join(
-            "".join(part.text for part in item.content) for item in self.items(AssistantMessageItem)
-        )
+        return "\n".join("".join(part.text for part in item.content) for item in self.items(AssistantMessageItem))
 
     def raise_for_status(self) -> ChatKitResult:
         """This result; ``AssertionError`` with the error message when it is not a 200."""
@@ -127,7 +125,9 @@ class AsyncChatKitClient:
             await self.client.aforce_login(self.user)
             self._logged_in = True
         body = json.dumps({"type": op, "params": params or {}, **extra})
-        response = await self.client.post(self.path or reverse("django_chatkit:endpoint"), body, content_type="application/json")
+        response = await self.client.post(
+            self.path or reverse("django_chatkit:endpoint"), body, content_type="application/json"
+        )
         if isinstance(response, StreamingHttpResponse):
             raw = b"".join([chunk async for chunk in response])
         else:

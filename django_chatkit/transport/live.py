@@ -42,9 +42,9 @@ from .. import limits, models, runs
 from ..adopt import owner_of
 from ..conf import chatkit_settings
 from ..exceptions import ChatKitRequestError, Forbidden
+from .consumers import request_from_scope
 from .core import build_context, csrf_failure, csrf_refusal
 from .errors import error_payload
-from .consumers import request_from_scope
 
 MAX_SUBSCRIPTIONS = 20
 
@@ -120,7 +120,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.accept()
         if self.channel_layer is None:
             await self._error(
-                "not_configured", "Live sync needs a channel layer: set CHANNEL_LAYERS (channels_redis across processes)."
+                "not_configured",
+                "Live sync needs a channel layer: set CHANNEL_LAYERS (channels_redis across processes).",
             )
             return await self.close(code=4500)
         try:
@@ -165,10 +166,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         except ValueError:
             message = None
         if not isinstance(message, dict):
-            return await self._error("invalid_request", 'Send JSON objects like {"type": "subscribe", "thread_id": "…"}.')
+            return await self._error(
+                "invalid_request", 'Send JSON objects like {"type": "subscribe", "thread_id": "…"}.'
+            )
         kind, thread_id = message.get("type"), message.get("thread_id")
         if kind not in ("subscribe", "unsubscribe", "stop"):
-            return await self._error("invalid_request", f"Unknown message type {kind!r}: use subscribe, unsubscribe or stop.")
+            return await self._error(
+                "invalid_request", f"Unknown message type {kind!r}: use subscribe, unsubscribe or stop."
+            )
         if not isinstance(thread_id, str) or not thread_id:
             return await self._error("invalid_request", f"{kind} needs a thread_id.")
         if kind == "unsubscribe":

@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import models
 from ..adopt import owner_of
 from ..conf import chatkit_settings
-from ..limits import check_attachment_quota
 from ..exceptions import BadRequest, ChatKitRequestError, Forbidden, NotFound, PayloadTooLarge
+from ..limits import check_attachment_quota
 from ..store import RASTER_IMAGE_TYPES, attachment_storage, check_attachment_allowed, parse_mime_type
 from .core import (
     ChatKitResponse,

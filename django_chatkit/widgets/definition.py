@@ -213,18 +213,28 @@ class WidgetDefinition:
         spec_version = document.get("version")
         if spec_version != WIDGET_FILE_VERSION:
             raise WidgetError(
-                [WidgetProblem("$.version", f"unsupported .widget version {spec_version!r} (expected {WIDGET_FILE_VERSION!r})")],
+                [
+                    WidgetProblem(
+                        "$.version", f"unsupported .widget version {spec_version!r} (expected {WIDGET_FILE_VERSION!r})"
+                    )
+                ],
                 template=name,
             )
         source = document.get("template")
         if not isinstance(source, str):
-            raise WidgetError([WidgetProblem("$.template", "'template' must be a string of Jinja source")], template=name)
+            raise WidgetError(
+                [WidgetProblem("$.template", "'template' must be a string of Jinja source")], template=name
+            )
         schema = document.get("jsonSchema")
         if schema is None:
             schema = {}
         if not isinstance(schema, dict):
             raise WidgetSchemaError(
-                [WidgetProblem("$.jsonSchema", f"'jsonSchema' must be a JSON Schema object, not {json.dumps(schema)[:40]}")],
+                [
+                    WidgetProblem(
+                        "$.jsonSchema", f"'jsonSchema' must be a JSON Schema object, not {json.dumps(schema)[:40]}"
+                    )
+                ],
                 template=name,
             )
         for key in ("title", "description"):
@@ -284,8 +294,6 @@ class WidgetDefinition:
         return json.dumps(self.to_widget_json(), indent=2, ensure_ascii=False) + "\n"
 
 
-
 def widget_filename(name: str) -> str:
     """A safe ``.widget`` file name for template ``name`` (no path separators)."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).lstrip(".") + ".widget"
-

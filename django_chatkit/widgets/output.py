@@ -26,6 +26,7 @@ __all__ = ["ROOT_TYPES", "WidgetAction", "iter_actions", "validate_widget", "wid
 
 ROOT_TYPES = ("Card", "ListView", "Basic")
 
+
 class _CheckedModels(NamedTuple):
     #: A strict model per component ``type``.
     components: dict[str, type[BaseModel]]
@@ -119,9 +120,7 @@ def _format_path(parts: tuple[Any, ...]) -> str:
     return "$" + "".join(f".children[{i}]" if isinstance(i, int) else ".children" for i in parts)
 
 
-def validate_widget(
-    document: Any, *, name: str | None = None, version: int | None = None
-) -> DynamicWidgetRoot:
+def validate_widget(document: Any, *, name: str | None = None, version: int | None = None) -> DynamicWidgetRoot:
     """Validate rendered JSON as a widget root; every component is checked against its SDK model."""
     try:
         _checked_models().root.validate_python(document)  # one pass: the common case, a valid widget
@@ -167,7 +166,9 @@ def widget_problems(document: Any) -> list[WidgetProblem]:
         elif isinstance(children, dict):
             stack.append((children, (*parts, "children")))
         elif children is not None:
-            problems.append(WidgetProblem(f"{_format_path(parts)}.children", "children must be a component or a list of them"))
+            problems.append(
+                WidgetProblem(f"{_format_path(parts)}.children", "children must be a component or a list of them")
+            )
             continue
         # Children are validated on their own (pushed above): checking them here too would
         # make validation quadratic in the depth of the tree.
@@ -177,7 +178,6 @@ def widget_problems(document: Any) -> list[WidgetProblem]:
         except ValidationError as exc:
             problems.extend(p for p in pydantic_problems(exc, _format_path(parts)) if p not in problems)
     return problems
-
 
 
 # -- reading actions out of a widget --------------------------------------------------------------

@@ -28,6 +28,7 @@ __all__ = ["check_schema", "clear_validators", "data_checker", "json_path"]
 _CACHE_SIZE = 256
 _validators_lock = threading.Lock()
 
+
 def json_path(parts: Any) -> str:
     path = "$"
     for part in parts:
@@ -83,7 +84,7 @@ def _reference_problems(schema: dict[str, Any]) -> list[WidgetProblem]:
     try:
         resource = specification.create_resource(schema)
         registry = _NO_RETRIEVAL.with_resource(resource.id() or "", resource).crawl()
-    except Exception as exc:  # noqa: BLE001  (an $id that is not a string, say: any error of referencing)
+    except Exception as exc:
         return [WidgetProblem("$", f"the schema's $id values cannot be read ({type(exc).__name__})")]
     problems: list[WidgetProblem] = []
     for node, path, base in _subschemas(schema, resource.id() or ""):
@@ -101,7 +102,7 @@ def _reference_problems(schema: dict[str, Any]) -> list[WidgetProblem]:
                     WidgetProblem(
                         f"{path}.{keyword}",
                         f"{reference!r} does not point inside this schema: only local references "
-                        "(like \"#/$defs/item\") are resolved, nothing is fetched",
+                        '(like "#/$defs/item") are resolved, nothing is fetched',
                     )
                 )
     return sorted(problems, key=lambda problem: problem.path)
@@ -162,7 +163,9 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-def _pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
+def _pattern_properties(
+    validator: Any, patterns: dict[str, Any], instance: Any, schema: dict[str, Any]
+) -> Iterator[Any]:
     if not validator.is_type(instance, "object"):
         return
     for pattern, subschema in patterns.items():
@@ -177,8 +180,7 @@ def _additional_properties(validator: Any, extra: Any, instance: Any, schema: di
     properties = schema.get("properties", {})
     patterns = list(schema.get("patternProperties", {}))
     extras = [
-        key for key in instance
-        if key not in properties and not any(_matches(pattern, key) for pattern in patterns)
+        key for key in instance if key not in properties and not any(_matches(pattern, key) for pattern in patterns)
     ]
     if validator.is_type(extra, "object"):
         for key in extras:
@@ -229,11 +231,27 @@ def _validator(schema: Any, name: str | None, version: int | None) -> Any:
 # A fast path for the JSON Schema keywords templates use most. It only ever answers "valid"
 # when jsonschema would; any other keyword, and any failure, goes to jsonschema (which also
 # writes the error messages).
-_FAST_KEYWORDS = frozenset({
-    "type", "properties", "required", "items", "additionalProperties", "minItems", "maxItems",
-    "minLength", "maxLength", "minimum", "maximum", "title", "description", "default", "examples",
-    "$schema", "$comment",
-})
+_FAST_KEYWORDS = frozenset(
+    {
+        "type",
+        "properties",
+        "required",
+        "items",
+        "additionalProperties",
+        "minItems",
+        "maxItems",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "$schema",
+        "$comment",
+    }
+)
 _TYPE_TESTS: dict[str, Any] = {
     "string": lambda v: isinstance(v, str),
     "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),

@@ -125,9 +125,7 @@ show_suggestions = widget_tool(
 def find_events(query: str = "") -> str:
     """Find upcoming events whose title or place contains the query (all events when empty)."""
     words = [w for w in query.lower().split() if w not in {"events", "event", "find"}]
-    found = [
-        e for e in EVENTS if not words or any(w in f"{e['title']} {e['place']}".lower() for w in words)
-    ]
+    found = [e for e in EVENTS if not words or any(w in f"{e['title']} {e['place']}".lower() for w in words)]
     if not found:
         return "No events match."
     return "; ".join(f"{e['title']} on {e['date']} at {e['place']}" for e in found)

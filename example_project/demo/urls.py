@@ -15,7 +15,9 @@ urlpatterns = [
     # A login page for the site's users (the admin's is for staff only).
     path(
         "login/",
-        content_security_policy(auth_views.LoginView.as_view(template_name="demo/login.html", redirect_authenticated_user=True)),
+        content_security_policy(
+            auth_views.LoginView.as_view(template_name="demo/login.html", redirect_authenticated_user=True)
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

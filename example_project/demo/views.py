@@ -43,15 +43,23 @@ def start_screen(user) -> dict:
     )
     if article is not None:
         # Entity tagging: a prefilled @-mention of an article.
-        prompts.append({
-            "label": f"Ask about “{article.title}”",
-            "icon": "notebook",
-            "prompt": [
-                {"type": "input_text", "text": "Summarise "},
-                {"type": "input_tag", "id": f"article:{article.pk}", "text": article.title,
-                 "data": {"type": "article", "article_id": str(article.pk)}, "group": "Articles", "interactive": True},
-            ],
-        })
+        prompts.append(
+            {
+                "label": f"Ask about “{article.title}”",
+                "icon": "notebook",
+                "prompt": [
+                    {"type": "input_text", "text": "Summarise "},
+                    {
+                        "type": "input_tag",
+                        "id": f"article:{article.pk}",
+                        "text": article.title,
+                        "data": {"type": "article", "article_id": str(article.pk)},
+                        "group": "Articles",
+                        "interactive": True,
+                    },
+                ],
+            }
+        )
     return {"greeting": "Hi! What would you like to do?", "prompts": prompts}
 
 

@@ -102,6 +102,7 @@ class Remote:
     def __getattr__(self, name: str) -> Any:
         attr = self._runner.call(getattr, self._obj, name)
         if callable(attr) and not type(attr).__module__.startswith("playwright."):
+
             def method(*args: Any, **kwargs: Any) -> Any:
                 return self._wrap(self._runner.call(attr, *_unwrap(list(args)), **_unwrap(kwargs)))
 
@@ -137,14 +138,22 @@ def open_page(browser_thread: BrowserThread, live_daphne) -> Iterator[Callable[.
     """open_page(path, user=None) -> a page in a fresh browser context, logged in as `user`."""
     contexts: list[Remote] = []
 
-    def open_(path: str, user: Any = None, color_scheme: str = "light", viewport: dict | None = None, **options: Any) -> Remote:
+    def open_(
+        path: str, user: Any = None, color_scheme: str = "light", viewport: dict | None = None, **options: Any
+    ) -> Remote:
         context = browser_thread.browser.new_context(
-            base_url=live_daphne.url, color_scheme=color_scheme, viewport=viewport or {"width": 1280, "height": 900}, **options
+            base_url=live_daphne.url,
+            color_scheme=color_scheme,
+            viewport=viewport or {"width": 1280, "height": 900},
+            **options,
         )
         contexts.append(context)
         if user is not None:
             context.add_cookies(
-                [{"name": name, "value": value, "url": live_daphne.url} for name, value in session_cookies(user).items()]
+                [
+                    {"name": name, "value": value, "url": live_daphne.url}
+                    for name, value in session_cookies(user).items()
+                ]
             )
         page = context.new_page()
         page.set_default_timeout(15000)

@@ -42,7 +42,9 @@ def write_code(page, field: str, text: str) -> None:
 
 @pytest.fixture
 def greeting():
-    template = WidgetTemplate(name="greeting", title="Greeting", template=TEMPLATE, json_schema=SCHEMA, sample_data={"title": "Hello"})
+    template = WidgetTemplate(
+        name="greeting", title="Greeting", template=TEMPLATE, json_schema=SCHEMA, sample_data={"title": "Hello"}
+    )
     template.save()
     return template
 
@@ -121,6 +123,8 @@ def test_clicking_an_action_shows_its_payload_instead_of_sending_it(open_page, e
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 EXAMPLE_WIDGETS = Path(__file__).resolve().parents[2] / "example_project" / "demo" / "widgets"
+
+
 def in_viewport(box: dict, viewport: dict) -> float:
     """How many pixels of `box` are within the viewport, vertically (0 when none)."""
     top, bottom = max(box["y"], 0), min(box["y"] + box["height"], viewport["height"])
@@ -228,7 +232,11 @@ def test_the_form_works_under_a_strict_content_security_policy(open_page, expect
     preview = page.get_by_role("region", name="Live preview")
     expect(preview.get_by_text("Blue Line")).to_be_visible()
     expect(page.locator('.chatkit-code-editor[data-for="id_template"] .ace_line').first).to_be_visible()
-    write_code(page, "sample_data", json.dumps({"lines": [{"id": "x", "name": "Purple Line", "color": "purple-500"}], "selected": "x"}))
+    write_code(
+        page,
+        "sample_data",
+        json.dumps({"lines": [{"id": "x", "name": "Purple Line", "color": "purple-500"}], "selected": "x"}),
+    )
     expect(preview.get_by_text("Purple Line")).to_be_visible()
     page.locator(".field-json_schema").get_by_role("button", name="Format").click()
     assert page.console_errors == [] and page.js_errors == []
@@ -282,7 +290,9 @@ def test_the_editor_follows_the_dark_theme(open_page, expect, admin, greeting):
     assert background != "rgb(255, 255, 255)"
 
 
-def test_the_version_diff_and_import_pages_work_under_a_strict_content_security_policy(open_page, expect, admin, greeting):
+def test_the_version_diff_and_import_pages_work_under_a_strict_content_security_policy(
+    open_page, expect, admin, greeting
+):
     greeting.template = TEMPLATE.replace('"Greet"', '"Wave"')
     greeting.save(comment="relabelled")
     page = strict_csp_page(open_page, f"/admin/django_chatkit/widgettemplate/{greeting.pk}/versions/1/", admin)

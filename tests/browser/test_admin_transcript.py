@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ARTIFACT = Path(__file__).resolve().parents[2] / "artifacts" / "admin_thread_transcript.png"
 
 
-def test_transcript_renders_widgets_and_shows_times_attachments_and_feedback(open_page, expect, thread):  # noqa: F811
+def test_transcript_renders_widgets_and_shows_times_attachments_and_feedback(open_page, expect, thread):
     admin = get_user_model().objects.create_superuser("browser-admin", "admin@example.com", "pw-admin")
     page = strict_csp_page(open_page, f"/admin/django_chatkit/thread/{thread.pk}/change/", admin)
     transcript = page.get_by_role("list", name="Transcript")

@@ -13,13 +13,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # Each file asks the server for /script-ran/ (and writes the page) if its script runs.
 FILES = {
-    "svg": ("image/svg+xml", "x.svg",
-            b"<svg xmlns='http://www.w3.org/2000/svg'><script>fetch('/script-ran/svg');"
-            b"document.documentElement.setAttribute('data-ran','1')</script></svg>"),
-    "html": ("text/html", "x.html",
-             b"<html><body><script>fetch('/script-ran/html');document.title='ran'</script></body></html>"),
-    "polyglot": ("image/png", "x.png",
-                 b"\x89PNG\r\n\x1a\n<html><script>fetch('/script-ran/polyglot')</script></html>"),
+    "svg": (
+        "image/svg+xml",
+        "x.svg",
+        b"<svg xmlns='http://www.w3.org/2000/svg'><script>fetch('/script-ran/svg');"
+        b"document.documentElement.setAttribute('data-ran','1')</script></svg>",
+    ),
+    "html": (
+        "text/html",
+        "x.html",
+        b"<html><body><script>fetch('/script-ran/html');document.title='ran'</script></body></html>",
+    ),
+    "polyglot": ("image/png", "x.png", b"\x89PNG\r\n\x1a\n<html><script>fetch('/script-ran/polyglot')</script></html>"),
 }
 
 
@@ -29,7 +34,13 @@ def stored(owner: str, kind: str) -> str:
     attachment_id = f"atc_browser_{kind}"
     path = attachment_storage().save(f"chatkit/browser/{attachment_id}/{name}", ContentFile(body))
     models.Attachment.objects.create(
-        attachment_id=attachment_id, owner=owner, name=name, mime_type=mime_type, file=path, size=len(body), data={},
+        attachment_id=attachment_id,
+        owner=owner,
+        name=name,
+        mime_type=mime_type,
+        file=path,
+        size=len(body),
+        data={},
     )
     return attachment_id
 

@@ -81,11 +81,16 @@ def seed_widget_thread(user, thread_id: str = "thr_browser1", item_id: str = "wi
             Row(
                 gap=2,
                 children=[
-                    Button(label="Open", onClickAction={"type": "browser.open", "handler": "client", "payload": {"id": "article-123"}}),
+                    Button(
+                        label="Open",
+                        onClickAction={"type": "browser.open", "handler": "client", "payload": {"id": "article-123"}},
+                    ),
                     Button(
                         label="Rename",
                         onClickAction={
-                            "type": "test.pick", "streaming": False, "loadingBehavior": "container",
+                            "type": "test.pick",
+                            "streaming": False,
+                            "loadingBehavior": "container",
                             "payload": {"label": "renamed in place"},
                         },
                     ),
@@ -208,8 +213,14 @@ def test_mention_is_searched_and_sent_as_a_tag(open_page, expect, amy):
     row = models.ThreadItem.objects.get(owner=f"user:{amy.pk}", type="user_message")
     tags = [part for part in row.data["content"] if part["type"] == "input_tag"]
     assert tags == [
-        {"type": "input_tag", "id": "catalog:ada", "text": "Ada Lovelace", "data": {"type": "person"},
-         "group": "Catalog", "interactive": True}
+        {
+            "type": "input_tag",
+            "id": "catalog:ada",
+            "text": "Ada Lovelace",
+            "data": {"type": "person"},
+            "group": "Catalog",
+            "interactive": True,
+        }
     ]
     # Clicking an interactive tag reaches the page's entities.onClick.
     sent.click()
@@ -282,12 +293,12 @@ def test_stream_errors_are_shown(open_page, expect, amy):
 def test_markdown_from_the_model_cannot_run_script(open_page, expect, amy):
     page = open_page(CHAT, amy)
     hostile = (
-        "<img src=x onerror=\"window.pwned=1\"> <script>window.pwned=2</script> "
-        "[link](javascript:window.pwned=3) **<svg onload=\"window.pwned=4\">**"
+        '<img src=x onerror="window.pwned=1"> <script>window.pwned=2</script> '
+        '[link](javascript:window.pwned=3) **<svg onload="window.pwned=4">**'
     )
     send(page, hostile)
     answer = page.locator(".ck-assistant-message").last
-    expect(answer).to_contain_text("<img src=x onerror=\"window.pwned=1\">")
+    expect(answer).to_contain_text('<img src=x onerror="window.pwned=1">')
     expect(answer).to_contain_text("<script>window.pwned=2</script>")
     text = answer.locator(".ck-assistant-text")
     expect(text.locator("strong")).to_have_count(1)  # markdown itself still works (once drawn)
@@ -355,31 +366,91 @@ def test_every_stream_event_is_applied(open_page, expect, amy):
     page.wait_for_function("document.getElementById('chatkit').chatkit !== undefined")
     apply = "(events) => { const view = document.getElementById('chatkit').chatkit; for (const e of events) view.applyEvent(e); }"
     base = {"thread_id": "thr_x", "created_at": "2026-01-01T00:00:00"}
-    card = {"type": "Card", "children": [{"type": "Text", "id": "t1", "value": "Hel", "streaming": True},
-                                         {"type": "Badge", "id": "b1", "label": "old"}]}
-    page.evaluate(apply, [
-        {"type": "thread.item.added", "item": {**base, "id": "w1", "type": "widget", "widget": card}},
-        {"type": "thread.item.updated", "item_id": "w1",
-         "update": {"type": "widget.streaming_text.value_delta", "component_id": "t1", "delta": "lo there", "done": True}},
-        {"type": "thread.item.updated", "item_id": "w1",
-         "update": {"type": "widget.component.updated", "component_id": "b1", "component": {"type": "Badge", "id": "b1", "label": "new"}}},
-        {"type": "thread.item.added", "item": {**base, "id": "m1", "type": "assistant_message", "content": []}},
-        {"type": "thread.item.updated", "item_id": "m1", "update": {
-            "type": "assistant_message.content_part.added", "content_index": 0,
-            "content": {"type": "output_text", "text": "", "annotations": []}}},
-        {"type": "thread.item.updated", "item_id": "m1",
-         "update": {"type": "assistant_message.content_part.text_delta", "content_index": 0, "delta": "**Bold** answer"}},
-        {"type": "thread.item.updated", "item_id": "m1", "update": {
-            "type": "assistant_message.content_part.annotation_added", "content_index": 0, "annotation_index": 0,
-            "annotation": {"type": "annotation", "source": {"type": "url", "url": "https://example.com/a", "title": "Source A"}}}},
-        {"type": "thread.item.added", "item": {**base, "id": "wf1", "type": "workflow",
-                                               "workflow": {"type": "custom", "tasks": [], "expanded": True}}},
-        {"type": "thread.item.updated", "item_id": "wf1", "update": {
-            "type": "workflow.task.added", "task_index": 0, "task": {"type": "custom", "title": "Searching the archive"}}},
-        {"type": "progress_update", "text": "Thinking hard", "icon": "atom"},
-        {"type": "notice", "level": "warning", "message": "Careful now"},
-        {"type": "client_effect", "name": "ping", "data": {"n": 1}},
-    ])
+    card = {
+        "type": "Card",
+        "children": [
+            {"type": "Text", "id": "t1", "value": "Hel", "streaming": True},
+            {"type": "Badge", "id": "b1", "label": "old"},
+        ],
+    }
+    page.evaluate(
+        apply,
+        [
+            {"type": "thread.item.added", "item": {**base, "id": "w1", "type": "widget", "widget": card}},
+            {
+                "type": "thread.item.updated",
+                "item_id": "w1",
+                "update": {
+                    "type": "widget.streaming_text.value_delta",
+                    "component_id": "t1",
+                    "delta": "lo there",
+                    "done": True,
+                },
+            },
+            {
+                "type": "thread.item.updated",
+                "item_id": "w1",
+                "update": {
+                    "type": "widget.component.updated",
+                    "component_id": "b1",
+                    "component": {"type": "Badge", "id": "b1", "label": "new"},
+                },
+            },
+            {"type": "thread.item.added", "item": {**base, "id": "m1", "type": "assistant_message", "content": []}},
+            {
+                "type": "thread.item.updated",
+                "item_id": "m1",
+                "update": {
+                    "type": "assistant_message.content_part.added",
+                    "content_index": 0,
+                    "content": {"type": "output_text", "text": "", "annotations": []},
+                },
+            },
+            {
+                "type": "thread.item.updated",
+                "item_id": "m1",
+                "update": {
+                    "type": "assistant_message.content_part.text_delta",
+                    "content_index": 0,
+                    "delta": "**Bold** answer",
+                },
+            },
+            {
+                "type": "thread.item.updated",
+                "item_id": "m1",
+                "update": {
+                    "type": "assistant_message.content_part.annotation_added",
+                    "content_index": 0,
+                    "annotation_index": 0,
+                    "annotation": {
+                        "type": "annotation",
+                        "source": {"type": "url", "url": "https://example.com/a", "title": "Source A"},
+                    },
+                },
+            },
+            {
+                "type": "thread.item.added",
+                "item": {
+                    **base,
+                    "id": "wf1",
+                    "type": "workflow",
+                    "workflow": {"type": "custom", "tasks": [], "expanded": True},
+                },
+            },
+            {
+                "type": "thread.item.updated",
+                "item_id": "wf1",
+                "update": {
+                    "type": "workflow.task.added",
+                    "task_index": 0,
+                    "task": {"type": "custom", "title": "Searching the archive"},
+                },
+            },
+            {"type": "progress_update", "text": "Thinking hard", "icon": "atom"},
+            {"type": "notice", "level": "warning", "message": "Careful now"},
+            {"type": "client_effect", "name": "ping", "data": {"n": 1}},
+        ],
+    )
     widget = page.locator('[data-item-id="w1"]')
     expect(widget.locator('[data-ck-id="t1"]')).to_have_text("Hello there")
     expect(widget.locator('[data-ck-id="b1"]')).to_have_text("new")
@@ -391,16 +462,39 @@ def test_every_stream_event_is_applied(open_page, expect, amy):
     expect(page.get_by_role("status").filter(has_text="Careful now")).to_have_count(1)
     assert page.evaluate("window.seen.effects") == [{"name": "ping", "data": {"n": 1}}]
 
-    page.evaluate(apply, [
-        {"type": "thread.item.updated", "item_id": "w1",
-         "update": {"type": "widget.root.updated", "widget": {"type": "Card", "children": [{"type": "Title", "value": "Root swapped"}]}}},
-        {"type": "thread.item.done", "item": {**base, "id": "m1", "type": "assistant_message",
-                                              "content": [{"type": "output_text", "text": "Final text", "annotations": []}]}},
-        {"type": "thread.item.replaced", "item": {**base, "id": "wf1", "type": "assistant_message",
-                                                  "content": [{"type": "output_text", "text": "Workflow became text", "annotations": []}]}},
-        {"type": "thread.item.removed", "item_id": "w1"},
-        {"type": "error", "code": "custom", "message": "It broke", "allow_retry": False},
-    ])
+    page.evaluate(
+        apply,
+        [
+            {
+                "type": "thread.item.updated",
+                "item_id": "w1",
+                "update": {
+                    "type": "widget.root.updated",
+                    "widget": {"type": "Card", "children": [{"type": "Title", "value": "Root swapped"}]},
+                },
+            },
+            {
+                "type": "thread.item.done",
+                "item": {
+                    **base,
+                    "id": "m1",
+                    "type": "assistant_message",
+                    "content": [{"type": "output_text", "text": "Final text", "annotations": []}],
+                },
+            },
+            {
+                "type": "thread.item.replaced",
+                "item": {
+                    **base,
+                    "id": "wf1",
+                    "type": "assistant_message",
+                    "content": [{"type": "output_text", "text": "Workflow became text", "annotations": []}],
+                },
+            },
+            {"type": "thread.item.removed", "item_id": "w1"},
+            {"type": "error", "code": "custom", "message": "It broke", "allow_retry": False},
+        ],
+    )
     expect(page.locator('[data-item-id="w1"]')).to_have_count(0)
     expect(answer).to_contain_text("Final text")
     expect(page.locator('[data-item-id="wf1"]')).to_have_text(re.compile("Workflow became text"))

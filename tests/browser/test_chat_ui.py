@@ -48,7 +48,13 @@ def seed_thread(user, items: list[tuple[str, str]], thread_id: str = "thr_ui") -
     from datetime import datetime, timedelta
 
     from asgiref.sync import async_to_sync
-    from chatkit.types import AssistantMessageContent, AssistantMessageItem, ThreadMetadata, UserMessageItem, UserMessageTextContent
+    from chatkit.types import (
+        AssistantMessageContent,
+        AssistantMessageItem,
+        ThreadMetadata,
+        UserMessageItem,
+        UserMessageTextContent,
+    )
 
     from django_chatkit.context import RequestContext
     from django_chatkit.store import DjangoStore
@@ -193,7 +199,9 @@ def test_start_screen_prompts_and_thinking_indicator(open_page, expect, amy, vie
 
 
 def test_scrolling_up_mid_answer_is_left_alone(open_page, expect, amy):
-    seed_thread(amy, [("user" if n % 2 == 0 else "assistant", f"earlier message {n}") for n in range(30)], thread_id="thr_long")
+    seed_thread(
+        amy, [("user" if n % 2 == 0 else "assistant", f"earlier message {n}") for n in range(30)], thread_id="thr_long"
+    )
     page = open_page(CHAT, amy, viewport=PHONE)
     page.evaluate("() => document.getElementById('chatkit').chatkit.loadThread('thr_long')")
     log = page.get_by_role("log", name="Messages")
@@ -205,7 +213,9 @@ def test_scrolling_up_mid_answer_is_left_alone(open_page, expect, amy):
     assert log.evaluate("(m) => m.scrollHeight - m.scrollTop - m.clientHeight") < 60
     log.evaluate("(m) => { m.scrollTop = 0; }")
     seen = page.locator(".ck-streaming-item").text_content()
-    page.wait_for_function("(before) => document.querySelector('.ck-streaming-item').textContent.length > before.length + 40", arg=seen)
+    page.wait_for_function(
+        "(before) => document.querySelector('.ck-streaming-item').textContent.length > before.length + 40", arg=seen
+    )
     assert log.evaluate("(m) => m.scrollTop") == 0  # more text arrived; the reader stayed put
     shot(page, "scrolled-up-mid-answer", PHONE)
     page.get_by_role("button", name="Stop").click()
@@ -251,7 +261,9 @@ def test_tags_sit_inline_keep_their_place_and_open_when_clicked(open_page, expec
     expect(page.locator(".ck-assistant-message").last).to_contain_text(re.compile(r"What does\s+@Ada Lovelace\s+do\?"))
     row = models.ThreadItem.objects.get(owner=f"user:{amy.pk}", type="user_message")
     assert [(p["type"], p["text"]) for p in row.data["content"]] == [
-        ("input_text", "What does "), ("input_tag", "Ada Lovelace"), ("input_text", " do?")
+        ("input_text", "What does "),
+        ("input_tag", "Ada Lovelace"),
+        ("input_text", " do?"),
     ]
     # Clicking the sent tag (a button) reaches entities.onClick.
     bubble.get_by_role("button", name="Ada Lovelace").click()
@@ -319,7 +331,9 @@ def test_copy_retry_and_feedback_after_reload(open_page, expect, amy, viewport):
     fresh = page.locator(".ck-assistant-message")
     expect(fresh).to_have_count(1)
     expect(fresh).to_contain_text("You said: copy me")
-    page.wait_for_function("(old) => document.querySelector('.ck-assistant-message').dataset.itemId !== old", arg=first_id)
+    page.wait_for_function(
+        "(old) => document.querySelector('.ck-assistant-message').dataset.itemId !== old", arg=first_id
+    )
     assert models.ThreadItem.objects.filter(owner=f"user:{amy.pk}", type="assistant_message").count() == 1
 
     fresh.get_by_role("button", name="Bad response").click()
@@ -334,7 +348,10 @@ def test_copy_retry_and_feedback_after_reload(open_page, expect, amy, viewport):
 @VIEWPORTS
 def test_failed_send_keeps_the_text_and_explains_itself(open_page, expect, amy, viewport):
     page = open_page(CHAT, amy, viewport=viewport)
-    page.route("**/chatkit/", lambda route: route.abort() if "threads.create" in (route.request.post_data or "") else route.continue_())
+    page.route(
+        "**/chatkit/",
+        lambda route: route.abort() if "threads.create" in (route.request.post_data or "") else route.continue_(),
+    )
     send(page, "please keep me")
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Could not reach the server")
@@ -392,14 +409,17 @@ PNG = bytes.fromhex(
 def test_attachments_by_drop_and_paste_with_clickable_thumbnails(open_page, expect, amy, viewport):
     page = open_page(CHAT, amy, viewport=viewport)
     # Drop a file anywhere on the chat, paste another into the message box.
-    page.evaluate("""(bytes) => {
+    page.evaluate(
+        """(bytes) => {
       const file = (name, type, data) => new File([new Uint8Array(data)], name, { type });
       const drop = new DataTransfer();
       drop.items.add(file("dot.png", "image/png", bytes));
       const target = document.querySelector(".ck-messages");
       target.dispatchEvent(new DragEvent("dragover", { bubbles: true, cancelable: true, dataTransfer: drop }));
       target.dispatchEvent(new DragEvent("drop", { bubbles: true, cancelable: true, dataTransfer: drop }));
-    }""", list(PNG))
+    }""",
+        list(PNG),
+    )
     chips = page.locator(".ck-attachment-chip")
     expect(chips).to_have_count(1)
     expect(chips.first).to_have_attribute("aria-busy", "false")
@@ -453,11 +473,22 @@ def test_every_control_is_reachable_and_usable_with_the_keyboard(open_page, expe
     names = []
     for _ in range(40):
         page.keyboard.press("Tab")
-        names.append(page.evaluate("""() => {
+        names.append(
+            page.evaluate("""() => {
           const el = document.activeElement;
           return el.getAttribute("aria-label") || el.textContent.trim() || el.tagName;
-        }"""))
-    expected = {"Conversations", "Message", "Attach a file", "Tools", "Chat", "Find Events", "Send message", "Say hello"}
+        }""")
+        )
+    expected = {
+        "Conversations",
+        "Message",
+        "Attach a file",
+        "Tools",
+        "Chat",
+        "Find Events",
+        "Send message",
+        "Say hello",
+    }
     if viewport is DESKTOP:
         expected |= {"New chat", "Seeded", "Rename Seeded", "Delete Seeded"}
     else:
@@ -503,6 +534,8 @@ def test_every_control_is_reachable_and_usable_with_the_keyboard(open_page, expe
         page.keyboard.press("Escape")
     page.locator(".ck-assistant-message").last.get_by_role("button", name="Good response").focus()
     page.keyboard.press("Enter")
-    expect(page.locator(".ck-assistant-message").last.get_by_role("button", name="Good response")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator(".ck-assistant-message").last.get_by_role("button", name="Good response")).to_have_attribute(
+        "aria-pressed", "true"
+    )
     shot(page, "keyboard", viewport)
     assert page.js_errors == [] and page.console_errors == []

@@ -5,12 +5,12 @@ log in, pick a line from the line selector, tag an article, use a composer tool.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
-import re
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,9 +48,13 @@ def example_site(example_tmp, browser_thread) -> Iterator[str]:
         done = subprocess.run([*manage, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, done.stderr[-2000:]
     port = _free_port()
-    log = open(tmp / "server.log", "w")
+    log = open(tmp / "server.log", "w")  # noqa: SIM115  (the server writes it until the fixture ends)
     server = subprocess.Popen(
-        [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -61,7 +65,7 @@ def example_site(example_tmp, browser_thread) -> Iterator[str]:
         except OSError:
             if time.monotonic() > deadline or server.poll() is not None:
                 server.terminate()
-                raise RuntimeError((tmp / "server.log").read_text()[-2000:])
+                raise RuntimeError((tmp / "server.log").read_text()[-2000:]) from None
             time.sleep(0.2)
     try:
         yield url
@@ -181,7 +185,10 @@ def test_gallery_page_links_from_the_chat(demo_page, expect):
 # -- every seed pattern from the start screen (desktop and 390x844) ------------------------------
 
 VIEWPORTS = pytest.mark.parametrize(
-    "demo_page", [{"width": 1280, "height": 800}, {"width": 390, "height": 844}], ids=["desktop", "phone"], indirect=True
+    "demo_page",
+    [{"width": 1280, "height": 800}, {"width": 390, "height": 844}],
+    ids=["desktop", "phone"],
+    indirect=True,
 )
 
 
@@ -319,5 +326,7 @@ def test_the_chat_works_under_its_content_security_policy(demo_page, expect):
     expect(page.locator(".ck-assistant-message").last).to_contain_text("Selected red-line")
     assert page.evaluate("window.cspViolations") == []
     # A script injected into the page without the nonce does not run.
-    page.evaluate("() => { const s = document.createElement('script'); s.textContent = 'window.injected = 1'; document.head.append(s); }")
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.injected = 1'; document.head.append(s); }"
+    )
     assert page.evaluate("window.injected") is None

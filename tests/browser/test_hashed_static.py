@@ -87,7 +87,20 @@ def test_every_module_loads_hashed_from_the_collected_files(browser_thread, tmp_
     loaded = [u for u, _ in seen["static"]]
     modules = {Path(u).name.split(".")[0] for u in loaded if u.endswith(".js")}
     # mount.js and everything it imports, transitively.
-    assert {"mount", "chat", "client", "composer", "threads", "messages", "stream", "live", "widgets", "markdown", "icons", "dom"} <= modules
+    assert {
+        "mount",
+        "chat",
+        "client",
+        "composer",
+        "threads",
+        "messages",
+        "stream",
+        "live",
+        "widgets",
+        "markdown",
+        "icons",
+        "dom",
+    } <= modules
     assert all(status == 200 for _, status in seen["static"]), seen["static"]
     assert [u for u in loaded if not HASHED.search(u)] == []
 
@@ -96,4 +109,3 @@ def test_django_default_manifest_storage_leaves_imports_unhashed(browser_thread,
     seen = collect_serve_load(browser_thread, tmp_path, "django.contrib.staticfiles.storage.ManifestStaticFilesStorage")
     unhashed = {Path(u).name for u, _ in seen["static"] if not HASHED.search(u)}
     assert {"chat.js", "client.js"} <= unhashed
-

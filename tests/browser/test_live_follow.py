@@ -12,8 +12,8 @@ import pytest
 
 from django_chatkit import models
 from django_chatkit.journal import STOPPED_NOTE
-from tests.support.users import make_user
 from tests.support.runs import wait_for
+from tests.support.users import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

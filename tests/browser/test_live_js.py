@@ -11,8 +11,8 @@ import pytest
 
 from django_chatkit import models
 from tests.support.http import session_cookies
-from tests.support.users import make_user
 from tests.support.runs import open_stream, text_input, wait_for
+from tests.support.users import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -78,7 +78,10 @@ def test_another_tabs_answer_refreshes_the_element_but_its_own_does_not(open_pag
 def test_a_page_opened_mid_answer_refreshes_at_once_and_can_stop_it(open_page, live_daphne, lea):
     client = live_daphne.client(lea)
     thread_id = client.stream("threads.create", {"input": text_input("hello")})[0]["thread"]["id"]
-    payload = {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": text_input("slow please")}}
+    payload = {
+        "type": "threads.add_user_message",
+        "params": {"thread_id": thread_id, "input": text_input("slow please")},
+    }
     sock = open_stream(live_daphne.url, "/consumer/chatkit/", session_cookies(lea), payload)
     received = b""
     while received.count(b"thread.item.updated") < 3:

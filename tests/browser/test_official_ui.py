@@ -15,7 +15,9 @@ def test_official_component_gets_the_endpoint_domain_key_hooks_and_a_csrf_fetch(
     user = make_user("browser-official")
     page = open_page("/browser/official/", user)
     page.wait_for_function("window.officialOptions !== undefined")
-    options = page.evaluate("() => ({ ...window.officialOptions, api: { ...window.officialOptions.api, fetch: typeof window.officialOptions.api.fetch } })")
+    options = page.evaluate(
+        "() => ({ ...window.officialOptions, api: { ...window.officialOptions.api, fetch: typeof window.officialOptions.api.fetch } })"
+    )
     assert options["api"] == {"url": "/chatkit/", "domainKey": "dk-test", "fetch": "function"}
     assert [tool["id"] for tool in options["composer"]["tools"]] == ["general", "event_finder"]
     assert options["theme"] == {"colorScheme": "dark"}
@@ -45,8 +47,8 @@ def test_official_component_gets_the_endpoint_domain_key_hooks_and_a_csrf_fetch(
 import json  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
-from tests.support.http import LiveServer, parse_sse, session_cookies  # noqa: E402
 from tests.support.daphne import daphne_server  # noqa: E402
+from tests.support.http import LiveServer, parse_sse, session_cookies  # noqa: E402
 
 API_PATHS = {"view": "/chatkit/", "consumer": "/consumer/chatkit/"}
 

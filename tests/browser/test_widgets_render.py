@@ -126,7 +126,9 @@ def test_light_and_dark_themes(open_page, expect):
     assert light != dark
     assert light == "rgb(255, 255, 255)"
     # A Card with theme: "dark" stays dark inside a light page.
-    forced = page.evaluate("() => getComputedStyle(document.querySelector('.ck-card[data-ck-theme=dark]')).backgroundColor")
+    forced = page.evaluate(
+        "() => getComputedStyle(document.querySelector('.ck-card[data-ck-theme=dark]')).backgroundColor"
+    )
     assert forced == dark
     # The page follows the system preference when nothing forces a theme.
     system_dark = open_gallery(open_page, expect, color_scheme="dark")
@@ -136,25 +138,49 @@ def test_light_and_dark_themes(open_page, expect):
 HOSTILE = {
     "type": "Card",
     "status": {"text": "<img src=x onerror=\"window.pwned='status'\">", "favicon": "javascript:window.pwned='favicon'"},
-    "confirm": {"label": "<b onmouseover=\"window.pwned='label'\">ok</b>", "action": {"type": "x", "handler": "client"}},
+    "confirm": {
+        "label": "<b onmouseover=\"window.pwned='label'\">ok</b>",
+        "action": {"type": "x", "handler": "client"},
+    },
     "children": [
         {"type": "Text", "value": "<img src=x onerror=\"window.pwned='text'\">"},
         {"type": "Title", "value": "<script>window.pwned='title'</script>"},
-        {"type": "Markdown", "value": (
-            "<script>window.pwned='md-script'</script>\n\n"
-            "<img src=x onerror=\"window.pwned='md-img'\">\n\n"
-            "[click me](javascript:window.pwned='md-link')\n\n"
-            "[also](  JaVaScRiPt:window.pwned='md-link2')\n\n"
-            "[data](data:text/html,<script>window.pwned='md-data'</script>)\n\n"
-            "**<svg onload=\"window.pwned='md-svg'\">**"
-        )},
+        {
+            "type": "Markdown",
+            "value": (
+                "<script>window.pwned='md-script'</script>\n\n"
+                "<img src=x onerror=\"window.pwned='md-img'\">\n\n"
+                "[click me](javascript:window.pwned='md-link')\n\n"
+                "[also](  JaVaScRiPt:window.pwned='md-link2')\n\n"
+                "[data](data:text/html,<script>window.pwned='md-data'</script>)\n\n"
+                "**<svg onload=\"window.pwned='md-svg'\">**"
+            ),
+        },
         {"type": "Image", "src": "javascript:window.pwned='img'", "alt": "\"><script>window.pwned='alt'</script>"},
         {"type": "Badge", "label": "<iframe src=\"javascript:window.pwned='badge'\">"},
         {"type": "Button", "label": "<img src=x onerror=\"window.pwned='button'\">"},
-        {"type": "Select", "name": "s", "options": [{"value": "\"><script>window.pwned='opt'</script>", "label": "<img src=x onerror=\"window.pwned='opt'\">"}]},
-        {"type": "Box", "background": "url(javascript:window.pwned='css')", "padding": "1px; background: url(https://example.invalid/x)", "children": []},
-        {"type": "Chart", "xAxis": "k", "data": [{"k": "<img src=x onerror=\"window.pwned='chart'\">", "v": 1}],
-         "series": [{"type": "bar", "dataKey": "v", "label": "<script>window.pwned='series'</script>"}]},
+        {
+            "type": "Select",
+            "name": "s",
+            "options": [
+                {
+                    "value": "\"><script>window.pwned='opt'</script>",
+                    "label": "<img src=x onerror=\"window.pwned='opt'\">",
+                }
+            ],
+        },
+        {
+            "type": "Box",
+            "background": "url(javascript:window.pwned='css')",
+            "padding": "1px; background: url(https://example.invalid/x)",
+            "children": [],
+        },
+        {
+            "type": "Chart",
+            "xAxis": "k",
+            "data": [{"k": "<img src=x onerror=\"window.pwned='chart'\">", "v": 1}],
+            "series": [{"type": "bar", "dataKey": "v", "label": "<script>window.pwned='series'</script>"}],
+        },
     ],
 }
 
@@ -219,7 +245,9 @@ def test_css_escapes_in_widget_styles_never_make_the_page_fetch(open_page, expec
     )
     expect(page.locator("#escapes")).to_contain_text("x")
     page.wait_for_timeout(300)
-    styles = page.locator('#escapes [data-ck-type="Box"]').evaluate_all("els => els.map(e => e.getAttribute('style') || '')")
+    styles = page.locator('#escapes [data-ck-type="Box"]').evaluate_all(
+        "els => els.map(e => e.getAttribute('style') || '')"
+    )
     assert len(styles) == len(CSS_ESCAPES)
     assert not any("css-escape" in style for style in styles), styles
     assert not [url for url in requested if "css-escape.invalid" in url]

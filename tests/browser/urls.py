@@ -14,8 +14,14 @@ from tests.browser import actions  # noqa: F401  (registers the browser.replace 
 
 TOOL_CHOICES = [
     # Chat stays chosen after a send (persistent); Find Events is cleared, as ChatKit does.
-    {"id": "general", "label": "Chat", "icon": "sparkle", "placeholderOverride": "Ask anything...", "pinned": True,
-     "persistent": True},
+    {
+        "id": "general",
+        "label": "Chat",
+        "icon": "sparkle",
+        "placeholderOverride": "Ask anything...",
+        "pinned": True,
+        "persistent": True,
+    },
     {
         "id": "event_finder",
         "label": "Find Events",
@@ -29,7 +35,11 @@ TOOL_CHOICES = [
 # users (usernames starting with "browser-") so no other test ever sees it.
 CATALOG = [
     {"id": "ada", "title": "Ada Lovelace", "data": {"type": "person"}},
-    {"id": "widgets-guide", "title": "Building chat widgets", "data": {"type": "article", "article_id": "widgets-guide"}},
+    {
+        "id": "widgets-guide",
+        "title": "Building chat widgets",
+        "data": {"type": "article", "article_id": "widgets-guide"},
+    },
 ]
 
 
@@ -62,12 +72,22 @@ START_SCREEN = {
     "prompts": [
         {"label": "Say hello", "prompt": "hello there", "icon": "sparkle"},
         {"label": "Slow answer", "prompt": "slow answer please", "icon": "clock"},
-        {"label": "Ask about Ada", "icon": "profile", "prompt": [
-            {"type": "input_text", "text": "What did "},
-            {"type": "input_tag", "id": "catalog:ada", "text": "Ada Lovelace", "data": {"type": "person"},
-             "group": "Catalog", "interactive": True},
-            {"type": "input_text", "text": " write?"},
-        ]},
+        {
+            "label": "Ask about Ada",
+            "icon": "profile",
+            "prompt": [
+                {"type": "input_text", "text": "What did "},
+                {
+                    "type": "input_tag",
+                    "id": "catalog:ada",
+                    "text": "Ada Lovelace",
+                    "data": {"type": "person"},
+                    "group": "Catalog",
+                    "interactive": True,
+                },
+                {"type": "input_text", "text": " write?"},
+            ],
+        },
         {"label": "Events", "prompt": "events tonight", "icon": "calendar", "tool": "event_finder"},
     ],
 }

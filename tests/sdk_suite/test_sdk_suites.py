@@ -33,8 +33,19 @@ def sdk_sdist() -> Path:
     found = sorted(cache.glob(f"openai_chatkit-{wanted}.tar.gz"))
     if not found:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-             f"openai-chatkit=={wanted}", "-d", str(cache)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                f"openai-chatkit=={wanted}",
+                "-d",
+                str(cache),
+            ],
             check=True,
         )
         found = sorted(cache.glob(f"openai_chatkit-{wanted}.tar.gz"))

@@ -58,7 +58,9 @@ def daphne_workers(
 
 
 @contextmanager
-def daphne_server(django_db_blocker: Any, setup: Callable[[], Any] | None = None, **chatkit: Any) -> Iterator[LiveServer]:
+def daphne_server(
+    django_db_blocker: Any, setup: Callable[[], Any] | None = None, **chatkit: Any
+) -> Iterator[LiveServer]:
     """One daphne process."""
     with daphne_workers(django_db_blocker, 1, setup, **chatkit) as [(server, _process)]:
         yield server

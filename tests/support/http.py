@@ -71,11 +71,19 @@ def login_cookie(user) -> str:
     """A Cookie header of a logged-in browser (session and CSRF secret)."""
     client = Client()
     client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}; csrftoken={CSRF_SECRET}"
+    return (
+        f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}; csrftoken={CSRF_SECRET}"
+    )
 
 
-async def post(path: str, body: bytes, cookie: str | None = None, csrf: str | None = CSRF_SECRET, method: str = "POST",
-               extra_headers: tuple[tuple[bytes, bytes], ...] = ()):
+async def post(
+    path: str,
+    body: bytes,
+    cookie: str | None = None,
+    csrf: str | None = CSRF_SECRET,
+    method: str = "POST",
+    extra_headers: tuple[tuple[bytes, bytes], ...] = (),
+):
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra_headers]
     if cookie:
         headers.append((b"cookie", cookie.encode()))

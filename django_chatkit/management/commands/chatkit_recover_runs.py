@@ -24,8 +24,6 @@ class Command(BaseCommand):
         thread_ids = [str(thread_id) for thread_id in ThreadRun.objects.values_list("thread_id", flat=True)]
         recovered = [thread_id for thread_id in thread_ids if async_to_sync(runs.recover)(thread_id, None) is None]
         still_running = len(thread_ids) - len(recovered)
-        self.stdout.write(
-            f"Recovered {len(recovered)} interrupted response(s); {still_running} still running."
-        )
+        self.stdout.write(f"Recovered {len(recovered)} interrupted response(s); {still_running} still running.")
         for thread_id in recovered:
             self.stdout.write(f"  {thread_id}", self.style.WARNING)
