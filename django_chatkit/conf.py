@@ -9,6 +9,8 @@ Every key has a default in :data:`DEFAULTS`; a site overrides only what it needs
 
 Values are read on every access (no import-time caching), so ``override_settings``
 works in tests without any cache to reset.
+
+Long because: one typed, validated property per setting, beside its default.
 """
 
 from __future__ import annotations
