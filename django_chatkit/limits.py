@@ -11,6 +11,8 @@ names the field, so no row is ever half written.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
 import time
@@ -113,6 +115,7 @@ _requests: dict[str, tuple[float, int]] = {}
 _streams: dict[str, int] = {}
 _sockets: dict[str, int] = {}
 _stream_total = 0
+_owner_locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
 
 def reset() -> None:
@@ -121,6 +124,7 @@ def reset() -> None:
     _requests.clear()
     _streams.clear()
     _sockets.clear()
+    _owner_locks.clear()
     _stream_total = 0
 
 
@@ -198,6 +202,23 @@ def release_socket(owner: str) -> None:
         _sockets[owner] = left
     else:
         _sockets.pop(owner, None)
+
+
+@contextlib.asynccontextmanager
+async def owner_lock(owner: str) -> AsyncIterator[None]:
+    """One block of ``owner`` at a time in this process: a quota's count and the row it
+    admits, so a burst of requests cannot all pass the count before any row is written."""
+    lock, users = _owner_locks.get(owner) or (asyncio.Lock(), 0)
+    _owner_locks[owner] = (lock, users + 1)
+    try:
+        async with lock:
+            yield
+    finally:
+        lock, users = _owner_locks[owner]
+        if users > 1:
+            _owner_locks[owner] = (lock, users - 1)
+        else:
+            del _owner_locks[owner]
 
 
 async def check_attachment_quota(owner: str, size: int, *, excluding: str | None = None) -> None:

@@ -39,7 +39,7 @@ from . import models
 from .conf import chatkit_settings
 from .exceptions import BadRequest
 from .ids import new_id
-from .limits import check_attachment_quota
+from .limits import check_attachment_quota, owner_lock
 
 __all__ = ["DjangoStore", "DjangoAttachmentStore", "NotFoundError"]
 
@@ -389,7 +389,22 @@ class DjangoAttachmentStore(_OwnedStore, AttachmentStore[Any]):
     async def create_attachment(self, input: AttachmentCreateParams, context: Any) -> Attachment:
         check_attachment_name(input.name)
         check_attachment_allowed(input.mime_type, input.size)
-        await check_attachment_quota(self.owner_of(context), input.size)
+        owner = self.owner_of(context)
+        # The quota counts rows: count and write this one at once (the SDK's
+        # save_attachment then updates it), or a burst of creates all pass the count.
+        async with owner_lock(owner):
+            await check_attachment_quota(owner, input.size)
+            attachment = self._describe_upload(input, context)
+            await models.Attachment.objects.acreate(
+                attachment_id=attachment.id,
+                owner=owner,
+                name=attachment.name,
+                mime_type=attachment.mime_type,
+                data=attachment.model_dump(mode="json"),
+            )
+        return attachment
+
+    def _describe_upload(self, input: AttachmentCreateParams, context: Any) -> Attachment:
         attachment_id = self.generate_attachment_id(input.mime_type, context)
         upload = AttachmentUploadDescriptor(
             url=_absolute_url(context, "django_chatkit:attachment-upload", attachment_id),

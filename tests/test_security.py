@@ -803,6 +803,18 @@ def test_attachments_over_the_per_user_count_and_bytes_get_a_429(alice_client, s
     assert chatkit(alice_client, "attachments.create", {"name": "c.txt", "size": 1, "mime_type": "text/plain"}).status_code == 200
 
 
+async def test_attachments_created_at_once_stop_at_the_per_user_count(user, settings, fresh_limits):
+    import asyncio
+
+    from tests.support.runs import send
+
+    settings.CHATKIT = {**settings.CHATKIT, "ATTACHMENT_MAX_PER_USER": 3}
+    create = {"name": "a.txt", "size": 1, "mime_type": "text/plain"}
+    answers = await asyncio.gather(*(send(user, "attachments.create", create) for _ in range(10)))
+    assert sorted(answer.status for answer in answers) == [200] * 3 + [429] * 7
+    assert await models.Attachment.objects.filter(owner=f"user:{user.pk}").acount() == 3
+
+
 async def test_a_request_cancelled_while_it_waits_gives_its_stream_back(user, gated, fresh_limits):
     import asyncio
 
