@@ -29,6 +29,15 @@ def use_test_database() -> None:
     request_started.connect(_forget_content_types, dispatch_uid="tests_forget_content_types")
 
 
+def use_test_database_with_persistent_connections() -> None:
+    """use_test_database, with the persistent connections (``CONN_MAX_AGE``) that
+    docs/deployment.md recommends on PostgreSQL."""
+    from django.conf import settings
+
+    use_test_database()
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 60
+
+
 def _forget_content_types(**kwargs) -> None:
     from django.contrib.contenttypes.models import ContentType
 
