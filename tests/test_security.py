@@ -32,6 +32,7 @@ from django_chatkit.agents import ChatKitItemConverter
 from django_chatkit.context import RequestContext
 from django_chatkit.models import WidgetTemplate
 from django_chatkit.widgets import WidgetDefinition, WidgetError, save_widget_definition
+from tests.support.bombs import BOMBS, TEXT
 from tests.support.http import PATHS, login_cookie, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,9 +67,13 @@ def history_message(item_id: str, attachments) -> UserMessageItem:
 
 @pytest.fixture
 def counting_storage(tmp_path, settings):
-    settings.STORAGES = {**settings.STORAGES, "counting": {
-        "BACKEND": "tests.test_security.CountingStorage", "OPTIONS": {"location": str(tmp_path)},
-    }}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "counting": {
+            "BACKEND": "tests.test_security.CountingStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
     settings.CHATKIT = {**settings.CHATKIT, "ATTACHMENT_STORAGE": "counting"}
     CountingStorage.opened = []
     from django.core.files.storage import storages
@@ -80,10 +85,17 @@ def counting_storage(tmp_path, settings):
 async def stored_image(storage, owner: str, attachment_id: str, size: int) -> ImageAttachment:
     name = storage.save(f"{attachment_id}.png", ContentFile(PNG + b"\0" * (size - len(PNG))))
     await models.Attachment.objects.acreate(
-        attachment_id=attachment_id, owner=owner, name=f"{attachment_id}.png", mime_type="image/png",
-        file=name, size=size, data={},
+        attachment_id=attachment_id,
+        owner=owner,
+        name=f"{attachment_id}.png",
+        mime_type="image/png",
+        file=name,
+        size=size,
+        data={},
     )
-    return ImageAttachment(id=attachment_id, name=f"{attachment_id}.png", mime_type="image/png", preview_url="http://x/p")
+    return ImageAttachment(
+        id=attachment_id, name=f"{attachment_id}.png", mime_type="image/png", preview_url="http://x/p"
+    )
 
 
 async def test_a_turn_reads_each_attachment_of_the_history_once(counting_storage, user):
@@ -157,10 +169,16 @@ def remote_schema(url: str) -> dict:
 
 def widget_form(schema: dict) -> dict:
     return {
-        "name": "creds", "title": "", "description": "", "template": CARD,
-        "json_schema": json.dumps(schema), "sample_data": json.dumps({"key": "x"}),
-        "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0",
-        "versions-MIN_NUM_FORMS": "0", "versions-MAX_NUM_FORMS": "1000",
+        "name": "creds",
+        "title": "",
+        "description": "",
+        "template": CARD,
+        "json_schema": json.dumps(schema),
+        "sample_data": json.dumps({"key": "x"}),
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+        "versions-MIN_NUM_FORMS": "0",
+        "versions-MAX_NUM_FORMS": "1000",
     }
 
 
@@ -176,7 +194,13 @@ def test_remote_ref_is_refused_in_the_admin_and_nothing_is_fetched(admin_client,
 
 def test_remote_ref_is_refused_at_widget_import_and_nothing_is_fetched(admin_client, listener):
     url, connections = listener
-    document = {"version": "1.0", "name": "creds", "template": CARD, "jsonSchema": remote_schema(url), "sampleData": {"key": "x"}}
+    document = {
+        "version": "1.0",
+        "name": "creds",
+        "template": CARD,
+        "jsonSchema": remote_schema(url),
+        "sampleData": {"key": "x"},
+    }
     response = admin_client.post(
         reverse("admin:django_chatkit_widgettemplate_import"),
         {"files": [SimpleUploadedFile("creds.widget", json.dumps(document).encode())]},
@@ -208,39 +232,21 @@ def test_unresolvable_ref_is_refused_by_the_preview_api(admin_client, listener, 
 def test_local_refs_still_work(admin_client):
     schema = {"$defs": {"key": {"type": "string"}}, "properties": {"key": {"$ref": "#/$defs/key"}}}
     preview = reverse("django_chatkit_api:widget-template-preview")
-    good = admin_client.post(preview, data=json.dumps({"template": CARD, "jsonSchema": schema, "data": {"key": "x"}}),
-                             content_type="application/json")
+    good = admin_client.post(
+        preview,
+        data=json.dumps({"template": CARD, "jsonSchema": schema, "data": {"key": "x"}}),
+        content_type="application/json",
+    )
     assert good.status_code == 200, good.content
-    bad = admin_client.post(preview, data=json.dumps({"template": CARD, "jsonSchema": schema, "data": {"key": 3}}),
-                            content_type="application/json")
+    bad = admin_client.post(
+        preview,
+        data=json.dumps({"template": CARD, "jsonSchema": schema, "data": {"key": 3}}),
+        content_type="application/json",
+    )
     assert bad.status_code == 400 and bad.json()["errors"][0]["path"] == "$.key"
 
 
 # -- template bombs: bounded renders, refused with a message ---------------------------------------
-
-TEXT = '{"type": "Card", "children": [{"type": "Text", "value": %s}]}'
-BOMBS = {
-    "nested loops of 5e8": (
-        "{% for i in range(100000) %}{% for j in range(5000) %}{% endfor %}{% endfor %}" + TEXT % '"x"',
-        "loop iterations",
-    ),
-    "lipsum(n=100000)": (TEXT % "{{ lipsum(n=100000)|tojson }}", "over what the render may produce"),
-    "50 MB concatenation": (
-        '{% set ns = namespace(s="x" * 100000) %}{% for i in range(9) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}'
-        + TEXT % "{{ ns.s|tojson }}",
-        "characters",
-    ),
-    "template text repeated": ("{% for i in range(100000) %}" + "x" * 100 + "{% endfor %}", "characters"),
-    "recursive macro": ("{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}", "nest over"),
-    "deeply nested output": (
-        '{% for i in range(3000) %}{"type": "Card", "children": [{% endfor %}{% for i in range(3000) %}]}{% endfor %}',
-        "nests too deeply",
-    ),
-    "replace amplification": ('{% set s = "x" * 100000 %}' + TEXT % '{{ s|replace("", s)|tojson }}', "would be"),
-    "format width": (TEXT % '{{ "%0100000000d"|format(1)|tojson }}', "would be"),
-    "str.format width": (TEXT % '{{ "{:>100000000}".format(1)|tojson }}', "would be"),
-    "center width": (TEXT % '{{ "x"|center(100000000)|tojson }}', "would be"),
-}
 
 
 def preview(client, template: str, schema: dict | None = None, data: dict | None = None):
@@ -303,7 +309,9 @@ def staff_member(django_user_model):
 def grant(user, *codenames: str):
     from django.contrib.auth.models import Permission
 
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="django_chatkit", codename__in=codenames))
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="django_chatkit", codename__in=codenames)
+    )
 
 
 def test_the_widget_api_needs_the_widget_template_permissions(client, staff_member):
@@ -378,7 +386,9 @@ async def live_socket(user, origin: str | None, *, host: str = "testserver:8000"
 
 async def own_thread(user) -> str:
     await models.Thread.objects.acreate(
-        thread_id="thr_live", owner=f"user:{user.pk}", created_at_us=0,
+        thread_id="thr_live",
+        owner=f"user:{user.pk}",
+        created_at_us=0,
         data={"id": "thr_live", "created_at": "2026-01-01T00:00:00", "status": {"type": "active"}, "metadata": {}},
     )
     return "thr_live"
@@ -461,8 +471,18 @@ def test_mime_tricks_are_refused_at_attachments_create(alice_client, mime_type):
 
 def test_an_exact_entry_allows_a_type_a_wildcard_does_not(alice_client, settings):
     settings.CHATKIT = {**settings.CHATKIT, "ATTACHMENT_ALLOWED_MIME_TYPES": ["image/*", "image/svg+xml"]}
-    assert chatkit(alice_client, "attachments.create", {"name": "a.svg", "size": 1, "mime_type": "image/svg+xml"}).status_code == 200
-    assert chatkit(alice_client, "attachments.create", {"name": "a.png", "size": 1, "mime_type": "image/PNG"}).json()["mime_type"] == "image/png"
+    assert (
+        chatkit(
+            alice_client, "attachments.create", {"name": "a.svg", "size": 1, "mime_type": "image/svg+xml"}
+        ).status_code
+        == 200
+    )
+    assert (
+        chatkit(alice_client, "attachments.create", {"name": "a.png", "size": 1, "mime_type": "image/PNG"}).json()[
+            "mime_type"
+        ]
+        == "image/png"
+    )
 
 
 @pytest.mark.parametrize("name", ["a\x00.png", "a" * 256 + ".png", "../a.png", "a\nb.png"])
@@ -497,7 +517,9 @@ def test_a_polyglot_uploaded_as_png_is_served_as_a_sandboxed_png(alice_client):
 
 def test_a_file_that_is_not_a_raster_image_is_always_a_download(alice_client, settings):
     settings.CHATKIT = {**settings.CHATKIT, "ATTACHMENT_ALLOWED_MIME_TYPES": ["image/svg+xml", "text/plain"]}
-    svg = uploaded(alice_client, "x.svg", "image/svg+xml", b"<svg xmlns='http://www.w3.org/2000/svg'><script>1</script></svg>")
+    svg = uploaded(
+        alice_client, "x.svg", "image/svg+xml", b"<svg xmlns='http://www.w3.org/2000/svg'><script>1</script></svg>"
+    )
     assert "preview_url" not in svg or not svg.get("preview_url")
     response = alice_client.get(f"/chatkit/attachments/{svg['id']}/preview/")
     assert response["Content-Disposition"].startswith("attachment")
@@ -516,10 +538,13 @@ async def alice_async(async_client, user):
 
 async def send_with(client, attachment_id: str) -> str:
     response = await client.post(
-        "/chatkit/", data=json.dumps({"type": "threads.create", "params": {"input": user_input("see", [attachment_id])}}),
+        "/chatkit/",
+        data=json.dumps({"type": "threads.create", "params": {"input": user_input("see", [attachment_id])}}),
         content_type="application/json",
     )
-    events = [json.loads(line[6:]) for line in (await read(response)).decode().split("\n\n") if line.startswith("data: ")]
+    events = [
+        json.loads(line[6:]) for line in (await read(response)).decode().split("\n\n") if line.startswith("data: ")
+    ]
     assert events[-1]["type"] != "error", events[-1]
     return events[0]["thread"]["id"]
 
@@ -556,7 +581,8 @@ async def test_deleting_a_thread_deletes_its_attachments(alice_async, user):
     assert attachment_storage().exists(stored)
 
     deleted = await alice_async.post(
-        "/chatkit/", data=json.dumps({"type": "threads.delete", "params": {"thread_id": thread_id}}),
+        "/chatkit/",
+        data=json.dumps({"type": "threads.delete", "params": {"thread_id": thread_id}}),
         content_type="application/json",
     )
     assert deleted.status_code == 200
@@ -571,25 +597,47 @@ THREAD, ITEM, ATTACHMENT = "thr_fuzz", "msg_fuzz", "atc_fuzz"
 MESSAGE = {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}}
 #: A valid request per op, and the paths of its string and integer fields.
 TEMPLATES = {
-    "threads.create": ({"input": MESSAGE}, ["input.content.0.text", "input.quoted_text", "input.inference_options.model"], []),
+    "threads.create": (
+        {"input": MESSAGE},
+        ["input.content.0.text", "input.quoted_text", "input.inference_options.model"],
+        [],
+    ),
     "threads.add_user_message": (
-        {"thread_id": THREAD, "input": MESSAGE}, ["thread_id", "input.content.0.text", "input.attachments.0"], []),
+        {"thread_id": THREAD, "input": MESSAGE},
+        ["thread_id", "input.content.0.text", "input.attachments.0"],
+        [],
+    ),
     "threads.add_client_tool_output": ({"thread_id": THREAD, "result": {"k": "v"}}, ["thread_id", "result.k"], []),
     "threads.add_structured_input": (
         {"thread_id": THREAD, "item_id": ITEM, "input": {"answers": {"q": {"values": ["a"]}}}},
-        ["thread_id", "item_id", "input.answers.q.values.0"], []),
+        ["thread_id", "item_id", "input.answers.q.values.0"],
+        [],
+    ),
     "threads.retry_after_item": ({"thread_id": THREAD, "item_id": ITEM}, ["thread_id", "item_id"], []),
     "threads.custom_action": (
         {"thread_id": THREAD, "item_id": ITEM, "action": {"type": "x", "payload": {"k": "v"}}},
-        ["thread_id", "item_id", "action.type", "action.payload.k"], []),
+        ["thread_id", "item_id", "action.type", "action.payload.k"],
+        [],
+    ),
     "threads.sync_custom_action": (
-        {"thread_id": THREAD, "item_id": ITEM, "action": {"type": "x", "payload": {}}}, ["thread_id", "item_id", "action.type"], []),
+        {"thread_id": THREAD, "item_id": ITEM, "action": {"type": "x", "payload": {}}},
+        ["thread_id", "item_id", "action.type"],
+        [],
+    ),
     "threads.get_by_id": ({"thread_id": THREAD}, ["thread_id"], []),
     "threads.list": ({"limit": 5, "after": THREAD, "order": "desc"}, ["after", "order"], ["limit"]),
     "threads.update": ({"thread_id": THREAD, "title": "t"}, ["thread_id", "title"], []),
     "threads.delete": ({"thread_id": THREAD}, ["thread_id"], []),
-    "items.list": ({"thread_id": THREAD, "limit": 5, "after": ITEM, "order": "asc"}, ["thread_id", "after", "order"], ["limit"]),
-    "items.feedback": ({"thread_id": THREAD, "item_ids": [ITEM], "kind": "positive"}, ["thread_id", "item_ids.0", "kind"], []),
+    "items.list": (
+        {"thread_id": THREAD, "limit": 5, "after": ITEM, "order": "asc"},
+        ["thread_id", "after", "order"],
+        ["limit"],
+    ),
+    "items.feedback": (
+        {"thread_id": THREAD, "item_ids": [ITEM], "kind": "positive"},
+        ["thread_id", "item_ids.0", "kind"],
+        [],
+    ),
     "attachments.create": ({"name": "a.txt", "size": 3, "mime_type": "text/plain"}, ["name", "mime_type"], ["size"]),
     "attachments.delete": ({"attachment_id": ATTACHMENT}, ["attachment_id"], []),
     "input.transcribe": ({"audio_base64": "AAAA", "mime_type": "audio/webm"}, ["audio_base64", "mime_type"], []),
@@ -604,7 +652,8 @@ hostile_strings = st.one_of(
     st.text(max_size=50),
 )
 hostile_integers = st.one_of(
-    st.sampled_from([10**30, 2**63, 2**63 - 1, -(2**63), -1, 0, 2**31, 2**53 + 1]), st.integers(),
+    st.sampled_from([10**30, 2**63, 2**63 - 1, -(2**63), -1, 0, 2**31, 2**53 + 1]),
+    st.integers(),
 )
 DATABASE_WORDS = ("psycopg", "postgres", "sqlite", "violates", "0x00", "out of range", "Traceback", "Error:")
 
@@ -623,13 +672,26 @@ def fuzz_rows(user) -> None:
     owner = f"user:{user.pk}"
     if not models.Thread.objects.filter(thread_id=THREAD).exists():
         models.Thread.objects.create(
-            thread_id=THREAD, owner=owner, created_at_us=0,
+            thread_id=THREAD,
+            owner=owner,
+            created_at_us=0,
             data={"id": THREAD, "created_at": "2026-01-01T00:00:00", "status": {"type": "active"}, "metadata": {}},
         )
         models.ThreadItem.objects.create(
-            thread_id=THREAD, item_id=ITEM, owner=owner, type="user_message", created_at_us=1,
-            data={"id": ITEM, "thread_id": THREAD, "created_at": "2026-01-01T00:00:00", "type": "user_message",
-                  "content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}},
+            thread_id=THREAD,
+            item_id=ITEM,
+            owner=owner,
+            type="user_message",
+            created_at_us=1,
+            data={
+                "id": ITEM,
+                "thread_id": THREAD,
+                "created_at": "2026-01-01T00:00:00",
+                "type": "user_message",
+                "content": [{"type": "input_text", "text": "hi"}],
+                "attachments": [],
+                "inference_options": {},
+            },
         )
 
 
@@ -638,8 +700,15 @@ def table_counts() -> tuple[int, ...]:
 
 
 @hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(field=st.sampled_from(FIELDS), text=hostile_strings, number=hostile_integers, transport=st.sampled_from(["consumer", "view"]))
-def test_hostile_strings_and_integers_in_any_field_never_500_and_refusals_never_write(user, field, text, number, transport):
+@given(
+    field=st.sampled_from(FIELDS),
+    text=hostile_strings,
+    number=hostile_integers,
+    transport=st.sampled_from(["consumer", "view"]),
+)
+def test_hostile_strings_and_integers_in_any_field_never_500_and_refusals_never_write(
+    user, field, text, number, transport
+):
     fuzz_rows(user)
     op, kind, path = field
     params = json.loads(json.dumps(TEMPLATES[op][0]))
@@ -664,7 +733,11 @@ def test_hostile_strings_and_integers_in_any_field_never_500_and_refusals_never_
         ("threads.update", {"thread_id": THREAD, "title": "a\x00b"}, "params.title"),
         ("threads.update", {"thread_id": THREAD, "title": "t" * 1025}, "params.title"),
         ("attachments.create", {"name": "n" * 1025, "size": 1, "mime_type": "text/plain"}, "params.name"),
-        ("threads.create", {"input": {**MESSAGE, "content": [{"type": "input_text", "text": "a\x00"}]}}, "params.input.content[0].text"),
+        (
+            "threads.create",
+            {"input": {**MESSAGE, "content": [{"type": "input_text", "text": "a\x00"}]}},
+            "params.input.content[0].text",
+        ),
     ],
 )
 def test_out_of_bounds_input_is_a_400_naming_the_field_and_writes_nothing(alice_client, user, op, params, field):
@@ -797,10 +870,15 @@ def test_attachments_over_the_per_user_count_and_bytes_get_a_429(alice_client, s
     assert too_many.status_code == 429
     assert "2 attachments" in too_many.json()["error"]["message"]
     # The bytes that arrive count, whatever size was declared.
-    upload = alice_client.post(urlparse(second["upload_descriptor"]["url"]).path, data=b"x" * 6, content_type="text/plain")
+    upload = alice_client.post(
+        urlparse(second["upload_descriptor"]["url"]).path, data=b"x" * 6, content_type="text/plain"
+    )
     assert upload.status_code == 429
     chatkit(alice_client, "attachments.delete", {"attachment_id": first["id"]})
-    assert chatkit(alice_client, "attachments.create", {"name": "c.txt", "size": 1, "mime_type": "text/plain"}).status_code == 200
+    assert (
+        chatkit(alice_client, "attachments.create", {"name": "c.txt", "size": 1, "mime_type": "text/plain"}).status_code
+        == 200
+    )
 
 
 async def test_attachments_created_at_once_stop_at_the_per_user_count(user, settings, fresh_limits):

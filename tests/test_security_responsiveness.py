@@ -30,11 +30,11 @@ from django.urls import reverse
 
 from django_chatkit import models
 from django_chatkit.widgets import WidgetDefinition, save_widget_definition
+from tests.support.bombs import BOMBS, TEXT
 from tests.support.daphne import daphne_server
 from tests.support.http import CSRF_SECRET, PATHS, LiveServer, session_cookies
 from tests.support.runs import text_input
 from tests.support.users import make_user
-from tests.test_security import BOMBS, TEXT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
