@@ -41,6 +41,7 @@ recovery, drain) is one state machine over its ``ThreadRun`` row.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import os
@@ -100,6 +101,8 @@ logger = logging.getLogger("django_chatkit")
 
 #: Key of the run marker in the thread's metadata (from the lease row; never stored).
 METADATA_KEY = RUN_MARKER_KEY
+#: Longest a run's start waits for its process to listen for live interest (seconds).
+LISTEN_TIMEOUT = 1.0
 #: The group every process that runs answers listens on for live interest.
 INTEREST_GROUP = "chatkit.live-interest"
 _INTERRUPTED_CONTEXT = (
@@ -200,6 +203,9 @@ class Run:
         running_here()[thread_id] = self
         ticker = _Ticker.here()
         ticker.add(self)
+        # Subscribers elsewhere answer "started" by announcing their interest again: this
+        # process must be listening by then, or the announcement is lost for a TTL.
+        await ticker.listening()
         self.live = ticker.is_followed(thread_id)
         self._notify("started")
 
@@ -385,6 +391,7 @@ class _Ticker:
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._followed: dict[str, float] = {}  # thread id -> when the interest ends
+        self._listening = asyncio.Event()  # the listener has joined INTEREST_GROUP
         self._in_flight: set[tuple[str | None, str]] = set()
         self._write_done = asyncio.Event()
         self._write_done.set()
@@ -408,6 +415,13 @@ class _Ticker:
         if run is not None:
             run.followed()
 
+    async def listening(self) -> None:
+        """Wait (briefly) until the listener receives interest announcements."""
+        if self._listening.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._listening.wait()), LISTEN_TIMEOUT)
+
     def is_followed(self, thread_id: str) -> bool:
         return self._followed.get(thread_id, 0.0) > time.monotonic()
 
@@ -415,11 +429,14 @@ class _Ticker:
         """Receive the interest announcements of live subscribers in any process."""
         layer = _channel_layer()
         if layer is None or chatkit_settings.LIVE_EVENTS_INTERVAL is None:
+            self._listening.set()  # nothing to listen to: no run waits for it
             return
-        channel = await layer.new_channel("chatkit.runs.")
-        await layer.group_add(INTEREST_GROUP, channel)
+        channel = None
         try:
-            while self.runs or self._task is not None and not self._task.done():
+            channel = await layer.new_channel("chatkit.runs.")
+            await layer.group_add(INTEREST_GROUP, channel)
+            self._listening.set()
+            while self.runs or (self._task is not None and not self._task.done()):
                 message = await layer.receive(channel)
                 thread_id = message.get("thread_id")
                 if message.get("type") == "chatkit.interest" and isinstance(thread_id, str):
@@ -429,10 +446,13 @@ class _Ticker:
         except Exception:
             logger.warning("Live interest listener stopped", exc_info=True)
         finally:
-            try:
-                await asyncio.shield(layer.group_discard(INTEREST_GROUP, channel))
-            except Exception:
-                pass
+            # Wake a run waiting for this listener (it goes on without live interest), then
+            # leave the flag down for the next listener.
+            self._listening.set()
+            self._listening.clear()
+            if channel is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(layer.group_discard(INTEREST_GROUP, channel))
 
     # -- checkpoints -------------------------------------------------------------------
 
