@@ -211,10 +211,15 @@ def insert_or_update_same(
         return False
 
 
+#: Most rows one checkpoint statement writes (a statement per this many running answers).
+_ROWS_PER_STATEMENT = 1000
+
+
 def upsert_item_rows(rows: list[tuple[str, str, str, str, int, str]]) -> None:
     """Insert or update item rows ``(thread id, item id, owner, type, created_at_us, JSON
-    text)`` in one statement (a checkpoint; runs on a database thread). The JSON is the
-    item's ``model_dump_json()``, made once."""
+    text)`` (a checkpoint; runs on a database thread). The JSON is the item's
+    ``model_dump_json()``, made once. One multi-row statement (its own transaction, one
+    commit) per ``_ROWS_PER_STATEMENT`` rows, or per the backend's parameter limit."""
     model = models.ThreadItem
     alias = router.db_for_write(model)
     connection = transaction.get_connection(alias)
@@ -233,14 +238,30 @@ def upsert_item_rows(rows: list[tuple[str, str, str, str, int, str]]) -> None:
     names = ("thread", "item_id", "owner", "type", "created_at_us", "data")
     column = {name: quote(model._meta.get_field(name).column) for name in names}
     data = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(column[n] for n in names)}) "
-        f"VALUES (%s, %s, %s, %s, %s, {data}) "
-        f"ON CONFLICT ({column['thread']}, {column['item_id']}) DO UPDATE SET "
-        + ", ".join(f"{column[n]} = EXCLUDED.{column[n]}" for n in ("type", "created_at_us", "data"))
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(column[n] for n in names)}) VALUES "
+    tail = f" ON CONFLICT ({column['thread']}, {column['item_id']}) DO UPDATE SET " + ", ".join(
+        f"{column[n]} = EXCLUDED.{column[n]}" for n in ("type", "created_at_us", "data")
     )
+    value = f"(%s, %s, %s, %s, %s, {data})"
+    limit = _ROWS_PER_STATEMENT
+    if connection.features.max_query_params:
+        limit = min(limit, _parameter_limit(connection) // len(names))
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        for start in range(0, len(rows), limit):
+            chunk = rows[start : start + limit]
+            cursor.execute(head + ", ".join([value] * len(chunk)) + tail, [v for row in chunk for v in row])
+
+
+def _parameter_limit(connection: Any) -> int:
+    """The most parameters one statement takes (SQLite's compiled-in limit when it says)."""
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        try:
+            return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        except (AttributeError, sqlite3.Error):
+            pass
+    return connection.features.max_query_params
 
 
 async def _upsert_owned(
