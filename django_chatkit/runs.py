@@ -44,7 +44,7 @@ import os
 import socket
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -650,8 +650,11 @@ async def _closed(run: Run | None) -> None:
 # -- the request side -----------------------------------------------------------------------
 
 
-async def supervise(request: Any, context: Any, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Run one streaming request as a durable run (see the module docstring)."""
+async def supervise(
+    request: Any, context: Any, chunks: AsyncIterator[bytes], ended: Callable[[], None] | None = None
+) -> AsyncIterator[bytes]:
+    """Run one streaming request as a durable run (see the module docstring); ``ended``
+    is called as it ends, whichever way."""
     run = Run(owner=owner_of(context), mode=chatkit_settings.DISCONNECT)
     run.task = asyncio.current_task()
     thread_id = getattr(getattr(request, "params", None), "thread_id", None)
@@ -674,6 +677,8 @@ async def supervise(request: Any, context: Any, chunks: AsyncIterator[bytes]) ->
             await _finish(run)
         finally:
             _streams().discard(run)
+            if ended is not None:
+                ended()
 
 
 async def _finish(run: Run) -> None:

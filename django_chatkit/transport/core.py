@@ -236,7 +236,7 @@ class DirectEventStream:
         except asyncio.CancelledError:
             await self._close()
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (a startup error: answered as JSON)
             self.startup_error = exc
             await self._close()
             return None
@@ -250,11 +250,11 @@ class DirectEventStream:
             head, self._head = self._head, None
             if head is not None:
                 await self._write(write, head)
-            turn = time.monotonic() + BURST_WINDOW
+            last = time.monotonic()
+            turn = last + BURST_WINDOW
             while True:
-                waits = _Waits(anext(self._chunks))
                 try:
-                    chunk = await waits
+                    chunk = await anext(self._chunks)
                 except StopAsyncIteration:
                     return
                 except asyncio.CancelledError:
@@ -266,11 +266,14 @@ class DirectEventStream:
                     await self._write(write, stream_error_event(exc))
                     return
                 await self._write(write, chunk)
-                if waits.waited:
-                    turn = time.monotonic() + BURST_WINDOW
-                elif time.monotonic() >= turn:  # a burst: let the loop run the others
+                now = time.monotonic()
+                if now - last >= BURST_WINDOW:  # the stream waited for this chunk
+                    turn = now + BURST_WINDOW
+                elif now >= turn:  # a burst: let the loop run the others
                     await self._write(asyncio.sleep, 0)
-                    turn = time.monotonic() + BURST_WINDOW
+                    now = time.monotonic()
+                    turn = now + BURST_WINDOW
+                last = now
         finally:
             await self._close()
 
@@ -326,41 +329,6 @@ class DirectEventStream:
     @property
     def done(self) -> bool:
         return self._done
-
-
-class _Waits:
-    """Awaits ``awaitable`` and records whether it had to wait (suspend) on the way."""
-
-    __slots__ = ("_awaitable", "waited")
-
-    def __init__(self, awaitable: Any) -> None:
-        self._awaitable = awaitable
-        self.waited = False
-
-    def __await__(self) -> Any:
-        step = self._awaitable.__await__()
-        send, throw = step.send, step.throw
-        try:
-            signal = send(None)
-        except StopIteration as stop:
-            return stop.value
-        self.waited = True
-        while True:
-            try:
-                sent = yield signal
-            except GeneratorExit:
-                step.close()
-                raise
-            except BaseException as exc:
-                try:
-                    signal = throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    signal = send(sent)
-                except StopIteration as stop:
-                    return stop.value
 
 
 async def _pause(awaitable: Any) -> None:
@@ -520,7 +488,8 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes, *, direct: b
             limits.release_stream(streaming)
         return ChatKitResponse(status=200, body=result.json, headers={"Content-Type": JSON_CONTENT_TYPE})
 
-    chunks = limits.counted_stream(owner, runs.supervise(parsed, context, aiter(result)))
+    # The run gives the stream slot back as it ends (one generator layer less per event).
+    chunks = runs.supervise(parsed, context, aiter(result), ended=lambda: limits.release_stream(owner))
     stream: EventStream | DirectEventStream
     if direct and chatkit_settings.DISCONNECT == "cancel":
         stream = DirectEventStream(chunks, database=database)
