@@ -9,9 +9,7 @@ Chat requests instead share ``CHATKIT["DATABASE_THREADS"]`` threads (1 by defaul
 Channels consumers share one): each request keeps to one of them, through asgiref's
 ``ThreadSensitiveContext``, and their connections live as long as ``CONN_MAX_AGE``
 says, checked at the start of every request as Django checks them (queued on the
-request's thread ahead of its queries, not waited for). With ``CONN_MAX_AGE = 0`` (a
-connection per request) a thread's connection, which the requests on it share, is kept
-for ``SHARED_CONNECTION_MIN_AGE`` (1 s) rather than opened again for every request. ``0`` turns this off.
+request's thread ahead of its queries, not waited for). ``0`` turns this off.
 
 Only this app's request path uses the threads. Code called from a synchronous caller
 (``async_to_sync`` inside ``transaction.atomic()``, say) keeps the caller's thread.
@@ -24,12 +22,11 @@ import itertools
 import logging
 import os
 import threading
-import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext
-from django.db import connections
+from django.db import close_old_connections
 
 from .compat import inside_async_to_sync
 from .conf import chatkit_settings
@@ -83,28 +80,8 @@ async def on_thread(executor: ThreadPoolExecutor | None, *, refresh: bool = Fals
         yield
 
 
-#: Seconds a shared thread keeps a connection of a database with ``CONN_MAX_AGE = 0``.
-SHARED_CONNECTION_MIN_AGE = 1.0
-
-
 def _refresh_connections() -> None:
-    """Django's ``close_old_connections`` for a shared thread: a broken connection, or one
-    past ``CONN_MAX_AGE``, is closed. ``CONN_MAX_AGE = 0`` (Django's default) means a
-    connection per request; the requests of a shared thread use its connection together,
-    so it is kept for ``SHARED_CONNECTION_MIN_AGE`` seconds instead of being closed and
-    opened again at every request start."""
-    now = time.monotonic()
-    for connection in connections.all(initialized_only=True):
-        try:
-            close_at = connection.close_at
-            young = (
-                connection.connection is not None
-                and connection.settings_dict.get("CONN_MAX_AGE") == 0
-                and close_at is not None
-                and now < close_at + SHARED_CONNECTION_MIN_AGE
-                and not connection.errors_occurred
-            )
-            if not young:
-                connection.close_if_unusable_or_obsolete()
-        except Exception:  # a connection that fails to close is dropped by Django anyway
-            logger.warning("Closing an old database connection failed", exc_info=True)
+    try:
+        close_old_connections()
+    except Exception:  # a connection that fails to close is dropped by Django anyway
+        logger.warning("Closing old database connections failed", exc_info=True)
