@@ -24,7 +24,7 @@ from django.core.handlers.asgi import ASGIRequest
 from ..conf import chatkit_settings
 from ..context import csrf_cookie_header
 from ..exceptions import PayloadTooLarge
-from .core import ChatKitResponse, DirectEventStream, EventStream, handle_chatkit_request
+from .core import ChatKitResponse, EventStream, handle_chatkit_request
 
 
 def request_from_scope(scope: dict[str, Any], body: bytes) -> ASGIRequest:
@@ -57,7 +57,7 @@ class ChatKitConsumer(AsyncHttpConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._received = 0
-        self._stream: EventStream | DirectEventStream | None = None
+        self._stream: EventStream | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self._receive = receive
@@ -75,7 +75,7 @@ class ChatKitConsumer(AsyncHttpConsumer):
             return
         body = b"".join(self.body)
         request = request_from_scope(self.scope, body)
-        response = await handle_chatkit_request(request, body, direct=True)
+        response = await handle_chatkit_request(request, body)
         cookie = csrf_cookie_header(request)
         if cookie:  # the async view gets it from CsrfViewMiddleware
             response.headers["Set-Cookie"] = cookie
@@ -107,24 +107,11 @@ class ChatKitConsumer(AsyncHttpConsumer):
 
     async def _send(self, response: ChatKitResponse) -> None:
         headers = [(k.encode(), v.encode()) for k, v in response.headers.items()]
-        stream = self._stream = response.stream  # from now on a disconnect stops it
-        if isinstance(stream, DirectEventStream):
-            try:
-                await self.send_headers(status=response.status, headers=headers)
-            except BaseException:
-                await stream.abandon()
-                raise
-            # Each chunk as the SDK yields it, from this task (no producer task, no queue).
-            await stream.write_to(self._send_chunk)
-            await self.send_body(b"")
-            return
+        self._stream = response.stream  # from now on a disconnect stops it
         await self.send_headers(status=response.status, headers=headers)
-        if stream is None:
+        if response.stream is None:
             await self.send_body(response.body)
             return
-        async for batch in stream.batches():
+        async for batch in response.stream.batches():
             await self.send_body(batch, more_body=True)
         await self.send_body(b"")
-
-    async def _send_chunk(self, chunk: bytes) -> None:
-        await self.send_body(chunk, more_body=True)

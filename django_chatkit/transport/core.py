@@ -196,141 +196,6 @@ class EventStream:
         return self._task.done()
 
 
-class DirectEventStream:
-    """The SDK's event stream iterated in the transport's own task: no producer task, no
-    queue, no task switch per event (``CHATKIT["DISCONNECT"] = "cancel"``, the Channels
-    consumer).
-
-    :meth:`first` (in :func:`handle_chatkit_request`) and :meth:`write_to` (the
-    transport) run in one task, which holds the request's database thread from the
-    first until the stream ends. Each chunk is written as soon as the SDK yields it.
-    A disconnect (:meth:`stop`, from the transport's watcher) cancels that task: inside
-    the SDK's generators the cancellation runs their handlers (the SDK's
-    ``handle_stream_cancelled`` keeps the partial answer); landing in a write, it is
-    asked for again, to land at the stream's next wait. A stream that produces a burst
-    without waiting hands the loop over every ``BURST_WINDOW`` seconds.
-    """
-
-    def __init__(self, chunks: AsyncIterator[bytes], *, database: ThreadPoolExecutor | None = None) -> None:
-        self._chunks = chunks
-        self._database = database
-        self._scope: Any = None  # on_thread(database), open from first() to the stream's end
-        self._head: bytes | None = None
-        self._task: asyncio.Task[Any] | None = None
-        self._disconnected = False
-        self._done = False
-        self._run: Any = None  # the request's durable run (django_chatkit.runs), once it runs
-        self.startup_error: BaseException | None = None
-
-    async def first(self) -> bytes | None:
-        """The first chunk (kept for :meth:`write_to`); None if the stream ended, or
-        failed, before producing anything."""
-        self._task = asyncio.current_task()
-        self._scope = on_thread(self._database)
-        await self._scope.__aenter__()
-        try:
-            chunk = await anext(self._chunks)
-        except StopAsyncIteration:
-            await self._close()
-            return None
-        except asyncio.CancelledError:
-            await self._close()
-            raise
-        except Exception as exc:  # noqa: BLE001 (a startup error: answered as JSON)
-            self.startup_error = exc
-            await self._close()
-            return None
-        self._head = chunk
-        self._run = runs.active_run()
-        return chunk
-
-    async def write_to(self, write: Any) -> None:
-        """Write every chunk with ``await write(chunk)`` as the SDK yields it."""
-        try:
-            head, self._head = self._head, None
-            if head is not None:
-                await self._write(write, head)
-            last = time.monotonic()
-            turn = last + BURST_WINDOW
-            while True:
-                try:
-                    chunk = await anext(self._chunks)
-                except StopAsyncIteration:
-                    return
-                except asyncio.CancelledError:
-                    if self._ours():
-                        return
-                    raise
-                except Exception as exc:
-                    logger.exception("ChatKit stream failed after it started")
-                    await self._write(write, stream_error_event(exc))
-                    return
-                await self._write(write, chunk)
-                now = time.monotonic()
-                if now - last >= BURST_WINDOW:  # the stream waited for this chunk
-                    turn = now + BURST_WINDOW
-                elif now >= turn:  # a burst: let the loop run the others
-                    await self._write(asyncio.sleep, 0)
-                    now = time.monotonic()
-                    turn = now + BURST_WINDOW
-                last = now
-        finally:
-            await self._close()
-
-    async def _write(self, write: Any, chunk: Any) -> None:
-        if self._disconnected and write is not asyncio.sleep:
-            return
-        try:
-            await write(chunk)
-        except asyncio.CancelledError:
-            # Outside the stream's generators: their handlers would not run. Ask again,
-            # to land at the stream's next wait.
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
-                task.cancel()
-
-    def _ours(self) -> bool:
-        """Whether the cancellation that ended the stream was the disconnect's or a stop
-        of the run (``Run.stop``: the Stop button, another tab, a drain timeout) alone:
-        then the stream just ends, its generators having kept what they had to."""
-        task = asyncio.current_task()
-        stopped = self._run is not None and self._run.outcome in ("stopped", "interrupted")
-        if task is None or not (self._disconnected or stopped):
-            return False
-        return task.uncancel() == 0
-
-    async def abandon(self) -> None:
-        """The transport could not start writing: close the stream's generators (the run
-        releases its thread) and the database scope."""
-        if not self._done:
-            try:
-                await self._chunks.aclose()  # type: ignore[attr-defined]
-            finally:
-                await self._close()
-
-    async def _close(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        scope, self._scope = self._scope, None
-        if scope is not None:
-            await scope.__aexit__(None, None, None)
-
-    async def stop(self) -> None:
-        """The client went away: cancel the task that iterates the stream (its
-        generators save the partial answer and end it)."""
-        if self._done or self._disconnected:
-            return
-        self._disconnected = True
-        if self._task is not None and self._task is not asyncio.current_task():
-            self._task.cancel()
-
-    @property
-    def done(self) -> bool:
-        return self._done
-
-
 async def _pause(awaitable: Any) -> None:
     """Await between two events of the stream, passing a cancellation on to the stream.
 
@@ -436,12 +301,8 @@ def content_length(request: HttpRequest) -> int | None:
         return None
 
 
-async def handle_chatkit_request(request: HttpRequest, body: bytes, *, direct: bool = False) -> ChatKitResponse:
-    """Answer one ChatKit request; never raises for a client mistake.
-
-    ``direct``: the transport writes a stream from its own task with
-    :meth:`DirectEventStream.write_to` (then its stream is one, when a disconnect
-    cancels the response); otherwise streams are :class:`EventStream`."""
+async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitResponse:
+    """Answer one ChatKit request; never raises for a client mistake."""
     install_drain_handler()
     if request.method != "POST":
         response = ChatKitResponse.json_error(405, "method_not_allowed", "Send ChatKit requests with POST.")
@@ -488,15 +349,12 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes, *, direct: b
             limits.release_stream(streaming)
         return ChatKitResponse(status=200, body=result.json, headers={"Content-Type": JSON_CONTENT_TYPE})
 
-    # The run gives the stream slot back as it ends (one generator layer less per event).
-    chunks = runs.supervise(parsed, context, aiter(result), ended=lambda: limits.release_stream(owner))
-    stream: EventStream | DirectEventStream
-    if direct and chatkit_settings.DISCONNECT == "cancel":
-        stream = DirectEventStream(chunks, database=database)
-    else:
-        stream = EventStream(
-            chunks, detach_on_disconnect=chatkit_settings.DISCONNECT == "continue", database=database
-        )
+    stream = EventStream(
+        # The run gives the stream slot back as it ends (one generator layer less per event).
+        runs.supervise(parsed, context, aiter(result), ended=lambda: limits.release_stream(owner)),
+        detach_on_disconnect=chatkit_settings.DISCONNECT == "continue",
+        database=database,
+    )
     try:
         first = await stream.first()
     except asyncio.CancelledError:

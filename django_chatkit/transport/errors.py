@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from ..exceptions import ChatKitRequestError
 
 if TYPE_CHECKING:
-    from .core import DirectEventStream, EventStream
+    from .core import EventStream
 
 logger = logging.getLogger("django_chatkit")
 
@@ -25,7 +25,7 @@ JSON_CONTENT_TYPE = "application/json"
 class ChatKitResponse:
     status: int
     body: bytes = b""
-    stream: EventStream | DirectEventStream | None = None  # set for streaming ops
+    stream: EventStream | None = None  # set for streaming ops
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
