@@ -24,6 +24,8 @@ class Contender:
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
     log: Any = field(default=None, repr=False)
+    #: another checkout of the project to run the server from (an A/B comparison)
+    root: Path | None = None
 
     @property
     def in_process(self) -> bool:
@@ -45,7 +47,10 @@ class Contender:
         argv = [part.format(port=self.port) for part in self.command]
         self._log_path = log_dir / f"{self.key}.log"
         self.log = open(self._log_path, "wb")
-        self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        if self.root is not None:
+            env = {**env, "PYTHONPATH": str(self.root) + os.pathsep + env.get("PYTHONPATH", "")}
+        cwd = self.root or ROOT
+        self.process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self) -> None:
         if self.process is not None:
@@ -86,6 +91,22 @@ def all_contenders() -> list[Contender]:
             path="/chatkit",
         ),
         Contender("floor", "floor: server.process in-process, in-memory store", None),
+        *_compared(py),
+    ]
+
+
+def _compared(py: str) -> list[Contender]:
+    """``CHATKIT_BENCH_COMPARE=<checkout>``: daphne served from that other checkout of the
+    project too (key ``daphne_b``), to compare two versions side by side in one run."""
+    other = os.environ.get("CHATKIT_BENCH_COMPARE", "").strip()
+    if not other:
+        return []
+    return [
+        Contender(
+            "daphne_b", f"django_chatkit from {other}: daphne + Channels consumer",
+            [py, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "bench.asgi:channels_application"],
+            root=Path(other),
+        )
     ]
 
 

@@ -39,7 +39,9 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {"streams": 500, "deltas": 200, "rate": 20, "stagger": 2.0, "pg_stagger": 5.0, "repeats": 2, "clients": 1},
     "smoke": {"streams": 20, "deltas": 20, "rate": 20, "stagger": 0.5, "pg_stagger": 0.5, "repeats": 1, "clients": 1},
 }
-CONTENDERS = ("daphne", "uvicorn", "reference")
+CONTENDERS = ("daphne", "uvicorn", "reference", "daphne_b")
+#: ``CHATKIT_BENCH_HP_CONTENDERS=daphne,reference`` measures only those (quicker tries)
+_ONLY = {c.strip() for c in os.environ.get("CHATKIT_BENCH_HP_CONTENDERS", "").split(",") if c.strip()}
 APP_CONTENDERS = ("daphne", "uvicorn")
 #: seconds after the last stream ends before the server's CPU is read (its last writes)
 SETTLE = 0.5
@@ -78,7 +80,7 @@ def _leg(
     leg_dir.mkdir(parents=True, exist_ok=True)
     env = bench_env(leg_dir, database_url)
     settings = _migrate_and_read_settings(env)
-    contenders = [c for c in all_contenders() if c.key in CONTENDERS]
+    contenders = [c for c in all_contenders() if c.key in CONTENDERS and (not _ONLY or c.key in _ONLY)]
     clients = [LoadGenerator(env) for _ in range(spec["clients"])]
     load = {key: spec[key] for key in ("streams", "deltas", "rate")} | {"stagger": stagger}
     try:

@@ -8,7 +8,8 @@ connections (on SQLite, each waiting for the write lock in turn).
 Chat requests instead share ``CHATKIT["DATABASE_THREADS"]`` threads (1 by default, as
 Channels consumers share one): each request keeps to one of them, through asgiref's
 ``ThreadSensitiveContext``, and their connections live as long as ``CONN_MAX_AGE``
-says, checked at the start of every request as Django checks them. ``0`` turns this off.
+says, checked at the start of every request as Django checks them (queued on the
+request's thread ahead of its queries, not waited for). ``0`` turns this off.
 
 Only this app's request path uses the threads. Code called from a synchronous caller
 (``async_to_sync`` inside ``transaction.atomic()``, say) keeps the caller's thread.
@@ -18,18 +19,21 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import ThreadSensitiveContext
 from django.db import close_old_connections
 
 from .compat import inside_async_to_sync
 from .conf import chatkit_settings
 
 __all__ = ["on_thread", "pick_thread"]
+
+logger = logging.getLogger("django_chatkit")
 
 _lock = threading.Lock()
 _pool: tuple[int, list[ThreadPoolExecutor], itertools.cycle[int]] | None = None
@@ -70,5 +74,14 @@ async def on_thread(executor: ThreadPoolExecutor | None, *, refresh: bool = Fals
         return
     async with ThreadSensitiveContext(executor=executor):
         if refresh:
-            await sync_to_async(close_old_connections)()
+            # Queued, not awaited: the thread runs one call at a time, in order, so the
+            # request's first query comes after it, and the request goes on meanwhile.
+            executor.submit(_refresh_connections)
         yield
+
+
+def _refresh_connections() -> None:
+    try:
+        close_old_connections()
+    except Exception:  # a connection that fails to close is dropped by Django anyway
+        logger.warning("Closing old database connections failed", exc_info=True)

@@ -255,11 +255,17 @@ class Journal:
     def take_changes(self) -> list[ThreadItem]:
         """Copies of the items changed since the last call (worth saving: pending items
         with something to show, stored items the response updated)."""
+        return [item.model_copy(deep=True) for item in self.take_changed()]
+
+    def take_changed(self) -> list[ThreadItem]:
+        """:meth:`take_changes` without the copies: the journal's own items, which the
+        next event changes. Read them at once (a checkpoint serializes them before it
+        awaits anything), never keep them."""
         changed = []
         for item_id in self._changed:
             item = self._pending.get(item_id) or self._stored.get(item_id)
             if item is not None and (item_id in self._stored or _worth_saving(item)):
-                changed.append(item.model_copy(deep=True))
+                changed.append(item)
         self._changed.clear()
         return changed
 

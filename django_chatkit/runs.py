@@ -48,7 +48,7 @@ import os
 import socket
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,7 +72,14 @@ from .db import on_thread, pick_thread
 from .exceptions import Draining, ThreadBusy
 from .ids import new_id
 from .journal import INTERRUPTED_NOTE, STOPPED_NOTE, Journal, with_marker
-from .store import RUN_MARKER_KEY, insert_unless_taken, item_row, run_marker
+from .store import (
+    RUN_MARKER_KEY,
+    insert_unless_taken,
+    item_row,
+    run_marker,
+    to_microseconds,
+    upsert_item_rows,
+)
 
 __all__ = [
     "INTERRUPTED_NOTE",
@@ -181,11 +188,14 @@ class Run:
 
     # -- the lock ------------------------------------------------------------------------
 
-    async def acquire(self, thread_id: str) -> None:
+    async def acquire(self, thread_id: str, context: Any = None) -> None:
         """Take the thread's lock, waiting for a running response; :class:`ThreadBusy`
         after ``RUN_WAIT_TIMEOUT`` seconds. A thread the owner cannot see is left to the
-        SDK (which answers 404)."""
-        if not await models.Thread.objects.filter(thread_id=thread_id, owner=self.owner).aexists():
+        SDK (which answers 404); one the store has seen the owner own during this
+        request (``context.owned_threads``: it just created it) is not looked up again."""
+        owned = getattr(context, "owned_threads", None) or ()
+        known = (self.owner, thread_id) in owned
+        if not known and not await models.Thread.objects.filter(thread_id=thread_id, owner=self.owner).aexists():
             return
         deadline = time.monotonic() + chatkit_settings.RUN_WAIT_TIMEOUT
         attempt = 0
@@ -231,7 +241,7 @@ class Run:
         """Called by the server as its event loop starts: lock a new thread, mark it as
         running (for ``respond()``; not stored) and checkpoint what ``journal`` records."""
         if self.thread_id is None:
-            await self.acquire(thread.id)
+            await self.acquire(thread.id, context)
         if not self._locked:
             return
         self._store, self._context, self.journal = store, context, journal
@@ -244,10 +254,11 @@ class Run:
             await _Ticker.here().written(self, item_id)
 
     def changes(self) -> list[ThreadItem]:
-        """What the journal recorded since the last checkpoint (for :class:`_Ticker`)."""
+        """What the journal recorded since the last checkpoint (for :class:`_Ticker`): the
+        journal's own items, to be read before the next event changes them."""
         if self.journal is None or not self._locked:
             return []
-        return self.journal.take_changes()
+        return self.journal.take_changed()
 
     # -- stop and finish -----------------------------------------------------------------
 
@@ -509,33 +520,42 @@ class _Ticker:
 
 async def _save_checkpoint(batch: list[tuple[Run, ThreadItem]]) -> None:
     """One upsert for every item of the batch whose run's store is this app's (others
-    through their store's ``save_item``), and the new answers' ids on their lease rows."""
+    through their store's ``save_item``), and the new answers' ids on their lease rows.
+
+    The items are the journals' own: each is serialized (or copied, for another store)
+    here, before the first await lets the next event change it."""
     from .store import DjangoStore
 
-    rows: dict[tuple[str, str], models.ThreadItem] = {}
-    leases: list[models.ThreadRun] = []
+    rows: dict[tuple[str, str], tuple[str, str, str, str, int, str]] = {}
+    leases: list[tuple[str, str]] = []
+    others: list[tuple[Run, ThreadItem]] = []
     for run, item in batch:
         if not isinstance(run._store, DjangoStore):
-            await run._store.save_item(run.thread_id, item, run._context)
+            others.append((run, item.model_copy(deep=True)))
             continue
-        rows[(run.thread_id, item.id)] = item_row(run.thread_id, run.owner, item)
+        rows[(run.thread_id, item.id)] = (
+            run.thread_id, item.id, run.owner, item.type, to_microseconds(item.created_at), item.model_dump_json()
+        )
         if isinstance(item, AssistantMessageItem) and run.checkpointed_item is None:
             run.checkpointed_item = item.id
-            leases.append(models.ThreadRun(thread_id=run.thread_id, item_id=item.id))
-    if rows:
-        await _upsert_items(list(rows.values()))
-    if leases:
-        await models.ThreadRun.objects.abulk_update(leases, ["item_id"])
+            leases.append((item.id, run.thread_id))
+    for run, item in others:
+        await run._store.save_item(run.thread_id, item, run._context)
+    if rows or leases:
+        await _write_checkpoint(list(rows.values()), leases)
 
 
 @sync_to_async
-def _upsert_items(rows: list[models.ThreadItem]) -> None:
-    models.ThreadItem.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["thread", "item_id"],
-        update_fields=["type", "created_at_us", "data"],
-    )
+def _write_checkpoint(rows: list[tuple[str, str, str, str, int, str]], leases: list[tuple[str, str]]) -> None:
+    if rows:
+        upsert_item_rows(rows)
+    if leases:
+        table = models.ThreadRun._meta.db_table
+        item, thread = (models.ThreadRun._meta.get_field(name).column for name in ("item_id", "thread"))
+        connection = connections[router.db_for_write(models.ThreadRun)]
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.executemany(f"UPDATE {quote(table)} SET {quote(item)} = %s WHERE {quote(thread)} = %s", leases)
 
 
 @sync_to_async
@@ -629,8 +649,11 @@ async def _closed(run: Run | None) -> None:
 # -- the request side -----------------------------------------------------------------------
 
 
-async def supervise(request: Any, owner: str, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Run one streaming request of ``owner`` as a durable run (see the module docstring)."""
+async def supervise(
+    request: Any, owner: str, chunks: AsyncIterator[bytes], ended: Callable[[], None] | None = None
+) -> AsyncIterator[bytes]:
+    """Run one streaming request of ``owner`` as a durable run (see the module docstring);
+    ``ended`` is called as it ends, whichever way."""
     run = Run(owner=owner, mode=chatkit_settings.DISCONNECT)
     run.task = asyncio.current_task()
     thread_id = getattr(getattr(request, "params", None), "thread_id", None)
@@ -653,6 +676,8 @@ async def supervise(request: Any, owner: str, chunks: AsyncIterator[bytes]) -> A
             await _finish(run)
         finally:
             _streams().discard(run)
+            if ended is not None:
+                ended()
 
 
 async def _finish(run: Run) -> None:

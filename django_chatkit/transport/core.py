@@ -351,7 +351,8 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
         return ChatKitResponse(status=200, body=result.json, headers={"Content-Type": JSON_CONTENT_TYPE})
 
     stream = EventStream(
-        limits.counted_stream(owner, runs.supervise(parsed, owner, aiter(result))),
+        # The run gives the stream slot back as it ends (one generator layer less per event).
+        runs.supervise(parsed, owner, aiter(result), ended=lambda: limits.release_stream(owner)),
         detach_on_disconnect=chatkit_settings.DISCONNECT == "continue",
         database=database,
     )
