@@ -28,7 +28,15 @@ from typing import Any
 from . import human_pace, report
 from .contenders import ROOT, Contender, all_contenders, bench_env
 from .measure import (
-    LoadGenerator, RssSampler, alternate, cpu_seconds, migrate, percentile, prepare_postgres, run_module, summarize,
+    LoadGenerator,
+    RssSampler,
+    alternate,
+    cpu_seconds,
+    migrate,
+    percentile,
+    prepare_postgres,
+    run_module,
+    summarize,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -121,8 +129,11 @@ def streaming_scenarios(profile: dict[str, Any], wanted: set[str], data_dir: Pat
                 "spec": spec,
                 "runs": runs,
                 "summary": {
-                    key: {"wall": summarize(r, "wall"), "ttfe": summarize(r, "ttfe_p50"),
-                          "errors": sum(x["errors"] for x in r)}
+                    key: {
+                        "wall": summarize(r, "wall"),
+                        "ttfe": summarize(r, "ttfe_p50"),
+                        "errors": sum(x["errors"] for x in r),
+                    }
                     for key, r in runs.items()
                 },
             }
@@ -208,8 +219,9 @@ def environment() -> dict[str, Any]:
         "cpus": cpus,
         "packages": packages,
         "commit": commit.stdout.strip() or None,
-        "sqlite_init": bench_env(Path(tempfile.gettempdir())).get("CHATKIT_BENCH_SQLITE_INIT",
-                                                                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"),
+        "sqlite_init": bench_env(Path(tempfile.gettempdir())).get(
+            "CHATKIT_BENCH_SQLITE_INIT", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        ),
     }
 
 
@@ -218,18 +230,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the suite works, in seconds")
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, help="run only these scenarios")
     parser.add_argument("--out", help="results path prefix (default bench/results/latest, or smoke)")
-    parser.add_argument("--postgres", help=f"PostgreSQL URL of a database to (re)create (default {DEFAULT_POSTGRES}; "
-                                           "a smoke run uses PostgreSQL only when given one)")
+    parser.add_argument(
+        "--postgres",
+        help=f"PostgreSQL URL of a database to (re)create (default {DEFAULT_POSTGRES}; "
+        "a smoke run uses PostgreSQL only when given one)",
+    )
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL measurements")
     parser.add_argument("--repeats", type=int, help="rounds of each streaming scenario")
     parser.add_argument("--clients", type=int, help="load generator processes of the human-pace scenario (default 1)")
-    parser.add_argument("--profile", action="store_true",
-                        help="human pace: one more run of each server under py-spy, profiles to bench/results/ "
-                             "(also CHATKIT_BENCH_PROFILE=1)")
-    parser.add_argument("--pg-database-threads", type=int, metavar="N",
-                        help='PostgreSQL contenders: CHATKIT["DATABASE_THREADS"] = N (default: the app\'s)')
-    parser.add_argument("--pg-pool", action="store_true",
-                        help='PostgreSQL contenders: Django\'s psycopg pool, DATABASES OPTIONS {"pool": true}')
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="human pace: one more run of each server under py-spy, profiles to bench/results/ "
+        "(also CHATKIT_BENCH_PROFILE=1)",
+    )
+    parser.add_argument(
+        "--pg-database-threads",
+        type=int,
+        metavar="N",
+        help='PostgreSQL contenders: CHATKIT["DATABASE_THREADS"] = N (default: the app\'s)',
+    )
+    parser.add_argument(
+        "--pg-pool",
+        action="store_true",
+        help='PostgreSQL contenders: Django\'s psycopg pool, DATABASES OPTIONS {"pool": true}',
+    )
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
@@ -283,10 +308,15 @@ def main(argv: list[str] | None = None) -> int:
     log(f"wrote {json_path} and {md_path}")
     if not args.quiet:
         print(md_path.read_text())
-    errors = sum(v.get("errors", 0) for part in ("single", "concurrency") for v in results.get(part, {}).get("summary", {}).values())
+    errors = sum(
+        v.get("errors", 0)
+        for part in ("single", "concurrency")
+        for v in results.get(part, {}).get("summary", {}).values()
+    )
     errors += sum(
         s["errors"] + s["cut_short"]
-        for leg in results.get("human_pace", {}).get("legs", {}).values() for s in leg.get("summary", {}).values()
+        for leg in results.get("human_pace", {}).get("legs", {}).values()
+        for s in leg.get("summary", {}).values()
     )
     return 1 if errors else 0
 

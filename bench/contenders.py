@@ -76,18 +76,43 @@ def all_contenders() -> list[Contender]:
     py = python()
     return [
         Contender(
-            "daphne", "django_chatkit: daphne + Channels consumer",
+            "daphne",
+            "django_chatkit: daphne + Channels consumer",
             [py, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "bench.asgi:channels_application"],
         ),
         Contender(
-            "uvicorn", "django_chatkit: async view under uvicorn",
-            [py, "-m", "uvicorn", "bench.asgi:django_application", "--host", "127.0.0.1", "--port", "{port}",
-             "--log-level", "warning", "--no-access-log"],
+            "uvicorn",
+            "django_chatkit: async view under uvicorn",
+            [
+                py,
+                "-m",
+                "uvicorn",
+                "bench.asgi:django_application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "{port}",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
         ),
         Contender(
-            "reference", "reference: SDK + FastAPI + uvicorn, in-memory store",
-            [py, "-m", "uvicorn", "bench.reference:app", "--host", "127.0.0.1", "--port", "{port}",
-             "--log-level", "warning", "--no-access-log"],
+            "reference",
+            "reference: SDK + FastAPI + uvicorn, in-memory store",
+            [
+                py,
+                "-m",
+                "uvicorn",
+                "bench.reference:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "{port}",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
             path="/chatkit",
         ),
         Contender("floor", "floor: server.process in-process, in-memory store", None),
@@ -103,7 +128,8 @@ def _compared(py: str) -> list[Contender]:
         return []
     return [
         Contender(
-            "daphne_b", f"django_chatkit from {other}: daphne + Channels consumer",
+            "daphne_b",
+            f"django_chatkit from {other}: daphne + Channels consumer",
             [py, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "bench.asgi:channels_application"],
             root=Path(other),
         )
@@ -120,7 +146,9 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeou
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}:\n{log.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"the server exited with {process.returncode}:\n{log.read_text(errors='replace')[-2000:]}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return

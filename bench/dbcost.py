@@ -22,7 +22,7 @@ from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -57,8 +57,11 @@ def make_thread(item_count: int) -> tuple[str, list[str]]:
     start = datetime(2026, 1, 1, 12, 0, 0)
     thread = ThreadMetadata(id=thread_id, created_at=start, title=f"{item_count} items")
     models.Thread.objects.create(
-        thread_id=thread_id, owner=BENCH_OWNER, title=thread.title,
-        created_at_us=to_microseconds(start), data=_thread_data(thread),
+        thread_id=thread_id,
+        owner=BENCH_OWNER,
+        title=thread.title,
+        created_at_us=to_microseconds(start),
+        data=_thread_data(thread),
     )
     ids: list[str] = []
     batch: list[models.ThreadItem] = []
@@ -66,20 +69,31 @@ def make_thread(item_count: int) -> tuple[str, list[str]]:
         moment = start + timedelta(seconds=index)
         if index % 2 == 0:
             item: Any = UserMessageItem(
-                id=new_id("msg"), thread_id=thread_id, created_at=moment,
+                id=new_id("msg"),
+                thread_id=thread_id,
+                created_at=moment,
                 content=[UserMessageTextContent(text=f"question {index}: how does paging scale?")],
-                attachments=[], inference_options=InferenceOptions(),
+                attachments=[],
+                inference_options=InferenceOptions(),
             )
         else:
             item = AssistantMessageItem(
-                id=new_id("msg"), thread_id=thread_id, created_at=moment,
+                id=new_id("msg"),
+                thread_id=thread_id,
+                created_at=moment,
                 content=[AssistantMessageContent(text=f"answer {index}: " + "keyset pages stay flat. " * 8)],
             )
         ids.append(item.id)
-        batch.append(models.ThreadItem(
-            thread_id=thread_id, item_id=item.id, owner=BENCH_OWNER, type=item.type,
-            created_at_us=to_microseconds(moment), data=item.model_dump(mode="json"),
-        ))
+        batch.append(
+            models.ThreadItem(
+                thread_id=thread_id,
+                item_id=item.id,
+                owner=BENCH_OWNER,
+                type=item.type,
+                created_at_us=to_microseconds(moment),
+                data=item.model_dump(mode="json"),
+            )
+        )
         if len(batch) >= 2000:
             models.ThreadItem.objects.bulk_create(batch)
             batch = []
@@ -133,6 +147,7 @@ def measure_queries(spec: dict[str, Any]) -> dict[str, Any]:
     for label, size in (("small", spec["small"]), ("large", spec["large"])):
         thread_id, _ = make_thread(size)
         found: dict[str, Any] = {"items": size}
+
         async def through_request(thread_id: str = thread_id) -> int:
             return await _request(add_message_request(thread_id, 1))
 

@@ -27,7 +27,9 @@ def main(argv: list[str]) -> int:
 
     keys = sorted(key for key in conf.DEFAULTS if key.startswith(PREFIXES))
     chatkit = {key: settings.CHATKIT.get(key, conf.DEFAULTS[key]) for key in keys}
-    chatkit.update({key: value for key, value in settings.CHATKIT.items() if key not in ("SERVER_CLASS", "CONTEXT_BUILDER")})
+    chatkit.update(
+        {key: value for key, value in settings.CHATKIT.items() if key not in ("SERVER_CLASS", "CONTEXT_BUILDER")}
+    )
     database = settings.DATABASES["default"]
     json.dump(
         {

@@ -29,8 +29,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .contenders import ROOT, Contender, all_contenders, bench_env
 from .measure import LoadGenerator, RssSampler, alternate, cpu_seconds, percentile, prepare_postgres, summarize
@@ -47,8 +48,19 @@ APP_CONTENDERS = ("daphne", "uvicorn")
 SETTLE = 0.5
 #: the figures of one measurement that are summarized over rounds
 FIGURES = (
-    "cpu_per_1k", "gap_p50", "gap_p99", "gap_max", "ttfe_p50", "ttfe_p99", "idle_rss", "idle_before", "peak_rss",
-    "rss_per_stream", "wall", "server_cpu", "client_cpu",
+    "cpu_per_1k",
+    "gap_p50",
+    "gap_p99",
+    "gap_max",
+    "ttfe_p50",
+    "ttfe_p99",
+    "idle_rss",
+    "idle_before",
+    "peak_rss",
+    "rss_per_stream",
+    "wall",
+    "server_cpu",
+    "client_cpu",
 )
 
 
@@ -74,8 +86,13 @@ def run(
 
 
 def _leg(
-    name: str, spec: dict[str, Any], stagger: float, leg_dir: Path, database_url: str | None,
-    log: Callable[[str], None], profile_to: Path | None,
+    name: str,
+    spec: dict[str, Any],
+    stagger: float,
+    leg_dir: Path,
+    database_url: str | None,
+    log: Callable[[str], None],
+    profile_to: Path | None,
 ) -> dict[str, Any]:
     leg_dir.mkdir(parents=True, exist_ok=True)
     env = bench_env(leg_dir, database_url)
@@ -92,14 +109,18 @@ def _leg(
             warm = _measure(contender, clients, {"streams": 20, "deltas": 10, "rate": 100, "stagger": 0.2})
             if warm["errors"]:
                 raise RuntimeError(f"{contender.key} failed its warm-up ({name}): {warm['error_samples']}")
-        log(f"human pace ({name}): {load['streams']} streams x {load['deltas']} deltas at {load['rate']}/s, "
-            f"started over {stagger:g} s, x {spec['repeats']} rounds")
+        log(
+            f"human pace ({name}): {load['streams']} streams x {load['deltas']} deltas at {load['rate']}/s, "
+            f"started over {stagger:g} s, x {spec['repeats']} rounds"
+        )
 
         def measure(contender: Contender) -> dict[str, Any]:
             f = _measure(contender, clients, load)
-            log(f"  {contender.key}: {f['wall']:.1f} s, {_fmt(f['cpu_per_1k'], '{:.3f}')} CPU s / 1k tokens, "
+            log(
+                f"  {contender.key}: {f['wall']:.1f} s, {_fmt(f['cpu_per_1k'], '{:.3f}')} CPU s / 1k tokens, "
                 f"gap p99 {_fmt(_ms(f['gap_p99']), '{:+.0f}')} ms, first event p99 {_fmt(_ms(f['ttfe_p99']), '{:.0f}')} ms, "
-                f"{f['errors']} errors, {f['cut_short']} cut short")
+                f"{f['errors']} errors, {f['cut_short']} cut short"
+            )
             return f
 
         runs = alternate(contenders, spec["repeats"], measure)
@@ -129,7 +150,9 @@ def summarize_leg(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         idle = rounds[0]["idle_before"] if rounds else None
         for r in rounds:
             r["idle_rss"] = idle
-            r["rss_per_stream"] = (r["peak_rss"] - idle) / r["streams"] if idle and r["peak_rss"] and r["streams"] else None
+            r["rss_per_stream"] = (
+                (r["peak_rss"] - idle) / r["streams"] if idle and r["peak_rss"] and r["streams"] else None
+            )
         summary[key] = {figure: summarize(rounds, figure) for figure in FIGURES}
         summary[key]["errors"] = sum(r["errors"] for r in rounds)
         summary[key]["cut_short"] = sum(r["cut_short"] for r in rounds)
@@ -169,7 +192,11 @@ def _measure(contender: Contender, clients: list[LoadGenerator], load: dict[str,
 
 
 def _figures(
-    streams: list[dict[str, Any]], load: dict[str, Any], wall: float, server_cpu: float, client_cpu: float,
+    streams: list[dict[str, Any]],
+    load: dict[str, Any],
+    wall: float,
+    server_cpu: float,
+    client_cpu: float,
     sampler: RssSampler,
 ) -> dict[str, Any]:
     pace = 1000 / load["rate"]
@@ -225,9 +252,21 @@ def _profiled(contender: Contender, clients: list[LoadGenerator], load: dict[str
     prefix.parent.mkdir(parents=True, exist_ok=True)
     raw = prefix.with_suffix(".txt")
     recorder = subprocess.Popen(
-        [py_spy, "record", "--pid", str(contender.pid), "--rate", "100", "--format", "raw", "--nonblocking",
-         "--output", str(raw)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(contender.pid),
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(raw),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     time.sleep(1.0)  # py-spy attaches
     try:
@@ -291,8 +330,12 @@ def summarize_profile(raw: str, top: int = 25) -> dict[str, Any]:
         return [[name, round(100 * n / total, 1)] for name, n in counter.most_common(top)] if total else []
 
     return {
-        "samples": total, "threads": share(threads), "own": share(own), "inclusive": share(inclusive),
-        "packages": share(packages), "worker": share(worker),
+        "samples": total,
+        "threads": share(threads),
+        "own": share(own),
+        "inclusive": share(inclusive),
+        "packages": share(packages),
+        "worker": share(worker),
     }
 
 
@@ -328,17 +371,34 @@ def profile_markdown(key: str, summary: dict[str, Any], figures: dict[str, Any])
         f"{summary['samples']} samples at 100 Hz of the server's busy threads; CPU per 1,000 tokens in the "
         f"profiled run: {_fmt(figures.get('cpu_per_1k'), '{:.3f}')} s. Percentages are of all samples.",
         "",
-        "## Threads", "", "| thread | % |", "|---|---|",
+        "## Threads",
+        "",
+        "| thread | % |",
+        "|---|---|",
         *(f"| {name} | {pct} |" for name, pct in summary["threads"]),
-        "", "## Own time, by package", "", "| package | % of samples |", "|---|---|",
+        "",
+        "## Own time, by package",
+        "",
+        "| package | % of samples |",
+        "|---|---|",
         *(f"| {name} | {pct} |" for name, pct in summary["packages"]),
-        "", "## Own time, by function", "", "| function | % |", "|---|---|",
+        "",
+        "## Own time, by function",
+        "",
+        "| function | % |",
+        "|---|---|",
         *(f"| `{name}` | {pct} |" for name, pct in summary["own"]),
-        "", "## Inclusive time of the app's, the SDK's and the bench's functions (with what they call)", "",
-        "| function | % |", "|---|---|",
+        "",
+        "## Inclusive time of the app's, the SDK's and the bench's functions (with what they call)",
+        "",
+        "| function | % |",
+        "|---|---|",
         *(f"| `{name}` | {pct} |" for name, pct in summary["inclusive"]),
-        "", "## What the executor threads run (the call made through sync_to_async)", "",
-        "| call | % |", "|---|---|",
+        "",
+        "## What the executor threads run (the call made through sync_to_async)",
+        "",
+        "| call | % |",
+        "|---|---|",
         *(f"| `{name}` | {pct} |" for name, pct in summary["worker"]),
         "",
     ]
@@ -350,6 +410,7 @@ def _fmt(value: float | None, fmt: str) -> str:
 
 
 # -- targets and report ----------------------------------------------------------------
+
 
 def evaluate(found: dict[str, Any], make_target: Callable[..., dict[str, Any]]) -> list[dict[str, Any]]:
     """Target 6, per leg and app contender, as ratios to the reference of the same run."""
@@ -366,33 +427,80 @@ def evaluate(found: dict[str, Any], make_target: Callable[..., dict[str, Any]]) 
             app = summary[key]
             cpu, ref_cpu = _med(app["cpu_per_1k"]), _med(ref["cpu_per_1k"])
             ratio = cpu / ref_cpu if cpu and ref_cpu else None
-            targets.append(make_target(
-                6, f"human pace ({leg}): server CPU per 1,000 tokens vs reference", key, ratio, "<= 1.0x",
-                ratio is not None and ratio <= 1.0, f"{cpu:.3f} vs {ref_cpu:.3f} s" if ratio is not None else ""))
+            targets.append(
+                make_target(
+                    6,
+                    f"human pace ({leg}): server CPU per 1,000 tokens vs reference",
+                    key,
+                    ratio,
+                    "<= 1.0x",
+                    ratio is not None and ratio <= 1.0,
+                    f"{cpu:.3f} vs {ref_cpu:.3f} s" if ratio is not None else "",
+                )
+            )
             gap, ref_gap = _med(app["gap_p99"]), _med(ref["gap_p99"])
             diff = (gap - ref_gap) * 1000 if gap is not None and ref_gap is not None else None
-            targets.append(make_target(
-                6, f"human pace ({leg}): p99 gap beyond the pace minus reference's (ms)", key, diff, "<= 10 ms",
-                diff is not None and diff <= 10, _pair_ms(gap, ref_gap)))
+            targets.append(
+                make_target(
+                    6,
+                    f"human pace ({leg}): p99 gap beyond the pace minus reference's (ms)",
+                    key,
+                    diff,
+                    "<= 10 ms",
+                    diff is not None and diff <= 10,
+                    _pair_ms(gap, ref_gap),
+                )
+            )
             errors = app["errors"] + app["cut_short"]
-            targets.append(make_target(
-                6, f"human pace ({leg}): errors + streams cut short", key, errors, "0", errors == 0,
-                "; ".join(app["error_samples"])))
+            targets.append(
+                make_target(
+                    6,
+                    f"human pace ({leg}): errors + streams cut short",
+                    key,
+                    errors,
+                    "0",
+                    errors == 0,
+                    "; ".join(app["error_samples"]),
+                )
+            )
             ttfe, ref_ttfe = _med(app["ttfe_p99"]), _med(ref["ttfe_p99"])
             diff = (ttfe - ref_ttfe) * 1000 if ttfe is not None and ref_ttfe is not None else None
-            targets.append(make_target(
-                6, f"human pace ({leg}): first event p99 minus reference's (ms)", key, diff, "<= 50 ms",
-                diff is not None and diff <= 50, _pair_ms(ttfe, ref_ttfe)))
+            targets.append(
+                make_target(
+                    6,
+                    f"human pace ({leg}): first event p99 minus reference's (ms)",
+                    key,
+                    diff,
+                    "<= 50 ms",
+                    diff is not None and diff <= 50,
+                    _pair_ms(ttfe, ref_ttfe),
+                )
+            )
             rss, ref_rss = _med(app["rss_per_stream"]), _med(ref["rss_per_stream"])
             ratio = rss / ref_rss if rss and ref_rss else None
-            targets.append(make_target(
-                6, f"human pace ({leg}): RSS per open stream vs reference", key, ratio, "<= 1.2x",
-                ratio is not None and ratio <= 1.2,
-                f"{rss / 1024:.0f} vs {ref_rss / 1024:.0f} KiB" if ratio is not None else ""))
+            targets.append(
+                make_target(
+                    6,
+                    f"human pace ({leg}): RSS per open stream vs reference",
+                    key,
+                    ratio,
+                    "<= 1.2x",
+                    ratio is not None and ratio <= 1.2,
+                    f"{rss / 1024:.0f} vs {ref_rss / 1024:.0f} KiB" if ratio is not None else "",
+                )
+            )
             idle, ref_idle = _med(app["idle_rss"]), _med(ref["idle_rss"])
-            targets.append(make_target(
-                6, f"human pace ({leg}): idle RSS (MiB)", key, round(idle / 2**20) if idle else None, "reported", None,
-                f"reference {ref_idle / 2**20:.0f} MiB" if ref_idle else ""))
+            targets.append(
+                make_target(
+                    6,
+                    f"human pace ({leg}): idle RSS (MiB)",
+                    key,
+                    round(idle / 2**20) if idle else None,
+                    "reported",
+                    None,
+                    f"reference {ref_idle / 2**20:.0f} MiB" if ref_idle else "",
+                )
+            )
     return targets
 
 

@@ -66,16 +66,26 @@ async def _http_stream(session: Any, url: str, body: bytes, start_gate: asyncio.
         async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
             if response.status != 200:
                 text = (await response.read())[:300].decode(errors="replace")
-                return {"ok": False, "error": f"HTTP {response.status}: {text}", "ttfe": None,
-                        "total": time.perf_counter() - started, "events": 0}
+                return {
+                    "ok": False,
+                    "error": f"HTTP {response.status}: {text}",
+                    "ttfe": None,
+                    "total": time.perf_counter() - started,
+                    "events": 0,
+                }
             async for chunk in response.content.iter_any():
                 if first is None and b"data: " in chunk:
                     first = time.perf_counter() - started
                 counter.feed(chunk)
                 last = _last_event(last, chunk)
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-        return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "ttfe": first,
-                "total": time.perf_counter() - started, "events": counter.events}
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        return {
+            "ok": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "ttfe": first,
+            "total": time.perf_counter() - started,
+            "events": counter.events,
+        }
     total = time.perf_counter() - started
     counter.finish()
     return _verdict(first, total, counter, last)
@@ -154,10 +164,16 @@ async def _paced_stream(session: Any, url: str, body: bytes, start_at: float) ->
                         last_event = event
                 if error is None and _END_MARKER not in last_event[:200]:
                     error = "the stream did not end with the finished answer"
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"
-    return {"ok": error is None, "error": error, "ttfe": first, "total": time.perf_counter() - started,
-            "deltas": deltas, "gaps": gaps}
+    return {
+        "ok": error is None,
+        "error": error,
+        "ttfe": first,
+        "total": time.perf_counter() - started,
+        "deltas": deltas,
+        "gaps": gaps,
+    }
 
 
 async def run_paced(spec: dict[str, Any]) -> dict[str, Any]:

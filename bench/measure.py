@@ -46,7 +46,10 @@ class RssSampler(threading.Thread):
 def run_module(module: str, spec: dict[str, Any], env: dict[str, str], timeout: float = 900) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", module, json.dumps(spec)],
-        cwd=ROOT, env=env, capture_output=True, timeout=timeout,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=timeout,
     )
     if done.returncode != 0:
         raise RuntimeError(f"{module} {spec} failed:\n{done.stderr.decode(errors='replace')[-3000:]}")
@@ -59,7 +62,11 @@ class LoadGenerator:
     def __init__(self, env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.loadgen", "--serve"],
-            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
 
     def run(self, spec: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +99,10 @@ class LoadGenerator:
 def migrate(env: dict[str, str]) -> None:
     """Create the app's tables in the database ``env`` names."""
     done = subprocess.run(
-        [sys.executable, "-m", "django", "migrate", "--verbosity", "0", "--skip-checks"], cwd=ROOT, env=env, capture_output=True
+        [sys.executable, "-m", "django", "migrate", "--verbosity", "0", "--skip-checks"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr.decode(errors="replace"))

@@ -17,8 +17,13 @@ def _target(
     number: int, what: str, contender: str, measured: float | None, limit: str, met: bool | None, detail: str = ""
 ) -> dict[str, Any]:
     return {
-        "target": number, "what": what, "contender": contender,
-        "measured": measured, "limit": limit, "met": met, "detail": detail,
+        "target": number,
+        "what": what,
+        "contender": contender,
+        "measured": measured,
+        "limit": limit,
+        "met": met,
+        "detail": detail,
     }
 
 
@@ -31,12 +36,21 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
         for key in APP_CONTENDERS:
             wall = _median(single[key]["wall"])
             ratio = wall / ref_wall if wall and ref_wall else None
-            targets.append(_target(1, "wall time vs reference", key, ratio, "<= 1.0x",
-                                   ratio is not None and ratio <= 1.0 and not single[key]["errors"]))
+            targets.append(
+                _target(
+                    1,
+                    "wall time vs reference",
+                    key,
+                    ratio,
+                    "<= 1.0x",
+                    ratio is not None and ratio <= 1.0 and not single[key]["errors"],
+                )
+            )
             ttfe = _median(single[key]["ttfe"])
             gap = (ttfe - ref_ttfe) * 1000 if ttfe is not None and ref_ttfe is not None else None
-            targets.append(_target(1, "first event minus reference's (ms)", key, gap, "<= 5 ms",
-                                   gap is not None and gap <= 5))
+            targets.append(
+                _target(1, "first event minus reference's (ms)", key, gap, "<= 5 ms", gap is not None and gap <= 5)
+            )
     concurrency = results.get("concurrency", {}).get("summary")
     if concurrency:
         ref_rate = _median(concurrency["reference"]["events_per_s"])
@@ -45,8 +59,9 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
             targets.append(_target(2, "errors", key, errors, "0", errors == 0))
             rate = _median(concurrency[key]["events_per_s"])
             ratio = rate / ref_rate if rate and ref_rate else None
-            targets.append(_target(2, "aggregate events/s vs reference", key, ratio, ">= 1.0x",
-                                   ratio is not None and ratio >= 1.0))
+            targets.append(
+                _target(2, "aggregate events/s vs reference", key, ratio, ">= 1.0x", ratio is not None and ratio >= 1.0)
+            )
     for vendor, found in (results.get("queries") or {}).items():
         if "skipped" in found:
             continue
@@ -54,30 +69,73 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
         worst = max(small["queries"] + large["queries"])
         constant = set(small["queries"]) == set(large["queries"]) and len(set(small["queries"])) == 1
         data = [q for q in large["sql"] if not _is_transaction_control(q)]
-        detail = (f"request through the transport core: {small['items']} items {small['queries']}, "
-                  f"{large['items']} items {large['queries']} ({len(large['sql']) - len(data)} of them "
-                  f"BEGIN/COMMIT/SAVEPOINT); bare server.process: {large.get('process_queries')}")
-        targets.append(_target(3, f"queries per add_user_message turn ({vendor})", "app", worst,
-                               "<= 8, constant", worst <= 8 and constant, detail))
+        detail = (
+            f"request through the transport core: {small['items']} items {small['queries']}, "
+            f"{large['items']} items {large['queries']} ({len(large['sql']) - len(data)} of them "
+            f"BEGIN/COMMIT/SAVEPOINT); bare server.process: {large.get('process_queries')}"
+        )
+        targets.append(
+            _target(
+                3,
+                f"queries per add_user_message turn ({vendor})",
+                "app",
+                worst,
+                "<= 8, constant",
+                worst <= 8 and constant,
+                detail,
+            )
+        )
     for vendor, found in (results.get("paging") or {}).items():
         if "skipped" in found:
-            targets.append(_target(4, f"items.list page, large vs small thread ({vendor})", "app", None, "<= 1.5x",
-                                   None, found["skipped"]))
+            targets.append(
+                _target(
+                    4,
+                    f"items.list page, large vs small thread ({vendor})",
+                    "app",
+                    None,
+                    "<= 1.5x",
+                    None,
+                    found["skipped"],
+                )
+            )
             continue
         timings = found["timings"]
         for page in ("newest", "middle"):
             ratio = timings[f"large_{page}"]["median"] / timings[f"small_{page}"]["median"]
-            detail = (f"{found['items']['large']} vs {found['items']['small']} items, {page} page: "
-                      f"{timings[f'large_{page}']['median'] * 1000:.2f} vs {timings[f'small_{page}']['median'] * 1000:.2f} ms")
-            targets.append(_target(4, f"items.list {page} page, large vs small thread ({vendor})", "app", ratio,
-                                   "<= 1.5x", ratio <= 1.5, detail))
+            detail = (
+                f"{found['items']['large']} vs {found['items']['small']} items, {page} page: "
+                f"{timings[f'large_{page}']['median'] * 1000:.2f} vs {timings[f'small_{page}']['median'] * 1000:.2f} ms"
+            )
+            targets.append(
+                _target(
+                    4,
+                    f"items.list {page} page, large vs small thread ({vendor})",
+                    "app",
+                    ratio,
+                    "<= 1.5x",
+                    ratio <= 1.5,
+                    detail,
+                )
+            )
     widgets = results.get("widgets")
     if widgets and "skipped" not in widgets:
-        targets.append(_target(5, "queries per warm render_widget", "app", widgets["warm_queries"], "0",
-                               widgets["warm_queries"] == 0))
+        targets.append(
+            _target(
+                5, "queries per warm render_widget", "app", widgets["warm_queries"], "0", widgets["warm_queries"] == 0
+            )
+        )
         ratio = widgets["timings"]["render_widget"]["median"] / widgets["timings"]["sdk_build"]["median"]
-        targets.append(_target(5, "render_widget vs SDK WidgetTemplate.build", "app", ratio, "<= 1.5x", ratio <= 1.5,
-                               "same widget out" if widgets["same_widget"] else "the two widgets differ"))
+        targets.append(
+            _target(
+                5,
+                "render_widget vs SDK WidgetTemplate.build",
+                "app",
+                ratio,
+                "<= 1.5x",
+                ratio <= 1.5,
+                "same widget out" if widgets["same_widget"] else "the two widgets differ",
+            )
+        )
     if results.get("human_pace"):
         targets += human_pace.evaluate(results["human_pace"], _target)
     return targets
@@ -137,8 +195,10 @@ def markdown(results: dict[str, Any]) -> str:
             "|---|---|---|---|",
         ]
         for key, summary in single["summary"].items():
-            lines.append(f"| {labels.get(key, key)} | {_span_ms(summary['wall'])} | {_span_ms(summary['ttfe'])} "
-                         f"| {summary['errors']} |")
+            lines.append(
+                f"| {labels.get(key, key)} | {_span_ms(summary['wall'])} | {_span_ms(summary['ttfe'])} "
+                f"| {summary['errors']} |"
+            )
         lines.append("")
     concurrency = results.get("concurrency")
     if concurrency:
@@ -156,33 +216,48 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {_span_ms(s['ttfe_p50'])} | {_span_ms(s['ttfe_p99'])} | {rss} "
                 f"| {_span(s.get('server_cpu'), fmt='{:.2f}')} | {_span(s.get('loadgen_cpu'), fmt='{:.2f}')} | {s['errors']} |"
             )
-        lines += ["", "CPU columns: CPU seconds per wall second of the server process and of the load "
-                  "generator (1.00 = one core busy throughout; the floor runs inside the load generator).", ""]
+        lines += [
+            "",
+            "CPU columns: CPU seconds per wall second of the server process and of the load "
+            "generator (1.00 = one core busy throughout; the floor runs inside the load generator).",
+            "",
+        ]
     queries = results.get("queries")
     if queries:
-        lines += ["## 3. Queries per `threads.add_user_message` turn (one-message answer)", "",
-                  "| database | thread items | statements per request (3 turns) | of which bare `server.process` |",
-                  "|---|---|---|---|"]
+        lines += [
+            "## 3. Queries per `threads.add_user_message` turn (one-message answer)",
+            "",
+            "| database | thread items | statements per request (3 turns) | of which bare `server.process` |",
+            "|---|---|---|---|",
+        ]
         for vendor, found in queries.items():
             if "skipped" in found:
                 lines.append(f"| {vendor} | skipped: {found['skipped']} | | |")
                 continue
             for size in ("small", "large"):
-                lines.append(f"| {vendor} | {found[size]['items']} | {found[size]['queries']} "
-                             f"| {found[size].get('process_queries')} |")
+                lines.append(
+                    f"| {vendor} | {found[size]['items']} | {found[size]['queries']} "
+                    f"| {found[size].get('process_queries')} |"
+                )
         lines.append("")
     paging = results.get("paging")
     if paging:
-        lines += ["## 4. `items.list` page of 20 (in-process, `server.process`)", "",
-                  "| database | thread items | newest page ms | middle page ms |", "|---|---|---|---|"]
+        lines += [
+            "## 4. `items.list` page of 20 (in-process, `server.process`)",
+            "",
+            "| database | thread items | newest page ms | middle page ms |",
+            "|---|---|---|---|",
+        ]
         for vendor, found in paging.items():
             if "skipped" in found:
                 lines.append(f"| {vendor} | skipped: {found['skipped']} | | |")
                 continue
             for size in ("small", "large"):
                 t = found["timings"]
-                lines.append(f"| {vendor} | {found['items'][size]} | {_span_ms(t[f'{size}_newest'])} "
-                             f"| {_span_ms(t[f'{size}_middle'])} |")
+                lines.append(
+                    f"| {vendor} | {found['items'][size]} | {_span_ms(t[f'{size}_newest'])} "
+                    f"| {_span_ms(t[f'{size}_middle'])} |"
+                )
         lines.append("")
     widgets = results.get("widgets")
     if widgets:
@@ -191,15 +266,24 @@ def markdown(results: dict[str, Any]) -> str:
             lines += [f"Skipped: {widgets['skipped']}", ""]
         else:
             t = widgets["timings"]
-            lines += ["| renderer | µs per render | warm queries |", "|---|---|---|",
-                      f"| django_chatkit `render_widget` (admin-managed template) | "
-                      f"{_span(t['render_widget'], 1e6)} | {widgets['warm_queries']} |",
-                      f"| SDK `WidgetTemplate.build` | {_span(t['sdk_build'], 1e6)} | – |", ""]
+            lines += [
+                "| renderer | µs per render | warm queries |",
+                "|---|---|---|",
+                f"| django_chatkit `render_widget` (admin-managed template) | "
+                f"{_span(t['render_widget'], 1e6)} | {widgets['warm_queries']} |",
+                f"| SDK `WidgetTemplate.build` | {_span(t['sdk_build'], 1e6)} | – |",
+                "",
+            ]
     if results.get("human_pace"):
         lines += human_pace.markdown(results["human_pace"], _span)
     targets = results.get("targets") or []
     if targets:
-        lines += ["## Targets", "", "| # | measure | contender | measured | target | met |", "|---|---|---|---|---|---|"]
+        lines += [
+            "## Targets",
+            "",
+            "| # | measure | contender | measured | target | met |",
+            "|---|---|---|---|---|---|",
+        ]
         for t in targets:
             met = "n/a" if t["met"] is None else ("yes" if t["met"] else "**no**")
             what = t["what"] + (f" — {t['detail']}" if t["detail"] else "")

@@ -14,6 +14,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageContentPartTextDelta,

@@ -235,9 +235,7 @@ class Run:
 
     # -- following the response's events -------------------------------------------------
 
-    async def begin(
-        self, store: Any, thread: ThreadMetadata, context: Any, journal: Journal
-    ) -> None:
+    async def begin(self, store: Any, thread: ThreadMetadata, context: Any, journal: Journal) -> None:
         """Called by the server as its event loop starts: lock a new thread, mark it as
         running (for ``respond()``; not stored) and checkpoint what ``journal`` records."""
         if self.thread_id is None:
@@ -534,7 +532,12 @@ async def _save_checkpoint(batch: list[tuple[Run, ThreadItem]]) -> None:
             others.append((run, item.model_copy(deep=True)))
             continue
         rows[(run.thread_id, item.id)] = (
-            run.thread_id, item.id, run.owner, item.type, to_microseconds(item.created_at), item.model_dump_json()
+            run.thread_id,
+            item.id,
+            run.owner,
+            item.type,
+            to_microseconds(item.created_at),
+            item.model_dump_json(),
         )
         if isinstance(item, AssistantMessageItem) and run.checkpointed_item is None:
             run.checkpointed_item = item.id
@@ -801,7 +804,7 @@ def describe(lease: models.ThreadRun | None) -> dict[str, Any] | None:
 # -- graceful drain ---------------------------------------------------------------------------
 
 
-async def drain(timeout: float | None = None) -> list[str]:
+async def drain(timeout: float | None = None) -> list[str]:  # noqa: ASYNC109  (a deadline for the others, not for itself)
     """Stop taking new responses, let the running ones finish for ``timeout`` seconds
     (``CHATKIT["DRAIN_TIMEOUT"]``), then stop those left, saving them as interrupted.
     Returns the ids of the threads whose answer was interrupted."""
@@ -838,4 +841,3 @@ def stop_draining() -> None:
     """Take new responses again (tests, or a worker that stays up)."""
     global _draining
     _draining = False
-

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from chatkit.store import AttachmentStore, NotFoundError, Store, StoreItemType
@@ -43,7 +44,7 @@ from .exceptions import BadRequest
 from .ids import new_id
 from .limits import check_attachment_quota, owner_lock
 
-__all__ = ["DjangoStore", "DjangoAttachmentStore", "NotFoundError"]
+__all__ = ["DjangoAttachmentStore", "DjangoStore", "NotFoundError"]
 
 _EPOCH = datetime(1970, 1, 1)
 _ONE_US = timedelta(microseconds=1)
@@ -182,9 +183,7 @@ def _insert(model: type[Model], alias: str, connection: Any, fields: dict[str, A
 
 
 @sync_to_async
-def insert_or_update_same(
-    thread_id: str, item_id: str, owner: str, fields: dict[str, Any]
-) -> bool | None:
+def insert_or_update_same(thread_id: str, item_id: str, owner: str, fields: dict[str, Any]) -> bool | None:
     """Insert an item row, or update the stored row of the same owner with the same
     ``created_at_us`` (the same item, saved unfinished): one statement on SQLite and
     PostgreSQL. True when a row was written, False when another row holds the id, None
@@ -196,7 +195,10 @@ def insert_or_update_same(
         return None
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    column = {name: quote(model._meta.get_field(name).column) for name in ("thread", "item_id", "owner", "type", "created_at_us", "data")}
+    column = {
+        name: quote(model._meta.get_field(name).column)
+        for name in ("thread", "item_id", "owner", "type", "created_at_us", "data")
+    }
     sql = _insert_sql(
         model,
         connection,
@@ -361,9 +363,7 @@ class DjangoStore(_OwnedStore, Store[Any]):
         await _upsert_owned(models.Thread, {"thread_id": thread.id}, owner, fields, f"Thread {thread.id} not found")
         _remember_owned(context, owner, thread.id)
 
-    async def load_threads(
-        self, limit: int, after: str | None, order: str, context: Any
-    ) -> Page[ThreadMetadata]:
+    async def load_threads(self, limit: int, after: str | None, order: str, context: Any) -> Page[ThreadMetadata]:
         owner = self.owner_of(context)
         rows = models.Thread.objects.filter(owner=owner)
         anchor = models.Thread.objects.filter(owner=owner, thread_id=after)
@@ -449,7 +449,9 @@ class DjangoStore(_OwnedStore, Store[Any]):
         if await rows.aupdate(**fields):
             return
         await self._check_thread_owned(thread_id, owner, context)
-        inserted = await insert_unless_taken(models.ThreadItem, thread_id=thread_id, item_id=item.id, owner=owner, **fields)
+        inserted = await insert_unless_taken(
+            models.ThreadItem, thread_id=thread_id, item_id=item.id, owner=owner, **fields
+        )
         if not inserted and not await rows.aupdate(**fields):  # a concurrent save won the insert; ours is newer
             raise NotFoundError(f"Thread {thread_id} not found")
         if inserted:
@@ -505,9 +507,7 @@ class DjangoStore(_OwnedStore, Store[Any]):
         return _ATTACHMENT_ADAPTER.validate_python(await _owned_data(rows, f"Attachment {attachment_id} not found"))
 
     async def delete_attachment(self, attachment_id: str, context: Any) -> None:
-        await models.Attachment.objects.filter(
-            attachment_id=attachment_id, owner=self.owner_of(context)
-        ).adelete()
+        await models.Attachment.objects.filter(attachment_id=attachment_id, owner=self.owner_of(context)).adelete()
 
     # -- paging ----------------------------------------------------------------------
 
@@ -639,18 +639,41 @@ _MIME_TOKEN = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 
 #: Types a browser may run script from when it opens them: a ``type/*`` entry never allows
 #: them (only an exact entry of ATTACHMENT_ALLOWED_MIME_TYPES does).
-SCRIPTABLE_MIME_TYPES = frozenset({
-    "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
-    "text/javascript", "application/javascript", "application/ecmascript", "text/ecmascript",
-    "application/x-javascript", "text/css", "text/xsl", "application/xslt+xml", "application/pdf+xml",
-    "multipart/x-mixed-replace", "application/x-shockwave-flash", "application/wasm",
-})
+SCRIPTABLE_MIME_TYPES = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "text/xml",
+        "application/xml",
+        "text/javascript",
+        "application/javascript",
+        "application/ecmascript",
+        "text/ecmascript",
+        "application/x-javascript",
+        "text/css",
+        "text/xsl",
+        "application/xslt+xml",
+        "application/pdf+xml",
+        "multipart/x-mixed-replace",
+        "application/x-shockwave-flash",
+        "application/wasm",
+    }
+)
 
 #: Images a browser shows without running anything; every other type is served as a download.
-RASTER_IMAGE_TYPES = frozenset({
-    "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp", "image/x-icon",
-    "image/vnd.microsoft.icon",
-})
+RASTER_IMAGE_TYPES = frozenset(
+    {
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "image/avif",
+        "image/bmp",
+        "image/x-icon",
+        "image/vnd.microsoft.icon",
+    }
+)
 
 
 def parse_mime_type(mime_type: str) -> str:
@@ -674,8 +697,8 @@ def _scriptable(mime_type: str) -> bool:
 def mime_type_allowed(mime_type: str, allowed: list[str]) -> bool:
     """Whether ``ATTACHMENT_ALLOWED_MIME_TYPES`` (exact types, or ``type/*``) allows a parsed type."""
     kind = mime_type.partition("/")[0]
-    for pattern in allowed:
-        pattern = pattern.lower()
+    for allowed_type in allowed:
+        pattern = allowed_type.lower()
         if pattern == mime_type:
             return True
         if pattern == f"{kind}/*" and not _scriptable(mime_type):

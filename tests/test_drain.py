@@ -76,7 +76,9 @@ def test_sigterm_to_daphne_finishes_the_running_answer_before_the_process_exits(
     words = " ".join(f"w{i}" for i in range(40))
     cookies = session_cookies(user)
     with daphne_processes(1, django_db_blocker, OFFLINE_REPLY_DELAY=0.02, DRAIN_TIMEOUT=20) as [(server, process)]:
-        sock = open_stream(server.url, "/chatkit/", cookies, {"type": "threads.create", "params": {"input": text_input(words)}})
+        sock = open_stream(
+            server.url, "/chatkit/", cookies, {"type": "threads.create", "params": {"input": text_input(words)}}
+        )
         sock.settimeout(15)
         raw = sock.recv(65536)
         while b"text_delta" not in raw:
@@ -113,7 +115,11 @@ def test_a_rolling_restart_of_two_workers_loses_and_duplicates_no_answer(live_da
     cookies = session_cookies(user)
     words = " ".join(f"w{i}" for i in range(30))
     expected = f"You said: {words}"
-    chatkit = {"OFFLINE_REPLY_DELAY": 0.05, "DRAIN_TIMEOUT": 30, "SERVER_CLASS": "django_chatkit.offline.OfflineChatKitServer"}
+    chatkit = {
+        "OFFLINE_REPLY_DELAY": 0.05,
+        "DRAIN_TIMEOUT": 30,
+        "SERVER_CLASS": "django_chatkit.offline.OfflineChatKitServer",
+    }
     with daphne_processes(2, django_db_blocker, **chatkit) as workers:
         up = [server.url for server, _ in workers]
         processes = [process for _, process in workers]
@@ -128,7 +134,10 @@ def test_a_rolling_restart_of_two_workers_loses_and_duplicates_no_answer(live_da
                     url = up[(n + attempt) % len(up)]
                 try:
                     response = httpx.post(
-                        f"{url}/chatkit/", content=body, cookies=cookies, timeout=60,
+                        f"{url}/chatkit/",
+                        content=body,
+                        cookies=cookies,
+                        timeout=60,
                         headers={"X-CSRFToken": CSRF_SECRET, "Content-Type": "application/json"},
                     )
                 except httpx.TransportError:

@@ -345,7 +345,7 @@ def test_the_old_permission_denied_name_still_works_with_a_deprecation_warning()
     assert PermissionDenied is Forbidden
     assert (Forbidden.status, Forbidden.code) == (403, "permission_denied")  # the wire format is unchanged
     with pytest.raises(AttributeError):
-        exceptions.NoSuchError  # noqa: B018
+        exceptions.NoSuchError
 
 
 def test_every_public_error_lives_in_exceptions_and_the_old_homes_still_export_it():

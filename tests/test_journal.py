@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 from django_chatkit import journal
 from django_chatkit.journal import STOPPED_NOTE, Journal, is_interruption_marker
-from tests.support.http import CSRF_SECRET, parse_sse, session_cookies
 from tests.journal_servers import ANNOTATION, PARTS, UPDATES, first_card
+from tests.support.http import CSRF_SECRET, parse_sse, session_cookies
 from tests.support.runs import call, daphne_processes, open_stream, send, text_input
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,7 +56,9 @@ def test_the_journal_shares_no_object_with_the_events_it_follows():
     part = AssistantMessageContent(text="")
     log = Journal()
     log.observe(ThreadItemAddedEvent(item=item))
-    log.observe(ThreadItemUpdatedEvent(item_id="msg_1", update=AssistantMessageContentPartAdded(content_index=0, content=part)))
+    log.observe(
+        ThreadItemUpdatedEvent(item_id="msg_1", update=AssistantMessageContentPartAdded(content_index=0, content=part))
+    )
     for word in ("one ", "two "):
         delta = AssistantMessageContentPartTextDelta(content_index=0, delta=word)
         log.observe(ThreadItemUpdatedEvent(item_id="msg_1", update=delta))
@@ -144,13 +146,19 @@ def test_a_stopped_answer_keeps_exactly_the_produced_text_and_one_marker(mode, l
     client = live_daphne.client(user)
     total = sum(len(words) for words in PARTS)
     with daphne_processes(
-        1, django_db_blocker, SERVER_CLASS="tests.journal_servers.PartsServer", DISCONNECT=mode, RUN_CHECKPOINT_INTERVAL=0.02
+        1,
+        django_db_blocker,
+        SERVER_CLASS="tests.journal_servers.PartsServer",
+        DISCONNECT=mode,
+        RUN_CHECKPOINT_INTERVAL=0.02,
     ) as [(server, _process)]:
 
         @hypothesis_settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(path=st.sampled_from(PATHS), stop_after=st.integers(min_value=1, max_value=total - 15))
         def check(path: str, stop_after: int) -> None:
-            sock = open_stream(server.url, path, cookies, {"type": "threads.create", "params": {"input": text_input("hi")}})
+            sock = open_stream(
+                server.url, path, cookies, {"type": "threads.create", "params": {"input": text_input("hi")}}
+            )
             raw, thread_id = _read_until_deltas(sock, stop_after)
             if mode == "cancel":
                 sock.close()  # the tab's Stop: the request is aborted
@@ -209,24 +217,35 @@ async def _items_by_type(user, thread_id: str) -> dict[str, dict[str, Any]]:
 
 
 EXPECTED_AFTER = {
-    "widget.root.updated": ("widget", lambda item: item["widget"]["children"] == [
-        {"type": "Text", "id": "status", "value": "Vegetarian it is"}
-    ]),
-    "widget.component.updated": ("widget", lambda item: [
-        (c.get("id"), c.get("value") or c.get("label")) for c in item["widget"]["children"]
-    ] == [("status", "Saved: vegetarian"), ("notes", "Notes:"), ("pick", "Change")]),
-    "widget.streaming_text.value_delta": ("widget", lambda item: [
-        c.get("value") for c in item["widget"]["children"][:2]
-    ] == ["Pick a meal", "Notes: no nuts, no dairy"]),
-    "workflow.task.added": ("workflow", lambda item: [t["title"] for t in item["workflow"]["tasks"]] == [
-        "Look up meals", "Book a table"
-    ]),
-    "workflow.task.updated": ("workflow", lambda item: [t["status_indicator"] for t in item["workflow"]["tasks"]] == [
-        "complete"
-    ]),
-    "generated_image.updated": ("generated_image", lambda item: item.get("image") == {
-        "id": "img_1", "url": "https://example.com/final.png"
-    }),
+    "widget.root.updated": (
+        "widget",
+        lambda item: item["widget"]["children"] == [{"type": "Text", "id": "status", "value": "Vegetarian it is"}],
+    ),
+    "widget.component.updated": (
+        "widget",
+        lambda item: (
+            [(c.get("id"), c.get("value") or c.get("label")) for c in item["widget"]["children"]]
+            == [("status", "Saved: vegetarian"), ("notes", "Notes:"), ("pick", "Change")]
+        ),
+    ),
+    "widget.streaming_text.value_delta": (
+        "widget",
+        lambda item: (
+            [c.get("value") for c in item["widget"]["children"][:2]] == ["Pick a meal", "Notes: no nuts, no dairy"]
+        ),
+    ),
+    "workflow.task.added": (
+        "workflow",
+        lambda item: [t["title"] for t in item["workflow"]["tasks"]] == ["Look up meals", "Book a table"],
+    ),
+    "workflow.task.updated": (
+        "workflow",
+        lambda item: [t["status_indicator"] for t in item["workflow"]["tasks"]] == ["complete"],
+    ),
+    "generated_image.updated": (
+        "generated_image",
+        lambda item: item.get("image") == {"id": "img_1", "url": "https://example.com/final.png"},
+    ),
 }
 
 
@@ -242,7 +261,11 @@ async def test_an_update_to_a_stored_item_survives_a_reload(kind, user, updates_
     streamed = await _stream(
         user,
         "threads.custom_action",
-        {"thread_id": thread_id, "item_id": before["widget"]["id"], "action": {"type": "meal.pick", "payload": payload}},
+        {
+            "thread_id": thread_id,
+            "item_id": before["widget"]["id"],
+            "action": {"type": "meal.pick", "payload": payload},
+        },
     )
     assert [e["update"]["type"] for e in streamed if e["type"] == "thread.item.updated"] == [kind] * len(UPDATES[kind])
 

@@ -72,7 +72,11 @@ async def _statements_while_streaming(user, gated, statements: Statements, count
 
 
 async def test_checkpoints_and_heartbeats_cost_statements_per_interval_not_per_run(user, gated, statements):
-    chatkit = {**settings.CHATKIT, "SERVER_CLASS": "tests.support.runs.GatedServer", "RUN_CHECKPOINT_INTERVAL": INTERVAL}
+    chatkit = {
+        **settings.CHATKIT,
+        "SERVER_CLASS": "tests.support.runs.GatedServer",
+        "RUN_CHECKPOINT_INTERVAL": INTERVAL,
+    }
     with override_settings(CHATKIT=chatkit):
         few = list(await _statements_while_streaming(user, gated, statements, 5, 1.5))
         statements.sql.clear()
@@ -106,7 +110,10 @@ async def test_live_events_go_out_only_for_a_followed_thread(user, gated, monkey
         gated.release(6)
         await quiet.to_end()
         await followed.to_end()
-    events = {thread_id: [kind for t, kind in sent if t == thread_id] for thread_id in (quiet.thread_id(), followed.thread_id())}
+    events = {
+        thread_id: [kind for t, kind in sent if t == thread_id]
+        for thread_id in (quiet.thread_id(), followed.thread_id())
+    }
     # The unfollowed thread only announced its start and its end.
     assert events[quiet.thread_id()] == ["chatkit.run", "chatkit.run"]
     assert "chatkit.events" in events[followed.thread_id()]

@@ -17,9 +17,9 @@ from django.test import AsyncClient, override_settings
 from django.utils import timezone
 
 from django_chatkit import models, runs
+from django_chatkit.conf import ChatKitConfigurationError, chatkit_settings
 from django_chatkit.context import RequestContext
 from django_chatkit.store import DjangoStore
-from django_chatkit.conf import ChatKitConfigurationError, chatkit_settings
 from tests.support.http import session_cookies
 from tests.support.runs import (
     GatedServer,
@@ -53,7 +53,12 @@ async def assistant_text(user, thread_id: str) -> str | None:
 
 
 async def stored_types(thread_id: str) -> list[str]:
-    return [t async for t in models.ThreadItem.objects.filter(thread_id=thread_id).order_by("seq").values_list("type", flat=True)]
+    return [
+        t
+        async for t in models.ThreadItem.objects.filter(thread_id=thread_id)
+        .order_by("seq")
+        .values_list("type", flat=True)
+    ]
 
 
 async def test_a_reload_shows_the_answer_growing_and_the_thread_marked_running(user, gated):
@@ -308,8 +313,15 @@ def _thread_id_in(raw: bytes) -> str:
 
 def test_a_server_killed_mid_run_leaves_the_checkpoint_marked_interrupted(live_daphne, user, django_db_blocker):
     words = " ".join(f"w{i}" for i in range(200))
-    with daphne_processes(1, django_db_blocker, DISCONNECT="continue", OFFLINE_REPLY_DELAY=0.02, RUN_CHECKPOINT_INTERVAL=0.05) as [(server, process)]:
-        sock = open_stream(server.url, "/consumer/chatkit/", session_cookies(user), {"type": "threads.create", "params": {"input": text_input(words)}})
+    with daphne_processes(
+        1, django_db_blocker, DISCONNECT="continue", OFFLINE_REPLY_DELAY=0.02, RUN_CHECKPOINT_INTERVAL=0.05
+    ) as [(server, process)]:
+        sock = open_stream(
+            server.url,
+            "/consumer/chatkit/",
+            session_cookies(user),
+            {"type": "threads.create", "params": {"input": text_input(words)}},
+        )
         thread_id = _thread_id_in(_recv_until(sock, b"thread.item.updated", 5))
         checkpoint = wait_for(lambda: _checkpoint_with(thread_id, "w2"))
         os.kill(process.pid, signal.SIGKILL)  # a crash or a hard restart: no cleanup runs
@@ -326,7 +338,9 @@ def test_a_server_killed_mid_run_leaves_the_checkpoint_marked_interrupted(live_d
     assert not models.ThreadRun.objects.filter(thread_id=thread_id).exists()
 
 
-def test_continue_mode_100_runs_with_random_disconnects_lose_and_duplicate_nothing(live_daphne, user, django_db_blocker):
+def test_continue_mode_100_runs_with_random_disconnects_lose_and_duplicate_nothing(
+    live_daphne, user, django_db_blocker
+):
     """20 threads get 5 messages each, every client hanging up at a random moment."""
     count = 2 if multi_process_setup() is None else 1
     rng = random.Random(6)
@@ -334,7 +348,9 @@ def test_continue_mode_100_runs_with_random_disconnects_lose_and_duplicate_nothi
         urls = [server.url for server, _ in servers]
         cookies = session_cookies(user)
         client = servers[0][0].client(user)
-        threads = [client.stream("threads.create", {"input": text_input(f"start {n}")})[0]["thread"]["id"] for n in range(20)]
+        threads = [
+            client.stream("threads.create", {"input": text_input(f"start {n}")})[0]["thread"]["id"] for n in range(20)
+        ]
         plan = [
             (thread_id, f"t{n} m{k} " + "word " * rng.randint(1, 12), rng.choice(urls), rng.choice(PATHS))
             for k in range(5)
@@ -343,7 +359,10 @@ def test_continue_mode_100_runs_with_random_disconnects_lose_and_duplicate_nothi
 
         def run_one(step) -> None:
             thread_id, text, url, path = step
-            payload = {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": text_input(text.strip())}}
+            payload = {
+                "type": "threads.add_user_message",
+                "params": {"thread_id": thread_id, "input": text_input(text.strip())},
+            }
             sock = open_stream(url, path, cookies, payload)
             # Hang up after a random number of events: 1 is the user's own message.
             _recv_until(sock, b"data: ", rng.randint(1, 8))
@@ -357,7 +376,11 @@ def test_continue_mode_100_runs_with_random_disconnects_lose_and_duplicate_nothi
         wait_for(lambda: not models.ThreadRun.objects.exists(), timeout=60)
 
     for n, thread_id in enumerate(threads):
-        stored = list(models.ThreadItem.objects.filter(thread_id=thread_id).order_by("created_at_us", "seq").values_list("data", flat=True))
+        stored = list(
+            models.ThreadItem.objects.filter(thread_id=thread_id)
+            .order_by("created_at_us", "seq")
+            .values_list("data", flat=True)
+        )
         expected = [f"start {n}"] + [step[1].strip() for step in plan if step[0] == thread_id]
         user_texts = [i["content"][0]["text"] for i in stored if i["type"] == "user_message"]
         answers = [i["content"][0]["text"] for i in stored if i["type"] == "assistant_message"]

@@ -72,9 +72,7 @@ def test_threads_add_user_message(alice):
 def test_threads_add_client_tool_output(alice):
     thread_id, events = new_thread(alice, "tool please")
     assert events[-1]["item"]["type"] == "client_tool_call" and events[-1]["item"]["status"] == "pending"
-    events = alice.stream(
-        "threads.add_client_tool_output", {"thread_id": thread_id, "result": {"city": "Oslo"}}
-    )
+    events = alice.stream("threads.add_client_tool_output", {"thread_id": thread_id, "result": {"city": "Oslo"}})
     assert any(e["type"] == "thread.item.done" and "Oslo" in json.dumps(e["item"]) for e in events)
     tool = [i for i in items_of(alice, thread_id) if i["type"] == "client_tool_call"][0]
     assert tool["status"] == "completed" and tool["output"] == {"city": "Oslo"}
@@ -85,8 +83,11 @@ def test_threads_add_structured_input(alice):
     item_id = events[-1]["item"]["id"]
     events = alice.stream(
         "threads.add_structured_input",
-        {"thread_id": thread_id, "item_id": item_id,
-         "input": {"status": "answered", "answers": {"q1": {"values": ["Bergen"]}}}},
+        {
+            "thread_id": thread_id,
+            "item_id": item_id,
+            "input": {"status": "answered", "answers": {"q1": {"values": ["Bergen"]}}},
+        },
     )
     assert events[0]["type"] == "stream_options"
     replaced = [e for e in events if e["type"] == "thread.item.replaced"][0]["item"]
@@ -176,8 +177,9 @@ def test_attachments_create_upload_download_and_delete(alice, live_daphne):
 
 def test_image_attachment_has_an_owner_checked_preview(alice, bob):
     created = alice.call("attachments.create", {"name": "dot.png", "size": 4, "mime_type": "image/png"})
-    alice.http.post(urlparse(created["upload_descriptor"]["url"]).path, content=b"\x89PNG",
-                    headers={"Content-Type": "image/png"})
+    alice.http.post(
+        urlparse(created["upload_descriptor"]["url"]).path, content=b"\x89PNG", headers={"Content-Type": "image/png"}
+    )
     preview = urlparse(created["preview_url"]).path
     response = alice.http.get(preview)
     assert response.status_code == 200 and response.content == b"\x89PNG"
@@ -228,15 +230,24 @@ def test_another_user_gets_404_for_every_op_on_my_data(alice, bob):
         "items.list": {"thread_id": thread_id},
         "items.feedback": {"thread_id": thread_id, "item_ids": [widget_id], "kind": "positive"},
         "attachments.delete": {"attachment_id": attachment["id"]},
-        "threads.sync_custom_action": {"thread_id": thread_id, "item_id": widget_id,
-                                        "action": {"type": "test.pick", "payload": {}}},
+        "threads.sync_custom_action": {
+            "thread_id": thread_id,
+            "item_id": widget_id,
+            "action": {"type": "test.pick", "payload": {}},
+        },
         "threads.add_user_message": {"thread_id": thread_id, "input": text_input("hi")},
         "threads.add_client_tool_output": {"thread_id": thread_id, "result": {}},
-        "threads.add_structured_input": {"thread_id": thread_id, "item_id": widget_id,
-                                          "input": {"status": "skipped", "answers": {}}},
+        "threads.add_structured_input": {
+            "thread_id": thread_id,
+            "item_id": widget_id,
+            "input": {"status": "skipped", "answers": {}},
+        },
         "threads.retry_after_item": {"thread_id": thread_id, "item_id": user_item},
-        "threads.custom_action": {"thread_id": thread_id, "item_id": widget_id,
-                                   "action": {"type": "test.pick", "payload": {}}},
+        "threads.custom_action": {
+            "thread_id": thread_id,
+            "item_id": widget_id,
+            "action": {"type": "test.pick", "payload": {}},
+        },
         "threads.create": {"input": {**text_input("steal"), "attachments": [attachment["id"]]}},
     }
     for op, params in attempts.items():
@@ -249,7 +260,11 @@ def test_another_user_gets_404_for_every_op_on_my_data(alice, bob):
     upload = urlparse(attachment["upload_descriptor"]["url"]).path
     assert bob.http.post(upload, content=b"x", headers={"Content-Type": "text/plain"}).status_code == 404
     # Bob's attempts changed nothing of Alice's (bob's refused create made no thread either).
-    assert (models.ThreadItem.objects.count(), models.Thread.objects.count(), models.Attachment.objects.count()) == snapshot
+    assert (
+        models.ThreadItem.objects.count(),
+        models.Thread.objects.count(),
+        models.Attachment.objects.count(),
+    ) == snapshot
     assert alice.call("threads.get_by_id", {"thread_id": thread_id}).get("title") is None
     assert len(items_of(alice, thread_id)) == 2
 
@@ -286,7 +301,12 @@ def _open_stream(url: str, path: str, cookies: dict[str, str], body: dict) -> so
 def test_disconnect_mid_stream_persists_the_partial_answer(live_daphne, user, transport):
     client = live_daphne.client(user, transport=transport)
     path = client.path
-    sock = _open_stream(live_daphne.url, path, session_cookies(user), {"type": "threads.create", "params": {"input": text_input("slow please")}})
+    sock = _open_stream(
+        live_daphne.url,
+        path,
+        session_cookies(user),
+        {"type": "threads.create", "params": {"input": text_input("slow please")}},
+    )
     received = b""
     while received.count(b"thread.item.updated") < 5:
         chunk = sock.recv(65536)
@@ -294,7 +314,7 @@ def test_disconnect_mid_stream_persists_the_partial_answer(live_daphne, user, tr
         received += chunk
     sock.close()  # the user closed the tab mid-answer
 
-    thread_id = json.loads(received[received.index(b'{"type":"thread.created"'):].split(b"\n", 1)[0])["thread"]["id"]
+    thread_id = json.loads(received[received.index(b'{"type":"thread.created"') :].split(b"\n", 1)[0])["thread"]["id"]
 
     def cancellation_recorded() -> bool:
         # The SDK's hook saves the partial answer, then a hidden note for the model.

@@ -52,34 +52,52 @@ class OneMessageServer(DjangoChatKitServer):
 
 def make_thread(thread_id: str, length: int) -> None:
     models.Thread.objects.create(
-        thread_id=thread_id, owner=CTX.user_id, created_at_us=0,
+        thread_id=thread_id,
+        owner=CTX.user_id,
+        created_at_us=0,
         data={"id": thread_id, "created_at": T0.isoformat(), "status": {"type": "active"}, "metadata": {}},
     )
     rows = []
     for n in range(length):
         at = T0 + timedelta(milliseconds=n)
-        rows.append(models.ThreadItem(
-            thread_id=thread_id, item_id=f"m{n}", owner=CTX.user_id, type="assistant_message",
-            created_at_us=int((at - datetime(1970, 1, 1)).total_seconds() * 1_000_000),
-            data={"id": f"m{n}", "thread_id": thread_id, "created_at": at.isoformat(), "type": "assistant_message",
-                  "content": [{"type": "output_text", "text": f"n{n}", "annotations": []}]},
-        ))
+        rows.append(
+            models.ThreadItem(
+                thread_id=thread_id,
+                item_id=f"m{n}",
+                owner=CTX.user_id,
+                type="assistant_message",
+                created_at_us=int((at - datetime(1970, 1, 1)).total_seconds() * 1_000_000),
+                data={
+                    "id": f"m{n}",
+                    "thread_id": thread_id,
+                    "created_at": at.isoformat(),
+                    "type": "assistant_message",
+                    "content": [{"type": "output_text", "text": f"n{n}", "annotations": []}],
+                },
+            )
+        )
     models.ThreadItem.objects.bulk_create(rows, batch_size=2000)
 
 
 def add_message(thread_id: str) -> bytes:
-    return json.dumps({
-        "type": "threads.add_user_message",
-        "params": {
-            "thread_id": thread_id,
-            "input": {"content": [{"type": "input_text", "text": "hi"}], "attachments": [], "inference_options": {}},
-        },
-    }).encode()
+    return json.dumps(
+        {
+            "type": "threads.add_user_message",
+            "params": {
+                "thread_id": thread_id,
+                "input": {
+                    "content": [{"type": "input_text", "text": "hi"}],
+                    "attachments": [],
+                    "inference_options": {},
+                },
+            },
+        }
+    ).encode()
 
 
 async def turn(server: DjangoChatKitServer, thread_id: str) -> list[dict[str, Any]]:
     result = await server.process(add_message(thread_id), CTX)
-    return [json.loads(chunk[len(b"data: "):]) async for chunk in result]
+    return [json.loads(chunk[len(b"data: ") :]) async for chunk in result]
 
 
 @sync_to_async
@@ -124,7 +142,7 @@ async def request_turn(thread_id: str) -> list[dict[str, Any]]:
     assert response.status == 200, response.body
     text = b"".join([batch async for batch in response.stream.batches()])
     await response.stream.stop()
-    return [json.loads(line[len(b"data: "):]) for line in text.split(b"\n\n") if line]
+    return [json.loads(line[len(b"data: ") :]) for line in text.split(b"\n\n") if line]
 
 
 async def test_a_turn_through_a_request_with_its_durable_run_costs_at_most_8_statements():
@@ -164,7 +182,11 @@ async def test_a_refused_insert_inside_a_transaction_leaves_it_usable():
     # A row with this item id exists in the thread but is not the requester's: the store's
     # UPDATE does not match it, so it tries the INSERT, which the unique constraint refuses.
     await models.ThreadItem.objects.acreate(
-        thread_id="thr_tx", item_id="taken", owner="user:2", type="assistant_message", created_at_us=1,
+        thread_id="thr_tx",
+        item_id="taken",
+        owner="user:2",
+        type="assistant_message",
+        created_at_us=1,
         data={"id": "taken"},
     )
     store = DjangoStore()

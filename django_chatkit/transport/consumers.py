@@ -69,7 +69,9 @@ class ChatKitConsumer(AsyncHttpConsumer):
         self._received += len(chunk)
         limit = chatkit_settings.MAX_REQUEST_BYTES
         if self._received > limit or self._declared_length() > limit:
-            await self._send(ChatKitResponse.error(PayloadTooLarge(f"The request body is over the {limit}-byte limit.")))
+            await self._send(
+                ChatKitResponse.error(PayloadTooLarge(f"The request body is over the {limit}-byte limit."))
+            )
             raise StopConsumer()
         self.body.append(chunk)
         if message.get("more_body"):

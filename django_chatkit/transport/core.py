@@ -32,13 +32,13 @@ from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 
 from .. import limits, runs
+from ..adopt import get_chatkit_server, owner_of
 from ..compat import parse_request
 from ..conf import chatkit_settings
 from ..db import on_thread, pick_thread
 from ..exceptions import BadRequest, PayloadTooLarge
 from ..exceptions import Forbidden as PermissionDenied
 from ..limits import check_request_bounds
-from ..adopt import get_chatkit_server, owner_of
 from ..store import check_message_attachments
 from .errors import JSON_CONTENT_TYPE, ChatKitResponse, response_for_exception, stream_error_event
 from .shutdown import install_drain_handler

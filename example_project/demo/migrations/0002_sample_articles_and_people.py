@@ -9,12 +9,24 @@ PEOPLE = [
 ]
 
 ARTICLES = [
-    ("Blue Line extension opens", "Ada Lovelace", "Four new stations open on the Blue Line this spring.",
-     "The Blue Line now reaches the harbour, with four new stations and trains every six minutes."),
-    ("Night service on the Red Line", "Grace Hopper", "Red Line trains now run all night on weekends.",
-     "From Friday, Red Line trains run every twenty minutes between midnight and five."),
-    ("Ridership report", "Alan Turing", "Ridership grew on every line last year.",
-     "Green Line ridership grew fastest, by twelve percent; the Blue Line carried the most riders."),
+    (
+        "Blue Line extension opens",
+        "Ada Lovelace",
+        "Four new stations open on the Blue Line this spring.",
+        "The Blue Line now reaches the harbour, with four new stations and trains every six minutes.",
+    ),
+    (
+        "Night service on the Red Line",
+        "Grace Hopper",
+        "Red Line trains now run all night on weekends.",
+        "From Friday, Red Line trains run every twenty minutes between midnight and five.",
+    ),
+    (
+        "Ridership report",
+        "Alan Turing",
+        "Ridership grew on every line last year.",
+        "Green Line ridership grew fastest, by twelve percent; the Blue Line carried the most riders.",
+    ),
 ]
 
 
