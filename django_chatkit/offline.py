@@ -446,7 +446,7 @@ class OfflineModel(Model):
                 type="response.function_call_arguments.done",
                 item_id=item.id or "",
                 # The Responses API sends the name; this openai version types the event without it.
-                name=item.name,  # type: ignore[call-arg]
+                name=item.name,
                 output_index=0,
                 arguments=payload,
                 sequence_number=next(sequence),

@@ -63,7 +63,7 @@ from chatkit.types import (
     ThreadsGetByIdReq,
     is_streaming_req,
 )
-from django.db import connections, router
+from django.db import connections
 from django.utils import timezone
 
 from . import models
@@ -74,11 +74,13 @@ from .ids import new_id
 from .journal import INTERRUPTED_NOTE, STOPPED_NOTE, Journal, with_marker
 from .store import (
     RUN_MARKER_KEY,
+    column_name,
     insert_unless_taken,
     item_row,
     run_marker,
     to_microseconds,
     upsert_item_rows,
+    write_alias,
 )
 
 __all__ = [
@@ -283,7 +285,7 @@ class Run:
                 await _delete_lease(self.run_id)
             finally:
                 self._locked = False
-                if running_here().get(self.thread_id) is self:
+                if self.thread_id is not None and running_here().get(self.thread_id) is self:
                     del running_here()[self.thread_id]
             if self._flusher is not None:
                 self._flusher.cancel()
@@ -528,11 +530,14 @@ async def _save_checkpoint(batch: list[tuple[Run, ThreadItem]]) -> None:
     leases: list[tuple[str, str]] = []
     others: list[tuple[Run, ThreadItem]] = []
     for run, item in batch:
+        thread_id = run.thread_id
+        if thread_id is None:  # not locked yet: nothing to checkpoint
+            continue
         if not isinstance(run._store, DjangoStore):
             others.append((run, item.model_copy(deep=True)))
             continue
-        rows[(run.thread_id, item.id)] = (
-            run.thread_id,
+        rows[(thread_id, item.id)] = (
+            thread_id,
             item.id,
             run.owner,
             item.type,
@@ -541,7 +546,7 @@ async def _save_checkpoint(batch: list[tuple[Run, ThreadItem]]) -> None:
         )
         if isinstance(item, AssistantMessageItem) and run.checkpointed_item is None:
             run.checkpointed_item = item.id
-            leases.append((item.id, run.thread_id))
+            leases.append((item.id, thread_id))
     for run, item in others:
         await run._store.save_item(run.thread_id, item, run._context)
     if rows or leases:
@@ -554,8 +559,8 @@ def _write_checkpoint(rows: list[tuple[str, str, str, str, int, str]], leases: l
         upsert_item_rows(rows)
     if leases:
         table = models.ThreadRun._meta.db_table
-        item, thread = (models.ThreadRun._meta.get_field(name).column for name in ("item_id", "thread"))
-        connection = connections[router.db_for_write(models.ThreadRun)]
+        item, thread = (column_name(models.ThreadRun, name) for name in ("item_id", "thread"))
+        connection = connections[write_alias(models.ThreadRun)]
         quote = connection.ops.quote_name
         with connection.cursor() as cursor:
             cursor.executemany(f"UPDATE {quote(table)} SET {quote(item)} = %s WHERE {quote(thread)} = %s", leases)
@@ -577,8 +582,8 @@ def _delete_lease(run_id: str) -> bool:
     cascades, and nothing refers to a lease.
     """
     table = models.ThreadRun._meta.db_table
-    column = models.ThreadRun._meta.get_field("run_id").column
-    connection = connections[router.db_for_write(models.ThreadRun)]
+    column = column_name(models.ThreadRun, "run_id")
+    connection = connections[write_alias(models.ThreadRun)]
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {quote(table)} WHERE {quote(column)} = %s", [run_id])

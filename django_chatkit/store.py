@@ -32,8 +32,8 @@ from chatkit.types import (
     ThreadMetadata,
 )
 from django.core.files.storage import storages
-from django.db import IntegrityError, router, transaction
-from django.db.models import AutoField, Model, Q, Subquery
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, router, transaction
+from django.db.models import AutoField, Field, Model, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from pydantic import TypeAdapter
@@ -92,10 +92,31 @@ def _thread_data(thread: ThreadMetadata) -> dict[str, Any]:
     return data
 
 
+def column_field(model: type[Model], name: str) -> Field[Any, Any]:
+    """The concrete field ``name`` of ``model`` (for raw SQL: its ``column``)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{name} is a relation, not a column")
+    return field
+
+
+def column_name(model: type[Model], name: str) -> str:
+    """The database column of the field ``name`` of ``model``."""
+    column = column_field(model, name).column
+    if column is None:
+        raise TypeError(f"{model.__name__}.{name} has no column")
+    return column
+
+
+def write_alias(model: type[Model]) -> str:
+    """The database alias ``model`` is written to."""
+    return router.db_for_write(model) or DEFAULT_DB_ALIAS
+
+
 def _title_column(title: str | None) -> str | None:
     """The title as the indexed column holds it: cut to the column's length (a generated
     title can be any length; the stored thread keeps it whole)."""
-    limit = models.Thread._meta.get_field("title").max_length
+    limit = column_field(models.Thread, "title").max_length or 1024
     if title is None or len(title) <= limit:
         return title
     return title[: limit - 1] + "…"
@@ -161,7 +182,7 @@ def insert_unless_taken(model: type[Model], **fields: Any) -> bool:
     On SQLite and PostgreSQL it is one raw ``INSERT ... ON CONFLICT DO NOTHING`` (a
     refusal raises nothing), elsewhere the ORM's ``create()``.
     """
-    alias = router.db_for_write(model)
+    alias = write_alias(model)
     connection = transaction.get_connection(alias)
     try:
         if connection.in_atomic_block:
@@ -174,7 +195,7 @@ def insert_unless_taken(model: type[Model], **fields: Any) -> bool:
 
 def _insert(model: type[Model], alias: str, connection: Any, fields: dict[str, Any]) -> bool:
     if not _raw_sql(connection):
-        model.objects.using(alias).create(**fields)
+        model._default_manager.using(alias).create(**fields)
         return True
     values = _insert_values(model, fields, connection)
     with connection.cursor() as cursor:
@@ -189,14 +210,14 @@ def insert_or_update_same(thread_id: str, item_id: str, owner: str, fields: dict
     PostgreSQL. True when a row was written, False when another row holds the id, None
     when the backend has no such statement (the caller does it in steps)."""
     model = models.ThreadItem
-    alias = router.db_for_write(model)
+    alias = write_alias(model)
     connection = transaction.get_connection(alias)
     if not _raw_sql(connection) or connection.in_atomic_block:
         return None
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     column = {
-        name: quote(model._meta.get_field(name).column)
+        name: quote(column_name(model, name))
         for name in ("thread", "item_id", "owner", "type", "created_at_us", "data")
     }
     sql = _insert_sql(
@@ -226,10 +247,10 @@ def upsert_item_rows(rows: list[tuple[str, str, str, str, int, str]]) -> None:
     ``model_dump_json()``, made once. One multi-row statement (its own transaction, one
     commit) per ``_ROWS_PER_STATEMENT`` rows, or per the backend's parameter limit."""
     model = models.ThreadItem
-    alias = router.db_for_write(model)
+    alias = write_alias(model)
     connection = transaction.get_connection(alias)
     if not _raw_sql(connection):
-        model.objects.using(alias).bulk_create(
+        model._default_manager.using(alias).bulk_create(
             [
                 model(thread_id=t, item_id=i, owner=o, type=k, created_at_us=c, data=json.loads(d))
                 for t, i, o, k, c, d in rows
@@ -241,7 +262,7 @@ def upsert_item_rows(rows: list[tuple[str, str, str, str, int, str]]) -> None:
         return
     quote = connection.ops.quote_name
     names = ("thread", "item_id", "owner", "type", "created_at_us", "data")
-    column = {name: quote(model._meta.get_field(name).column) for name in names}
+    column = {name: quote(column_name(model, name)) for name in names}
     data = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
     head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(column[n] for n in names)}) VALUES "
     tail = f" ON CONFLICT ({column['thread']}, {column['item_id']}) DO UPDATE SET " + ", ".join(
@@ -274,7 +295,7 @@ async def _upsert_owned(
 ) -> None:
     """Update the owner's row with ``key``, or insert it; a row with that key owned by
     someone else is never touched (``NotFoundError``, as if it did not exist)."""
-    rows = model.objects.filter(owner=owner, **key)
+    rows = model._default_manager.filter(owner=owner, **key)
     if await rows.aupdate(**fields):
         return
     if await insert_unless_taken(model, owner=owner, **key, **fields):

@@ -29,6 +29,7 @@ from chatkit.types import (
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 
 from .. import limits, runs
@@ -215,8 +216,12 @@ async def _pause(awaitable: Any) -> None:
 
 
 class _CsrfCheck(CsrfViewMiddleware):
-    def _reject(self, request: HttpRequest, reason: str) -> str:  # type: ignore[override]
+    def _reject(self, request: HttpRequest, reason: str) -> str:
         return reason
+
+
+def _no_view(request: HttpRequest) -> HttpResponseBase:
+    raise AssertionError("the CSRF check never calls the view")
 
 
 def csrf_failure(request: HttpRequest) -> str | None:
@@ -226,7 +231,7 @@ def csrf_failure(request: HttpRequest) -> str | None:
     check = _CsrfCheck(lambda r: None)  # type: ignore[arg-type]
     check.process_request(request)
     try:  # the check reads a form body's csrfmiddlewaretoken: Django's form limits apply
-        return check.process_view(request, None, (), {})  # type: ignore[return-value]
+        return check.process_view(request, _no_view, (), {})  # type: ignore[return-value]
     except RequestDataTooBig as exc:
         raise PayloadTooLarge("The request body is over DATA_UPLOAD_MAX_MEMORY_SIZE.") from exc
     except (TooManyFieldsSent, TooManyFilesSent) as exc:
@@ -267,8 +272,9 @@ def _with_request_metadata(context: Any, parsed: Any) -> None:
     tool_choice = getattr(options, "tool_choice", None)
     if tool_choice is not None:
         metadata["tool_choice"] = tool_choice.id
-    if getattr(options, "model", None):
-        metadata["model"] = options.model
+    model = getattr(options, "model", None)
+    if model:
+        metadata["model"] = model
 
 
 async def _check_referenced_item(server: Any, parsed: Any, context: Any) -> None:
