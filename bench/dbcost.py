@@ -264,6 +264,7 @@ def measure_widgets(spec: dict[str, Any]) -> dict[str, Any]:
 
     iterations = spec["iterations"]
     timings: dict[str, list[float]] = {"render_widget": [], "sdk_build": []}
+    ratios: list[float] = []  # each block of ours over the SDK's block next to it
     block = 50
     for _ in range(max(1, iterations // block)):
         started = time.perf_counter()
@@ -274,7 +275,11 @@ def measure_widgets(spec: dict[str, Any]) -> dict[str, Any]:
         for _ in range(block):
             sdk.build(WIDGET_DATA)
         timings["sdk_build"].append((time.perf_counter() - started) / block)
+        ratios.append(timings["render_widget"][-1] / timings["sdk_build"][-1])
     return {
+        # The median of side-by-side ratios: a slow spell of the machine hits both halves of
+        # a pair, so it moves this less than it moves the ratio of the two medians.
+        "paired_ratio": _summary(ratios),
         "vendor": connection.vendor,
         "same_widget": same,
         "warm_queries": warm_queries,

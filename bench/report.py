@@ -124,7 +124,12 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
                 5, "queries per warm render_widget", "app", widgets["warm_queries"], "0", widgets["warm_queries"] == 0
             )
         )
-        ratio = widgets["timings"]["render_widget"]["median"] / widgets["timings"]["sdk_build"]["median"]
+        paired = widgets.get("paired_ratio")
+        ratio = (
+            paired["median"]
+            if paired
+            else widgets["timings"]["render_widget"]["median"] / widgets["timings"]["sdk_build"]["median"]
+        )
         targets.append(
             _target(
                 5,

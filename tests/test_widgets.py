@@ -664,3 +664,28 @@ def test_the_chat_still_imports_when_the_sdk_widget_models_cannot_be_rebuilt():
     )
     assert done.returncode == 0, done.stderr
     assert "render failed:" in done.stdout and "StrictWidgetRoot" in done.stdout
+
+
+TRICKY_TEXT = ']]}}[[{{"x\\'
+
+
+@pytest.mark.parametrize("columns, refused", [(30, False), (31, True)])
+def test_the_nesting_limit_counts_the_widgets_levels_not_brackets_in_its_text(columns, refused):
+    """Card > children > (Col > children) x n > Text: 3 + 2n levels against the limit of 64,
+    with brackets and an escaped quote in the text that must not count."""
+    template = (
+        '{"type": "Card", "children": ['
+        + '{% for i in range(n) %}{"type": "Col", "children": [{% endfor %}'
+        + '{"type": "Text", "value": {{ text|tojson }}}'
+        + "{% for i in range(n) %}]}{% endfor %}]}"
+    )
+    definition = WidgetDefinition(name="deep", template=template, json_schema={})
+    if refused:
+        with pytest.raises(WidgetOutputError, match="nests too deeply"):
+            definition.render({"n": columns, "text": TRICKY_TEXT})
+    else:
+        root = definition.render({"n": columns, "text": TRICKY_TEXT})
+        node = root.model_dump(exclude_none=True)["children"][0]
+        for _ in range(columns - 1):
+            node = node["children"][0]
+        assert node["children"][0]["value"] == TRICKY_TEXT

@@ -11,7 +11,6 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,24 +41,26 @@ WIDGET_FILE_VERSION = "1.0"
 MAX_WIDGET_DEPTH = 64
 
 
-def _depth(document: Any) -> int:
-    """How deeply ``document`` nests (without recursion: the document may be hostile)."""
-    deepest = 0
-    stack = [(document, 1)]
-    while stack:
-        node, level = stack.pop()
-        children: Iterable[Any]
-        if isinstance(node, dict):
-            children = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        deepest = max(deepest, level)
-        if deepest > MAX_WIDGET_DEPTH:
-            return deepest
-        stack.extend((child, level + 1) for child in children)
-    return deepest
+_ESCAPE = re.compile(r"\\.")
+#: Every byte but the JSON brackets (deleted by ``bytes.translate``).
+_NOT_A_BRACKET = bytes(range(256)).translate(None, b"[]{}")
+_INNERMOST = re.compile(rb"\{\}|\[\]")
+
+
+def _nests_too_deeply(text: str) -> bool:
+    """Whether the valid JSON ``text`` nests deeper than ``MAX_WIDGET_DEPTH``, counted on its
+    brackets outside strings: each regex pass takes away the innermost level (no recursion,
+    no Python loop over the document's nodes)."""
+    if text.count("{") + text.count("[") <= MAX_WIDGET_DEPTH:
+        return False  # at most one level per opening bracket
+    if "\\" in text:
+        text = _ESCAPE.sub("", text)  # an escaped quote does not end a string
+    brackets = "".join(text.split('"')[::2]).encode().translate(None, _NOT_A_BRACKET)
+    for _level in range(MAX_WIDGET_DEPTH):
+        brackets, removed = _INNERMOST.subn(b"", brackets)
+        if not removed or not brackets:
+            return False
+    return bool(brackets)
 
 
 def plain_data(data: Any) -> Any:
@@ -167,7 +168,7 @@ class WidgetDefinition:
                 "use the tojson filter for values, e.g. {{ title|tojson }}",
             )
             raise WidgetOutputError([problem], template=self.name, version=self.version) from exc
-        if _depth(document) > MAX_WIDGET_DEPTH:
+        if _nests_too_deeply(output):
             problem = WidgetProblem("$", f"the rendered JSON nests too deeply (limit {MAX_WIDGET_DEPTH} levels)")
             raise WidgetOutputError([problem], template=self.name, version=self.version)
         if self.lenient:

@@ -12,12 +12,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, cast
 
 from jinja2 import (
@@ -37,8 +33,16 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg, generate_lorem_ipsum
 from jinja2.visitor import NodeTransformer
 
-from ..conf import chatkit_settings
 from ..exceptions import WidgetProblem, WidgetTemplateError
+from .budget import (
+    AMPLIFIERS,
+    RenderLimitExceeded,
+    current_budget,
+    expected_size,
+    render_budget,
+    render_state,
+    value_size,
+)
 
 __all__ = ["RenderLimitExceeded", "clear_compiled_templates", "compile_template", "render_budget"]
 
@@ -55,123 +59,18 @@ _LOOP_PROPERTIES = frozenset(
 )
 
 
-class RenderLimitExceeded(SecurityError):
-    """A render went over one of its bounds (time, loop iterations, call depth, characters)."""
-
-
-class _RenderBudget:
-    """What one render may still spend; the sandbox charges it as the template runs."""
-
-    __slots__ = ("chars", "deadline", "depth", "iterations", "max_chars", "max_depth", "max_iterations", "timeout")
-
-    def __init__(self) -> None:
-        self.timeout = chatkit_settings.WIDGET_RENDER_TIMEOUT
-        self.deadline = time.monotonic() + self.timeout
-        self.iterations = 0
-        self.max_iterations = chatkit_settings.WIDGET_RENDER_MAX_ITERATIONS
-        self.depth = 0
-        self.max_depth = chatkit_settings.WIDGET_RENDER_MAX_DEPTH
-        self.chars = 0
-        self.max_chars = chatkit_settings.WIDGET_RENDER_MAX_CHARS
-
-    def check_time(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise RenderLimitExceeded(
-                f"the render took longer than {self.timeout:g} s (CHATKIT['WIDGET_RENDER_TIMEOUT'])"
-            )
-
-    def iterate(self, iterable: Any) -> Iterator[Any]:
-        for item in iterable:
-            self.iterations += 1
-            if self.iterations > self.max_iterations:
-                raise RenderLimitExceeded(
-                    f"the render went over {self.max_iterations} loop iterations "
-                    "(CHATKIT['WIDGET_RENDER_MAX_ITERATIONS'])"
-                )
-            if not self.iterations & 63:
-                self.check_time()
-            yield item
-
-    def charge(self, value: Any) -> Any:
-        """Count the characters (or items) of a value the template made."""
-        if isinstance(value, (str, list, tuple, dict)):
-            self.chars += len(value)
-            if self.chars > self.max_chars:
-                raise RenderLimitExceeded(
-                    f"the render produced over {self.max_chars} characters (CHATKIT['WIDGET_RENDER_MAX_CHARS'])"
-                )
-        self.check_time()
-        return value
-
-    def expect(self, size: int) -> None:
-        """Refuse, before making it, a value of ``size`` characters that would not fit."""
-        if size > self.max_chars - self.chars:
-            raise RenderLimitExceeded(
-                f"the result would be {size} characters, over what the render may produce "
-                "(CHATKIT['WIDGET_RENDER_MAX_CHARS'])"
-            )
-
-
-_render_state = threading.local()
-
-
-def _budget() -> _RenderBudget | None:
-    return getattr(_render_state, "budget", None)
-
-
-def _size(value: Any) -> int:
-    if isinstance(value, (str, list, tuple, dict)):
-        return len(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return abs(value)
-    return len(str(value)) if isinstance(value, float) else 0
-
-
-_NUMBER_RUN = re.compile(r"[0-9]+")
-
-
-def _expected_size(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
-    """An upper bound of the size of what string operation ``name`` makes (0: not an amplifier)."""
-    text = value if isinstance(value, str) else None
-    if name in ("center", "ljust", "rjust", "zfill", "expandtabs", "batch", "slice", "indent", "truncate"):
-        widths = [_size(a) for a in (*args, *kwargs.values()) if isinstance(a, int) and not isinstance(a, bool)]
-        size = max(widths, default=0)
-        if name == "indent":
-            width = kwargs.get("width", args[0] if args else 4)
-            lines = str(value).count("\n") + 1
-            size = max(size, lines * (len(width) if isinstance(width, str) else _size(width)))
-        return size + _size(value)
-    if name == "replace" and text is not None and len(args) >= 2:
-        old, new = str(args[0]), str(args[1])
-        count = text.count(old) if old else len(text) + 1
-        return len(text) + count * len(new)
-    if name == "join":
-        parts = args[0] if text is not None else value  # str.join(parts) / parts|join(sep)
-        separator = text if text is not None else str(kwargs.get("d", args[0] if args else ""))
-        if hasattr(parts, "__len__"):
-            return len(parts) * (len(separator) + 1)
-        return 0
-    if name in ("format", "format_map", "%") and text is not None:
-        numbers = [int(run) for run in _NUMBER_RUN.findall(text)]
-        numbers += [_size(a) for a in (*args, *kwargs.values()) if isinstance(a, int) and not isinstance(a, bool)]
-        return len(text) + max(numbers, default=0)
-    if name == "wordwrap":
-        wrap = kwargs.get("wrapstring", args[2] if len(args) > 2 else None)
-        return _size(value) * (1 + len(wrap) if isinstance(wrap, str) else 2)
-    return 0
-
-
 def _bounded_filter(name: str, function: Any) -> Any:
     # The wrapper takes the context, so Jinja never runs the filter while compiling
     # (constant folding), where no budget would bound it.
     passes = _PassArg.from_obj(function)
+    amplifies = name in AMPLIFIERS
 
     @functools.wraps(function)
     @pass_context
     def bounded(context: Any, *args: Any, **kwargs: Any) -> Any:
-        budget = _budget()
-        if budget is not None and args:
-            budget.expect(_expected_size(name, args[0], args[1:], kwargs))
+        budget = render_state.budget
+        if budget is not None and amplifies and args:
+            budget.expect(expected_size(name, args[0], args[1:], kwargs))
         if passes is _PassArg.context:
             result = function(context, *args, **kwargs)
         elif passes is _PassArg.eval_context:
@@ -186,9 +85,9 @@ def _bounded_filter(name: str, function: Any) -> Any:
 
 
 def _bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
-    budget = _budget()
+    budget = current_budget()
     if budget is not None:
-        budget.expect(_size(n) * _size(max) * 10)
+        budget.expect(value_size(n) * value_size(max) * 10)
     return generate_lorem_ipsum(n=n, html=html, min=min, max=max)
 
 
@@ -224,23 +123,23 @@ class _WidgetSandbox(ImmutableSandboxedEnvironment):
                     and len(seq) * count > _MAX_SEQUENCE_PRODUCT
                 ):
                     raise SecurityError("sequence repetition produces too large a result")
-        budget = _budget()
+        budget = current_budget()
         if budget is None:
             return super().call_binop(context, operator, left, right)
         if operator == "+" and isinstance(left, (str, list, tuple)):
-            budget.expect(len(left) + _size(right))
+            budget.expect(len(left) + value_size(right))
         elif operator == "%" and isinstance(left, str):
-            budget.expect(_expected_size("%", left, right if isinstance(right, tuple) else (right,), {}))
+            budget.expect(expected_size("%", left, right if isinstance(right, tuple) else (right,), {}))
         return budget.charge(super().call_binop(context, operator, left, right))
 
     def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
-        budget = _budget()
+        budget = current_budget()
         if budget is None:
             return super().call(context, obj, *args, **kwargs)
         target = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format
         owner = getattr(target, "__self__", None)
         if isinstance(owner, str):
-            budget.expect(_expected_size(getattr(target, "__name__", ""), owner, args, kwargs))
+            budget.expect(expected_size(getattr(target, "__name__", ""), owner, args, kwargs))
         budget.depth += 1
         try:
             if budget.depth > budget.max_depth:
@@ -280,12 +179,12 @@ class _BoundedTree(NodeTransformer):
 
 
 def _bounded_loop(iterable: Any) -> Any:
-    budget = _budget()
+    budget = current_budget()
     return iterable if budget is None else budget.iterate(iterable)
 
 
 def _charged(value: Any) -> Any:
-    budget = _budget()
+    budget = current_budget()
     return value if budget is None else budget.charge(value)
 
 
@@ -293,24 +192,13 @@ def _charged(value: Any) -> Any:
 def _finalize(eval_context: Any, value: Any) -> Any:
     # Runs at render time for every output chunk (a plain finalize would run on constants
     # at compile time, and template text would escape the count).
-    budget = _budget()
+    budget = render_state.budget
     if budget is not None:
-        budget.charge(value if isinstance(value, str) else str(value))
+        budget.charge_text(value if type(value) is str else str(value))
     return value
 
 
 _environment = _WidgetSandbox(undefined=StrictUndefined, autoescape=False, finalize=_finalize)
-
-
-@contextmanager
-def render_budget() -> Iterator[None]:
-    """Bound the renders inside (this thread's), as :meth:`WidgetDefinition.render` does."""
-    previous = _budget()
-    _render_state.budget = _RenderBudget()
-    try:
-        yield
-    finally:
-        _render_state.budget = previous
 
 
 class _LenientUndefined(ChainableUndefined):
@@ -343,9 +231,11 @@ _JSON_ENCODER = json.JSONEncoder(sort_keys=True)
 
 
 for _sandbox in (_environment, _lenient_environment):  # both bounded alike
-    _sandbox.filters["tojson"] = _tojson
     for _name, _function in list(_sandbox.filters.items()):
         _sandbox.filters[_name] = _bounded_filter(_name, _function)
+    # Not wrapped: the filter templates use most, and it never amplifies its input (its
+    # output is charged as the template writes it, loops that repeat it are bounded).
+    _sandbox.filters["tojson"] = _tojson
     _sandbox.filters["_chatkit_loop"] = _bounded_loop
     _sandbox.filters["_chatkit_value"] = _charged
     _sandbox.globals["lipsum"] = _bounded_lipsum
