@@ -110,6 +110,9 @@ logger = logging.getLogger("django_chatkit")
 
 #: Key of the run marker in the thread's metadata (from the lease row; never stored).
 METADATA_KEY = RUN_MARKER_KEY
+#: How long a run keeps its first events for a subscriber that answers its "started" message
+#: (seconds); one that comes later gets the answer so far, summarized.
+EARLY_REPLAY = 2.0
 #: Longest a run's start waits for its process to listen for live interest (seconds).
 LISTEN_TIMEOUT = 1.0
 #: The group every process that runs answers listens on for live interest.
@@ -185,6 +188,11 @@ class Run:
         self._store: Any = None
         self._context: Any = None
         self._outbox: list[bytes] = []
+        # The first events of an unfollowed run, kept for EARLY_REPLAY seconds: a subscriber
+        # elsewhere learns of the run from its "started" message and answers a moment later;
+        # it then gets these exact events instead of a summary of the answer so far.
+        self._early: list[bytes] | None = []
+        self._early_until = 0.0
         self._flusher: asyncio.Task[None] | None = None
         self._live_interval = chatkit_settings.LIVE_EVENTS_INTERVAL  # read once: publish() is per event
 
@@ -219,6 +227,7 @@ class Run:
         # process must be listening by then, or the announcement is lost for a TTL.
         await ticker.listening()
         self.live = ticker.is_followed(thread_id)
+        self._early_until = time.monotonic() + EARLY_REPLAY
         self._notify("started")
 
     async def _try_lock(self, thread_id: str) -> bool:
@@ -301,6 +310,11 @@ class Run:
         """Queue an SSE chunk for the thread's live subscribers (sent in batches), when
         anyone follows the thread."""
         if not self.live or not self._locked or self._live_interval is None:
+            if self._early is not None and self._locked and self._live_interval is not None:
+                if time.monotonic() < self._early_until:
+                    self._early.append(chunk)
+                else:
+                    self._early = None
             return
         self._outbox.append(chunk)
         if self._flusher is None:
@@ -312,7 +326,11 @@ class Run:
         if self.live or self._live_interval is None:
             return
         self.live = True
-        if self.journal is not None:
+        early, self._early = self._early, None
+        if early is not None and time.monotonic() < self._early_until:
+            for chunk in early:  # the run's own events, exactly as its client got them
+                self.publish(chunk)
+        elif self.journal is not None:
             for item in self.journal.pending():
                 self.publish(b"data: " + ThreadItemAddedEvent(item=item).model_dump_json().encode() + b"\n\n")
 
@@ -671,7 +689,7 @@ async def supervise(
         if thread_id is not None:
             await run.acquire(thread_id)
         async for chunk in chunks:
-            if run.live:
+            if run.live or run._early is not None:  # followed, or still keeping its first events
                 run.publish(chunk)
             yield chunk
     except asyncio.CancelledError:
