@@ -911,3 +911,28 @@ async def test_a_request_cancelled_while_it_waits_gives_its_stream_back(user, ga
         gated.release(3)
         await first.to_end()
         assert any(e["type"] == "thread.item.done" for e in await other.to_end())
+
+
+async def test_uploads_sent_at_once_stop_at_the_per_user_byte_limit(alice_async, user, settings, fresh_limits):
+    """Five uploads of 1,000 bytes at once against a 3,000-byte quota: the quota holds (the
+    count and the file it admits are one step per user), and the refused get the 429."""
+    import asyncio
+
+    from tests.support.runs import call
+
+    settings.CHATKIT = {**settings.CHATKIT, "ATTACHMENT_MAX_BYTES_PER_USER": 3000}
+    created = [
+        await call(user, "attachments.create", {"name": f"{n}.txt", "size": 1, "mime_type": "text/plain"})
+        for n in range(5)
+    ]
+    paths = [urlparse(attachment["upload_descriptor"]["url"]).path for attachment in created]
+    answers = await asyncio.gather(
+        *(alice_async.post(path, data=b"x" * 1000, content_type="text/plain") for path in paths)
+    )
+    refused = [answer for answer in answers if answer.status_code != 200]
+    assert refused and all(answer.status_code == 429 for answer in refused), [a.status_code for a in answers]
+    assert all(answer.json()["error"]["code"] == "attachment_quota" for answer in refused)
+    stored = [
+        size async for size in models.Attachment.objects.filter(owner=f"user:{user.pk}").values_list("size", flat=True)
+    ]
+    assert sum(stored) <= 3000, stored

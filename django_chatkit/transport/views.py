@@ -14,7 +14,7 @@ from .. import models
 from ..adopt import owner_of
 from ..conf import chatkit_settings
 from ..exceptions import BadRequest, ChatKitRequestError, Forbidden, NotFound, PayloadTooLarge
-from ..limits import check_attachment_quota
+from ..limits import check_attachment_quota, owner_lock
 from ..store import RASTER_IMAGE_TYPES, attachment_storage, check_attachment_allowed, parse_mime_type
 from .core import (
     ChatKitResponse,
@@ -89,8 +89,11 @@ async def attachment_upload(request: HttpRequest, attachment_id: str) -> HttpRes
             raise PayloadTooLarge(f"The file is {upload.size} bytes; the attachment limit is {limit} bytes.")
         try:
             check_attachment_allowed(attachment.mime_type, upload.size)
-            await check_attachment_quota(attachment.owner, upload.size, excluding=attachment.attachment_id)
-            await sync_to_async(_store_file)(attachment, upload)
+            # The quota's sum and the size it admits in one step per user: uploads sent at
+            # once cannot all pass the sum before any of them is recorded.
+            async with owner_lock(attachment.owner):
+                await check_attachment_quota(attachment.owner, upload.size, excluding=attachment.attachment_id)
+                await sync_to_async(_store_file)(attachment, upload)
         finally:
             upload.close()
     except ChatKitRequestError as exc:
