@@ -120,11 +120,13 @@ class SDKServerSeams(ChatKitServer[TContext]):
     the events of a response.
     """
 
-    async def process(self, request: str | bytes | bytearray, context: Any) -> StreamingResult | NonStreamingResult:
+    async def process(
+        self, request: str | bytes | bytearray, context: TContext
+    ) -> StreamingResult | NonStreamingResult:
         """The SDK's ``process``, parsing with a request schema built once."""
         return await self.process_parsed(_REQUEST_ADAPTER.validate_json(request), context)
 
-    async def process_parsed(self, parsed: Any, context: Any) -> StreamingResult | NonStreamingResult:
+    async def process_parsed(self, parsed: Any, context: TContext) -> StreamingResult | NonStreamingResult:
         """``process`` for a request already parsed (the transports parse it once)."""
         if is_streaming_req(parsed):
             return StreamingResult(self._process_streaming(parsed, context))
@@ -133,7 +135,7 @@ class SDKServerSeams(ChatKitServer[TContext]):
     async def _process_events(
         self,
         thread: ThreadMetadata,
-        context: Any,
+        context: TContext,
         stream: Callable[[], AsyncIterator[ThreadStreamEvent]],
     ) -> AsyncIterator[ThreadStreamEvent]:
         watched = await self.begin_events(thread, context, stream)
@@ -143,7 +145,7 @@ class SDKServerSeams(ChatKitServer[TContext]):
     async def begin_events(
         self,
         thread: ThreadMetadata,
-        context: Any,
+        context: TContext,
         stream: Callable[[], AsyncIterator[ThreadStreamEvent]],
     ) -> Callable[[], AsyncIterator[ThreadStreamEvent]]:
         """The handler's event stream as the SDK's event loop will consume it (default:

@@ -93,6 +93,7 @@ from openai.types.responses import (
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 from .conf import chatkit_settings
+from .context import RequestContext
 from .ids import new_id
 from .server import DjangoChatKitServer
 
@@ -128,12 +129,12 @@ class OfflineChatKitServer(DjangoChatKitServer):
     so every client behaviour (streaming, stop, reload, disconnect) can be exercised.
     """
 
-    def reply_for(self, thread: ThreadMetadata, item: UserMessageItem | None, context: Any) -> str:
+    def reply_for(self, thread: ThreadMetadata, item: UserMessageItem | None, context: RequestContext) -> str:
         text = message_text(item)
         return f"You said: {text}" if text else "Hello! Send me a message and I will echo it back."
 
     async def respond(
-        self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: Any
+        self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: RequestContext
     ) -> AsyncIterator[ThreadStreamEvent]:
         reply = self.reply_for(thread, input_user_message, context)
         item = AssistantMessageItem(

@@ -56,11 +56,11 @@ class DjangoChatKitServer(SDKServerSeams[RequestContext]):
             attachment_store=attachment_store if attachment_store is not None else DjangoAttachmentStore(),
         )
 
-    def owner_of(self, context: Any) -> str:
+    def owner_of(self, context: RequestContext) -> str:
         owner_of = getattr(self.store, "owner_of", None)
         return owner_of(context) if owner_of else chatkit_settings.OWNER_RESOLVER(context)
 
-    async def process_parsed(self, parsed: Any, context: Any) -> StreamingResult | NonStreamingResult:
+    async def process_parsed(self, parsed: Any, context: RequestContext) -> StreamingResult | NonStreamingResult:
         if isinstance(parsed, ItemsListReq):
             # The store answers an empty page for a thread that is not the requester's
             # (the SDK's Store contract); over HTTP it is a 404, like every other op.
@@ -68,7 +68,7 @@ class DjangoChatKitServer(SDKServerSeams[RequestContext]):
         return await super().process_parsed(parsed, context)
 
     async def begin_events(
-        self, thread: ThreadMetadata, context: Any, stream: Callable[[], AsyncIterator[ThreadStreamEvent]]
+        self, thread: ThreadMetadata, context: RequestContext, stream: Callable[[], AsyncIterator[ThreadStreamEvent]]
     ) -> Callable[[], AsyncIterator[ThreadStreamEvent]]:
         """Every response's events pass through a :class:`~django_chatkit.journal.Journal`
         before the SDK sees them; the request's durable run checkpoints what it records
@@ -93,21 +93,23 @@ class DjangoChatKitServer(SDKServerSeams[RequestContext]):
 
         return journaled
 
-    async def _stored_item(self, thread_id: str, item_id: str, context: Any) -> ThreadItem | None:
+    async def _stored_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem | None:
         try:
             return await self.store.load_item(thread_id, item_id, context)
         except NotFoundError:
             return None
 
     async def handle_stream_cancelled(
-        self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: Any
+        self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: RequestContext
     ) -> None:
         """Keep exactly what the cancelled response had produced, plus one interruption
         marker (see :func:`django_chatkit.runs.save_unfinished`)."""
         journal = _journal.get()
         await asyncio.shield(runs.save_unfinished(self.store, thread, journal, pending_items, context))
 
-    async def add_feedback(self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: Any) -> None:
+    async def add_feedback(
+        self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext
+    ) -> None:
         """Persist ``items.feedback`` (the SDK's default drops it); unknown items are a 404."""
         owner = self.owner_of(context)
         await self.store.load_thread(thread_id, context)  # NotFoundError for foreign threads
@@ -129,18 +131,18 @@ class DjangoChatKitServer(SDKServerSeams[RequestContext]):
         )
 
     def action(
-        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: Any
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
     ) -> AsyncIterator[ThreadStreamEvent]:
         """Run the ``@chatkit_action`` handler registered for ``action.type`` (an ``error`` event if none)."""
         return run_action(self, thread, action, sender, context)
 
     async def sync_action(
-        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: Any
+        self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
     ) -> SyncCustomActionResponse:
         """Run the ``sync=True`` handler for ``action.type`` and save the item it updated."""
         return await run_sync_action(self, thread, action, sender, context)
 
-    async def transcribe(self, audio_input: AudioInput, context: Any) -> TranscriptionResult:
+    async def transcribe(self, audio_input: AudioInput, context: RequestContext) -> TranscriptionResult:
         """Dictation through ``CHATKIT["TRANSCRIBER"]``; a clear 501 when none is configured."""
         transcriber = chatkit_settings.TRANSCRIBER
         if transcriber is None:
