@@ -322,16 +322,14 @@ class ActionContext:
         self.sender = self.sender.model_copy(update={"widget": root})
         return ThreadItemReplacedEvent(item=self.sender)
 
+    def _new_item(self, item_class: Any, **fields: Any) -> ThreadItemDoneEvent:
+        """A new item of this thread, done (a message id, created now)."""
+        item = item_class(id=self.new_item_id("message"), thread_id=self.thread.id, created_at=datetime.now(), **fields)
+        return ThreadItemDoneEvent(item=item)
+
     def assistant_message(self, text: str) -> ThreadItemDoneEvent:
         """A finished assistant message with ``text``."""
-        return ThreadItemDoneEvent(
-            item=AssistantMessageItem(
-                id=self.new_item_id("message"),
-                thread_id=self.thread.id,
-                created_at=datetime.now(),
-                content=[AssistantMessageContent(text=text)],
-            )
-        )
+        return self._new_item(AssistantMessageItem, content=[AssistantMessageContent(text=text)])
 
     def client_effect(self, name: str, data: dict[str, Any] | None = None) -> ClientEffectEvent:
         """Ask the browser to run its ``onEffect`` handler ``name`` with ``data`` (not persisted)."""
@@ -339,14 +337,7 @@ class ActionContext:
 
     def hidden_context(self, content: Any) -> ThreadItemDoneEvent:
         """Context the model sees on the next turn but the user never does."""
-        return ThreadItemDoneEvent(
-            item=HiddenContextItem(
-                id=self.new_item_id("message"),
-                thread_id=self.thread.id,
-                created_at=datetime.now(),
-                content=content,
-            )
-        )
+        return self._new_item(HiddenContextItem, content=content)
 
     def set_title(self, title: str | None) -> None:
         """Rename the thread; the server saves it and streams ``thread.updated``."""

@@ -59,6 +59,16 @@ def _entity_search_url() -> str | None:
     return None
 
 
+def _composer(placeholder: str | None, tools: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The ``composer`` option both UIs take (empty when nothing is set)."""
+    composer: dict[str, Any] = {}
+    if placeholder:
+        composer["placeholder"] = placeholder
+    if tools:
+        composer["tools"] = list(tools)
+    return composer
+
+
 def _client_config(
     *,
     api_url: str | None,
@@ -74,11 +84,7 @@ def _client_config(
     if api_url is None:
         api["stopUrl"] = reverse("django_chatkit:thread-stop", args=["__thread__"])
     config: dict[str, Any] = {"api": api, "history": {"enabled": history}}
-    composer: dict[str, Any] = {}
-    if placeholder:
-        composer["placeholder"] = placeholder
-    if tools:
-        composer["tools"] = list(tools)
+    composer = _composer(placeholder, tools)
     if composer:
         config["composer"] = composer
     search_url = entities_url if entities_url is not None else _entity_search_url()
@@ -190,11 +196,7 @@ def chatkit_official(
     options: dict[str, Any] = {
         "api": {"url": api_url or _endpoint_url(), "domainKey": domain_key or chatkit_settings.DOMAIN_KEY},
     }
-    composer: dict[str, Any] = {}
-    if placeholder:
-        composer["placeholder"] = placeholder
-    if tools:
-        composer["tools"] = list(tools)
+    composer = _composer(placeholder, tools)
     if composer:
         options["composer"] = composer
     if start_screen:
