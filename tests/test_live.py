@@ -3,6 +3,7 @@ in process and across two daphne processes sharing PostgreSQL and Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 
@@ -69,13 +70,15 @@ async def test_a_subscriber_follows_a_run_started_elsewhere_from_the_middle(user
     assert subscribed["type"] == "subscribed" and subscribed["run"]["run_id"] == lease.run_id
 
     gated.release(2)
+    # The asking tab keeps reading its own stream meanwhile, as a browser does.
+    asked = asyncio.ensure_future(reader.to_end())
     events, states = await follow(socket, thread_id)
     # It gets the rest live (what came before, a reload shows: the checkpoint).
     assert deltas(events).endswith(" three four") and "one two three four".endswith(deltas(events))
     assert events[-1]["type"] == "thread.item.done"
     assert events[-1]["item"]["content"][0]["text"] == "one two three four"
     assert states == ["finished"]
-    assert (await reader.to_end())[-1] == events[-1]  # the same answer as the tab that asked
+    assert (await asked)[-1] == events[-1]  # the same answer as the tab that asked
     await socket.disconnect()
 
 
