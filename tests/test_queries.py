@@ -2,49 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from django_chatkit import models
 from django_chatkit.adopt import get_chatkit_server
 from django_chatkit.context import RequestContext
+from tests.support.threads import make_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 T0 = datetime(2026, 1, 1)
-
-
-def make_thread(thread_id: str, length: int, owner: str = "user:1") -> None:
-    models.Thread.objects.create(
-        thread_id=thread_id,
-        owner=owner,
-        created_at_us=0,
-        data={"id": thread_id, "created_at": T0.isoformat(), "status": {"type": "active"}, "metadata": {}},
-    )
-    rows = []
-    for n in range(length):
-        at = T0 + timedelta(milliseconds=n)
-        rows.append(
-            models.ThreadItem(
-                thread_id=thread_id,
-                item_id=f"m{n}",
-                owner=owner,
-                type="assistant_message",
-                created_at_us=int((at - datetime(1970, 1, 1)).total_seconds() * 1_000_000),
-                data={
-                    "id": f"m{n}",
-                    "thread_id": thread_id,
-                    "created_at": at.isoformat(),
-                    "type": "assistant_message",
-                    "content": [{"type": "output_text", "text": f"n{n}", "annotations": []}],
-                },
-            )
-        )
-    models.ThreadItem.objects.bulk_create(rows, batch_size=2000)
 
 
 @sync_to_async

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -26,6 +26,7 @@ from django.test.utils import CaptureQueriesContext
 from django_chatkit import models
 from django_chatkit.context import RequestContext
 from django_chatkit.server import DjangoChatKitServer
+from tests.support.threads import make_thread
 
 # Autocommit, as in a request: inside a test transaction every INSERT gets a savepoint.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,35 +49,6 @@ class OneMessageServer(DjangoChatKitServer):
                 content=[AssistantMessageContent(text="ok")],
             )
         )
-
-
-def make_thread(thread_id: str, length: int) -> None:
-    models.Thread.objects.create(
-        thread_id=thread_id,
-        owner=CTX.user_id,
-        created_at_us=0,
-        data={"id": thread_id, "created_at": T0.isoformat(), "status": {"type": "active"}, "metadata": {}},
-    )
-    rows = []
-    for n in range(length):
-        at = T0 + timedelta(milliseconds=n)
-        rows.append(
-            models.ThreadItem(
-                thread_id=thread_id,
-                item_id=f"m{n}",
-                owner=CTX.user_id,
-                type="assistant_message",
-                created_at_us=int((at - datetime(1970, 1, 1)).total_seconds() * 1_000_000),
-                data={
-                    "id": f"m{n}",
-                    "thread_id": thread_id,
-                    "created_at": at.isoformat(),
-                    "type": "assistant_message",
-                    "content": [{"type": "output_text", "text": f"n{n}", "annotations": []}],
-                },
-            )
-        )
-    models.ThreadItem.objects.bulk_create(rows, batch_size=2000)
 
 
 def add_message(thread_id: str) -> bytes:

@@ -29,11 +29,9 @@ class ResponseStream(Protocol):
 
     def batches(self) -> AsyncIterator[bytes]:
         """The SSE bytes, in batches of events produced back to back."""
-        ...
 
     async def stop(self) -> None:
         """Stop producing (the client went away, or the transport is done)."""
-        ...
 
 
 @dataclass

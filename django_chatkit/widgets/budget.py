@@ -81,15 +81,6 @@ class _RenderBudget:
             self.check_time()
         return value
 
-    def charge_text(self, text: str) -> None:
-        """:meth:`charge` for a chunk of the output (the hot path: every ``{{ }}``)."""
-        self.chars += len(text)
-        if self.chars > self.max_chars:
-            self.charge(text)  # raises, with the message
-        self.charges += 1
-        if not self.charges & 15:
-            self.check_time()
-
     def expect(self, size: int) -> None:
         """Refuse, before making it, a value of ``size`` characters that would not fit."""
         if size > self.max_chars - self.chars:

@@ -194,7 +194,7 @@ def _finalize(eval_context: Any, value: Any) -> Any:
     # at compile time, and template text would escape the count).
     budget = render_state.budget
     if budget is not None:
-        budget.charge_text(value if type(value) is str else str(value))
+        budget.charge(value if type(value) is str else str(value))
     return value
 
 
