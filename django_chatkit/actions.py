@@ -162,12 +162,7 @@ class ActionRegistry:
                 "or a callable (act) -> bool."
             )
         registered = RegisteredAction(
-            type=action_type,
-            handler=handler,
-            payload=payload,
-            permission=permission,
-            sync=sync,
-            takes_helpers=count >= 5 or var_args,
+            action_type, handler, payload, permission, sync, takes_helpers=count >= 5 or var_args
         )
         existing = self._actions.get(action_type)
         # Re-importing the same module (importlib.reload) re-registers the same function: allowed.
@@ -261,7 +256,10 @@ class ActionContext:
     context: Any
     #: The validated payload model when the action was registered with ``payload=``, else the raw payload.
     payload: Any = None
-    _original_sender: WidgetItem | None = field(default=None, repr=False)
+    _original_sender: WidgetItem | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._original_sender = self.sender
 
     @property
     def store(self) -> Any:
@@ -377,38 +375,22 @@ async def _allowed(registered: RegisteredAction, act: ActionContext) -> bool:
     return bool(result)
 
 
-async def _prepare(
-    server: Any,
-    thread: ThreadMetadata,
-    action: Action[str, Any],
-    sender: WidgetItem | None,
-    context: Any,
-    registry: ActionRegistry,
-) -> tuple[RegisteredAction, ActionContext]:
-    """Find the handler and check payload and permission; :class:`ActionRefused` if any fails."""
+async def _prepare(act: ActionContext) -> RegisteredAction:
+    """Find the handler, validate ``act.payload`` and check permission; :class:`ActionRefused` if any fails."""
+    action = act.action
     registered = registry.get(action.type)
     if registered is None:
         raise ActionRefused(f"No server handler is registered for the action {action.type!r}.", 400)
-    payload = action.payload
     if registered.payload is not None:
         try:
-            payload = registered.payload.model_validate(action.payload if action.payload is not None else {})
+            act.payload = registered.payload.model_validate(action.payload if action.payload is not None else {})
         except ValidationError as exc:
             raise ActionRefused(
                 f"Invalid payload for the action {action.type!r}: {_payload_problem(exc)}", 400
             ) from exc
-    act = ActionContext(
-        server=server,
-        thread=thread,
-        action=action,
-        sender=sender,
-        context=context,
-        payload=payload,
-        _original_sender=sender,
-    )
     if not await _allowed(registered, act):
         raise ActionRefused(f"You are not allowed to perform the action {action.type!r}.", 403)
-    return registered, act
+    return registered
 
 
 def _arguments(registered: RegisteredAction, act: ActionContext) -> tuple[Any, ...]:
@@ -434,18 +416,13 @@ def _updated_item(result: Any, act: ActionContext) -> ThreadItem | None:
     )
 
 
-async def run_action(
-    server: Any,
-    thread: ThreadMetadata,
-    action: Action[str, Any],
-    sender: WidgetItem | None,
-    context: Any,
-    *,
-    registry: ActionRegistry | None = None,
-) -> AsyncIterator[ThreadStreamEvent]:
-    """The events of ``threads.custom_action``: the registered handler's, or one clear error."""
+async def run_action(act: ActionContext) -> AsyncIterator[ThreadStreamEvent]:
+    """The events of ``threads.custom_action``: the registered handler's, or one clear error.
+
+    ``act`` is the action as the server received it (its ``payload`` still raw).
+    """
     try:
-        registered, act = await _prepare(server, thread, action, sender, context, registry or globals()["registry"])
+        registered = await _prepare(act)
     except ActionRefused as exc:
         raise CustomStreamError(exc.message) from exc
     if registered.sync:
@@ -466,25 +443,18 @@ async def run_action(
         yield event
 
 
-async def run_sync_action(
-    server: Any,
-    thread: ThreadMetadata,
-    action: Action[str, Any],
-    sender: WidgetItem | None,
-    context: Any,
-    *,
-    registry: ActionRegistry | None = None,
-) -> SyncCustomActionResponse:
+async def run_sync_action(act: ActionContext) -> SyncCustomActionResponse:
     """Answer ``threads.sync_custom_action`` and save the updated item (the SDK does not)."""
     try:
-        registered, act = await _prepare(server, thread, action, sender, context, registry or globals()["registry"])
+        registered = await _prepare(act)
     except ActionRefused as exc:
         raise (Forbidden if exc.status == 403 else BadRequest)(exc.message) from exc
     if not registered.sync:
         raise BadRequest(
-            f"The action {action.type!r} streams its answer: send it with threads.custom_action "
+            f"The action {act.action.type!r} streams its answer: send it with threads.custom_action "
             "(or register its handler with sync=True)."
         )
+    thread = act.thread
     before = thread.model_copy(deep=True)
     try:
         result = await registered.handler(*_arguments(registered, act))
@@ -492,7 +462,7 @@ async def run_sync_action(
         raise BadRequest(exc.message) from exc
     item = _updated_item(result, act)
     if item is not None:
-        await server.store.save_item(thread.id, item, context=context)
+        await act.store.save_item(thread.id, item, context=act.context)
     if thread != before:
-        await server.store.save_thread(thread, context=context)
+        await act.store.save_thread(thread, context=act.context)
     return SyncCustomActionResponse(updated_item=item)

@@ -15,7 +15,8 @@ Long because: one typed, validated property per setting, beside its default.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, Self, TypeVar, overload
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -124,6 +125,79 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+_T = TypeVar("_T")
+
+
+class _Key(Generic[_T]):
+    """A ``CHATKIT`` key read live (each access reads ``settings.CHATKIT``), as a descriptor of
+    :class:`ChatKitSettings` named after the key: ``MAX_REQUEST_BYTES = _Value(int)``.
+    ``example`` is the value an error message suggests."""
+
+    key = ""
+
+    def __init__(self, example: str = "") -> None:
+        self.example = example
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+    @overload
+    def __get__(self, settings: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, settings: ChatKitSettings, owner: type | None = None) -> _T: ...
+    def __get__(self, settings: ChatKitSettings | None, owner: type | None = None) -> Self | _T:
+        return self if settings is None else self._read(settings._get(self.key))
+
+    def _read(self, value: Any) -> _T:
+        raise NotImplementedError
+
+    def _whole_number(self, value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ChatKitConfigurationError(self.key, f"must be a whole number, 0 or more, not {value!r}", self.example)
+        return value
+
+
+class _Value(_Key[_T]):
+    """The value, converted by ``convert`` (``int``, ``str``...)."""
+
+    def __init__(self, convert: Callable[[Any], _T]) -> None:
+        super().__init__()
+        self.convert = convert
+
+    def _read(self, value: Any) -> _T:
+        return self.convert(value)
+
+
+class _Import(_Key[Any]):
+    """An object, or the dotted path of one (imported at each read); ``None`` stays ``None``."""
+
+    def _read(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return import_string(value)
+        except ImportError as exc:
+            raise ChatKitConfigurationError(self.key, f"cannot import {value!r} ({exc})", self.example) from exc
+
+
+class _Count(_Key[int]):
+    """A whole number of 0 or more."""
+
+    def _read(self, value: Any) -> int:
+        return self._whole_number(value)
+
+
+class _Limit(_Key[int | None]):
+    """A whole number of 0 or more, or ``None``: no limit."""
+
+    def _read(self, value: Any) -> int | None:
+        return None if value is None else self._whole_number(value)
+
+
+def _strings(value: Any) -> list[str]:
+    return list(value)
+
+
 class ChatKitSettings:
     """Typed, live accessor for the ``CHATKIT`` settings dict."""
 
@@ -132,27 +206,6 @@ class ChatKitSettings:
         if not isinstance(user, dict):
             raise ImproperlyConfigured("settings.CHATKIT must be a dict.")
         return user.get(key, DEFAULTS[key])
-
-    def _import(self, key: str, example: str) -> Any:
-        path = self._get(key)
-        if not isinstance(path, str):
-            return path
-        try:
-            return import_string(path)
-        except ImportError as exc:
-            raise ChatKitConfigurationError(key, f"cannot import {path!r} ({exc})", example) from exc
-
-    @property
-    def SERVER_CLASS(self) -> type:
-        return self._import("SERVER_CLASS", '"myapp.chat.MyChatKitServer"')
-
-    @property
-    def CONTEXT_BUILDER(self) -> Any:
-        return self._import("CONTEXT_BUILDER", '"myapp.chat.build_context"')
-
-    @property
-    def OWNER_RESOLVER(self) -> Any:
-        return self._import("OWNER_RESOLVER", '"myapp.chat.owner_of"')
 
     @property
     def AUTH_POLICY(self) -> str:
@@ -163,74 +216,36 @@ class ChatKitSettings:
             )
         return policy
 
-    @property
-    def MAX_REQUEST_BYTES(self) -> int:
-        return int(self._get("MAX_REQUEST_BYTES"))
-
-    @property
-    def ATTACHMENT_MAX_BYTES(self) -> int:
-        return int(self._get("ATTACHMENT_MAX_BYTES"))
-
-    @property
-    def ATTACHMENT_ALLOWED_MIME_TYPES(self) -> list[str]:
-        return list(self._get("ATTACHMENT_ALLOWED_MIME_TYPES"))
-
-    @property
-    def ATTACHMENT_MAX_PER_MESSAGE(self) -> int:
-        return self._count("ATTACHMENT_MAX_PER_MESSAGE", "10")
-
-    def _count(self, key: str, example: str) -> int:
-        value = self._get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ChatKitConfigurationError(key, f"must be a whole number, 0 or more, not {value!r}", example)
-        return value
-
-    def _limit(self, key: str, example: str) -> int | None:
-        if self._get(key) is None:
-            return None
-        return self._count(key, example)
-
-    @property
-    def RATE_LIMIT_PER_MINUTE(self) -> int | None:
-        return self._limit("RATE_LIMIT_PER_MINUTE", "120")
-
-    @property
-    def MAX_STREAMS_PER_USER(self) -> int | None:
-        return self._limit("MAX_STREAMS_PER_USER", "5")
-
-    @property
-    def MAX_STREAMS_PER_PROCESS(self) -> int | None:
-        return self._limit("MAX_STREAMS_PER_PROCESS", "500")
-
-    @property
-    def MAX_LIVE_SOCKETS_PER_USER(self) -> int | None:
-        return self._limit("MAX_LIVE_SOCKETS_PER_USER", "10")
-
-    @property
-    def ATTACHMENT_MAX_PER_USER(self) -> int | None:
-        return self._limit("ATTACHMENT_MAX_PER_USER", "1000")
-
-    @property
-    def ATTACHMENT_MAX_BYTES_PER_USER(self) -> int | None:
-        return self._limit("ATTACHMENT_MAX_BYTES_PER_USER", "1024 * 1024 * 1024")
-
-    @property
-    def ATTACHMENT_UPLOAD_TO(self) -> str:
-        return str(self._get("ATTACHMENT_UPLOAD_TO"))
-
-    @property
-    def ATTACHMENT_STORAGE(self) -> str:
-        return str(self._get("ATTACHMENT_STORAGE"))
-
-    @property
-    def TRANSCRIBER(self) -> Any:
-        if self._get("TRANSCRIBER") is None:
-            return None
-        return self._import("TRANSCRIBER", '"myapp.speech.transcribe"')
-
-    @property
-    def OFFLINE_REPLY_DELAY(self) -> float:
-        return float(self._get("OFFLINE_REPLY_DELAY"))
+    # The keys without checks of their own, in the order of DEFAULTS (the others are properties below).
+    SERVER_CLASS = _Import('"myapp.chat.MyChatKitServer"')
+    CONTEXT_BUILDER = _Import('"myapp.chat.build_context"')
+    OWNER_RESOLVER = _Import('"myapp.chat.owner_of"')
+    MAX_REQUEST_BYTES = _Value(int)
+    ATTACHMENT_MAX_BYTES = _Value(int)
+    ATTACHMENT_ALLOWED_MIME_TYPES = _Value(_strings)
+    ATTACHMENT_UPLOAD_TO = _Value(str)
+    ATTACHMENT_MAX_PER_MESSAGE = _Count("10")
+    ATTACHMENT_STORAGE = _Value(str)
+    RATE_LIMIT_PER_MINUTE = _Limit("120")
+    MAX_STREAMS_PER_USER = _Limit("5")
+    MAX_STREAMS_PER_PROCESS = _Limit("500")
+    MAX_LIVE_SOCKETS_PER_USER = _Limit("10")
+    ATTACHMENT_MAX_PER_USER = _Limit("1000")
+    ATTACHMENT_MAX_BYTES_PER_USER = _Limit("1024 * 1024 * 1024")
+    TRANSCRIBER = _Import('"myapp.speech.transcribe"')
+    OFFLINE_REPLY_DELAY = _Value(float)
+    RUN_WAIT_TIMEOUT = _Value(float)
+    RUN_STALE_AFTER = _Value(float)
+    AGENT_HISTORY_LIMIT = _Value(int)
+    AGENT_ATTACHMENT_BYTES_PER_TURN = _Count("20 * 1024 * 1024")
+    OFFLINE_TOOL_TRIGGERS = _Value(dict)
+    THREAD_TITLE = _Import('"myapp.chat.make_title"')
+    ENTITY_SEARCH_LIMIT = _Value(int)
+    WIDGET_RENDER_MAX_ITERATIONS = _Count("100_000")
+    WIDGET_RENDER_MAX_DEPTH = _Count("30")
+    WIDGET_RENDER_MAX_CHARS = _Count("2_000_000")
+    DOMAIN_KEY = _Value(str)
+    OFFICIAL_UI_SCRIPT_URL = _Value(str)
 
     @property
     def DATABASE_THREADS(self) -> int:
@@ -256,14 +271,6 @@ class ChatKitSettings:
     @property
     def RUN_CHECKPOINT_INTERVAL(self) -> float | None:
         return self._optional_seconds("RUN_CHECKPOINT_INTERVAL", "0.5")
-
-    @property
-    def RUN_WAIT_TIMEOUT(self) -> float:
-        return float(self._get("RUN_WAIT_TIMEOUT"))
-
-    @property
-    def RUN_STALE_AFTER(self) -> float:
-        return float(self._get("RUN_STALE_AFTER"))
 
     @property
     def LIVE_EVENTS_INTERVAL(self) -> float | None:
@@ -330,28 +337,6 @@ class ChatKitSettings:
         return [str(name) for name in self._get("AGENT_MODEL_ALLOWLIST")]
 
     @property
-    def AGENT_HISTORY_LIMIT(self) -> int:
-        return int(self._get("AGENT_HISTORY_LIMIT"))
-
-    @property
-    def AGENT_ATTACHMENT_BYTES_PER_TURN(self) -> int:
-        return self._count("AGENT_ATTACHMENT_BYTES_PER_TURN", "20 * 1024 * 1024")
-
-    @property
-    def OFFLINE_TOOL_TRIGGERS(self) -> dict[str, str]:
-        return dict(self._get("OFFLINE_TOOL_TRIGGERS"))
-
-    @property
-    def THREAD_TITLE(self) -> Any:
-        if self._get("THREAD_TITLE") is None:
-            return None
-        return self._import("THREAD_TITLE", '"myapp.chat.make_title"')
-
-    @property
-    def ENTITY_SEARCH_LIMIT(self) -> int:
-        return int(self._get("ENTITY_SEARCH_LIMIT"))
-
-    @property
     def WIDGET_DIRS(self) -> list[str]:
         dirs = self._get("WIDGET_DIRS")
         if isinstance(dirs, (str, bytes)) or not isinstance(dirs, (list, tuple)):
@@ -370,18 +355,6 @@ class ChatKitSettings:
         return float(value)
 
     @property
-    def WIDGET_RENDER_MAX_ITERATIONS(self) -> int:
-        return self._count("WIDGET_RENDER_MAX_ITERATIONS", "100_000")
-
-    @property
-    def WIDGET_RENDER_MAX_DEPTH(self) -> int:
-        return self._count("WIDGET_RENDER_MAX_DEPTH", "30")
-
-    @property
-    def WIDGET_RENDER_MAX_CHARS(self) -> int:
-        return self._count("WIDGET_RENDER_MAX_CHARS", "2_000_000")
-
-    @property
     def WIDGET_CACHE_TIMEOUT(self) -> float:
         return float(self._get("WIDGET_CACHE_TIMEOUT") or 0)
 
@@ -391,14 +364,6 @@ class ChatKitSettings:
         if ui not in ("builtin", "official"):
             raise ChatKitConfigurationError("CLIENT_UI", f'must be "builtin" or "official", not {ui!r}', '"builtin"')
         return ui
-
-    @property
-    def DOMAIN_KEY(self) -> str:
-        return str(self._get("DOMAIN_KEY"))
-
-    @property
-    def OFFICIAL_UI_SCRIPT_URL(self) -> str:
-        return str(self._get("OFFICIAL_UI_SCRIPT_URL"))
 
 
 chatkit_settings = ChatKitSettings()

@@ -87,6 +87,15 @@ class EntitySource(ABC):
     icon: str | None = None
     interactive: bool = True
 
+    def __init__(
+        self, key: str, *, group: str | None = None, icon: str | None = None, interactive: bool = True
+    ) -> None:
+        """Set what every entity of the source shows; a subclass may set them as class attributes instead."""
+        self.key = key
+        self.group = group
+        self.icon = icon
+        self.interactive = interactive
+
     @abstractmethod
     def search(self, user: Any, query: str, limit: int) -> list[dict[str, Any]]:
         """Entities matching ``query`` that ``user`` may see."""
@@ -142,15 +151,12 @@ class ModelEntitySource(EntitySource):
         preview: Callable[[Any], Any] | None = None,
         ordering: Iterable[str] | None = None,
     ) -> None:
+        super().__init__(key, group=group, icon=icon, interactive=interactive)
         self.model = model
-        self.key = key
         self.search_fields = list(search_fields)
         if not self.search_fields:
             raise ValueError(f"Entity source {key!r} needs at least one search field.")
         self.title = title
-        self.group = group
-        self.icon = icon
-        self.interactive = interactive
         self.data = data
         self.visible_to = visible_to
         self.describe = describe
@@ -220,12 +226,9 @@ class CallableEntitySource(EntitySource):
         interactive: bool = True,
         preview: Callable[[Any, str], Any] | None = None,
     ) -> None:
-        self.key = key
+        super().__init__(key, group=group, icon=icon, interactive=interactive)
         self._search = search
         self._resolve = resolve
-        self.group = group
-        self.icon = icon
-        self.interactive = interactive
         self._preview = preview
 
     def _from_row(self, row: Mapping[str, Any]) -> dict[str, Any]:

@@ -51,55 +51,51 @@ __all__ = [
 
 
 class ChatKitRequestError(Exception):
-    """A client mistake or refusal, answered with ``status`` and ``{"error": {...}}``."""
+    """A client mistake or refusal, answered with ``status`` and ``{"error": {...}}``.
+
+    A subclass names its answer in its class statement:
+    ``class Gone(ChatKitRequestError, status=410, code="gone")``.
+    """
 
     status = 400
     code = "invalid_request"
+
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status = status or cls.status
+        cls.code = code or cls.code
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
-class BadRequest(ChatKitRequestError):
-    status = 400
-    code = "invalid_request"
+class BadRequest(ChatKitRequestError, status=400, code="invalid_request"):
+    """The request is malformed or asks for something impossible (a 400)."""
 
 
-class NotAuthenticated(ChatKitRequestError):
-    status = 401
-    code = "not_authenticated"
+class NotAuthenticated(ChatKitRequestError, status=401, code="not_authenticated"):
+    """No user is logged in, and the site lets none but users chat."""
 
 
-class Forbidden(ChatKitRequestError):
+class Forbidden(ChatKitRequestError, status=403, code="permission_denied"):
     """The requester may not do this (a 403; was ``PermissionDenied``, Django's name)."""
 
-    status = 403
-    code = "permission_denied"
+
+class NotFound(ChatKitRequestError, status=404, code="not_found"):
+    """No such thread, item or attachment for this owner (another user's look the same)."""
 
 
-class NotFound(ChatKitRequestError):
-    status = 404
-    code = "not_found"
-
-
-class ThreadBusy(ChatKitRequestError):
+class ThreadBusy(ChatKitRequestError, status=409, code="thread_busy"):
     """Another response is still running in the thread."""
 
-    status = 409
-    code = "thread_busy"
+
+class PayloadTooLarge(ChatKitRequestError, status=413, code="payload_too_large"):
+    """The body, or an upload, is over its ``CHATKIT`` limit."""
 
 
-class PayloadTooLarge(ChatKitRequestError):
-    status = 413
-    code = "payload_too_large"
-
-
-class TooManyRequests(ChatKitRequestError):
+class TooManyRequests(ChatKitRequestError, status=429, code="rate_limited"):
     """A limit of ``CHATKIT`` was reached; ``retry_after`` (seconds) goes out as ``Retry-After``."""
-
-    status = 429
-    code = "rate_limited"
 
     def __init__(self, message: str, *, retry_after: int | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -108,16 +104,13 @@ class TooManyRequests(ChatKitRequestError):
             self.code = code
 
 
-class NotConfigured(ChatKitRequestError):
-    status = 501
-    code = "not_configured"
+class NotConfigured(ChatKitRequestError, status=501, code="not_configured"):
+    """The site has not set up what this operation needs (attachments, say)."""
 
 
-class Draining(ChatKitRequestError):
+class Draining(ChatKitRequestError, status=503, code="draining"):
     """The worker is shutting down and takes no new responses."""
 
-    status = 503
-    code = "draining"
     retry_after = 1
 
 

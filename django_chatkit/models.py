@@ -54,9 +54,7 @@ class Thread(models.Model):
     class Meta:
         verbose_name = _("thread")
         verbose_name_plural = _("threads")
-        indexes = [
-            models.Index(fields=["owner", "created_at_us", "seq"], name="chatkit_thread_owner_order"),
-        ]
+        indexes = [models.Index(fields=["owner", "created_at_us", "seq"], name="chatkit_thread_owner_order")]
 
     def __str__(self) -> str:
         return self.title or self.thread_id
@@ -139,7 +137,7 @@ class Feedback(models.Model):
         verbose_name = _("feedback")
         verbose_name_plural = _("feedback")
         constraints = [
-            models.UniqueConstraint(fields=["thread", "item_id", "owner"], name="chatkit_feedback_once_per_item"),
+            models.UniqueConstraint(fields=["thread", "item_id", "owner"], name="chatkit_feedback_once_per_item")
         ]
 
     def __str__(self) -> str:
@@ -258,20 +256,7 @@ class WidgetTemplate(models.Model):
 
     def definition(self) -> WidgetDefinition:
         """This template's current version as a :class:`django_chatkit.widgets.WidgetDefinition`."""
-        # Imported here, not at the top: the models stay light to import (no Jinja, no SDK).
-        from .widgets.definition import WidgetDefinition
-
-        return WidgetDefinition(
-            name=self.name,
-            version=self.version or None,
-            template=self.template,
-            json_schema=self.json_schema or {},
-            title=self.title,
-            description=self.description,
-            sample_data=self.sample_data,
-            extra=self.extra or {},
-            lenient=self.lenient,
-        )
+        return _definition(self.name, self.version or None, self.content())
 
     def restore(self, version: int, *, user=None) -> WidgetTemplateVersion:
         """Make ``version``'s content current again (recorded as a new version)."""
@@ -318,16 +303,12 @@ class WidgetTemplateVersion(models.Model):
 
     def definition(self) -> WidgetDefinition:
         """This version as a :class:`django_chatkit.widgets.WidgetDefinition`."""
-        from .widgets.definition import WidgetDefinition
+        return _definition(self.widget_template.name, self.version, self.content())
 
-        return WidgetDefinition(
-            name=self.widget_template.name,
-            version=self.version,
-            template=self.template,
-            json_schema=self.json_schema or {},
-            title=self.title,
-            description=self.description,
-            sample_data=self.sample_data,
-            extra=self.extra or {},
-            lenient=self.lenient,
-        )
+
+def _definition(name: str, version: int | None, content: dict) -> WidgetDefinition:
+    # Imported here, not at the top: the models stay light to import (no Jinja, no SDK).
+    from .widgets.definition import WidgetDefinition
+
+    filled = {"json_schema": content["json_schema"] or {}, "extra": content["extra"] or {}}
+    return WidgetDefinition(name=name, version=version, **{**content, **filled})

@@ -43,10 +43,10 @@ import asyncio
 import dataclasses
 import json
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from agents.agent_output import AgentOutputSchemaBase
 from agents.handoffs import Handoff
@@ -96,6 +96,14 @@ from .conf import chatkit_settings
 from .context import RequestContext
 from .ids import new_id
 from .server import DjangoChatKitServer
+
+_PartEvent = TypeVar(
+    "_PartEvent",
+    ResponseContentPartAddedEvent,
+    ResponseTextDeltaEvent,
+    ResponseTextDoneEvent,
+    ResponseContentPartDoneEvent,
+)
 
 __all__ = [
     "MENTION_CONTEXT_HEADER",
@@ -393,22 +401,13 @@ class OfflineModel(Model):
 
     # -- the Model interface ------------------------------------------------------------
 
-    async def get_response(
-        self,
-        system_instructions: str | None,
-        input: str | list[TResponseInputItem],
-        model_settings: ModelSettings,
-        tools: list[Tool],
-        output_schema: AgentOutputSchemaBase | None,
-        handoffs: list[Handoff],
-        tracing: ModelTracing,
-        *,
-        previous_response_id: str | None = None,
-        conversation_id: str | None = None,
-        prompt: ResponsePromptParam | None = None,
-    ) -> ModelResponse:
-        item, _ = self._output(input, tools, handoffs, output_schema)
-        return ModelResponse(output=[item], usage=Usage(requests=1), response_id=new_id("resp"))
+    async def get_response(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        """The answer :meth:`stream_response` streams, at once (the same arguments)."""
+        async for event in self.stream_response(*args, **kwargs):
+            if isinstance(event, ResponseCompletedEvent):
+                answer = event.response
+                return ModelResponse(output=list(answer.output), usage=Usage(requests=1), response_id=answer.id)
+        raise AssertionError("the offline stream ended without response.completed")
 
     async def stream_response(
         self,
@@ -459,43 +458,10 @@ class OfflineModel(Model):
                 output_index=0,
                 sequence_number=next(sequence),
             )
-            yield ResponseContentPartAddedEvent(
-                type="response.content_part.added",
-                item_id=item.id,
-                output_index=0,
-                content_index=0,
-                part=ResponseOutputText(type="output_text", text="", annotations=[]),
-                sequence_number=next(sequence),
-            )
-            for token in _TOKEN.findall(payload):
-                if self.delay:
+            for event in self._text_events(item, payload, sequence):
+                if self.delay and isinstance(event, ResponseTextDeltaEvent):
                     await asyncio.sleep(self.delay)
-                yield ResponseTextDeltaEvent(
-                    type="response.output_text.delta",
-                    item_id=item.id,
-                    output_index=0,
-                    content_index=0,
-                    delta=token,
-                    logprobs=[],
-                    sequence_number=next(sequence),
-                )
-            yield ResponseTextDoneEvent(
-                type="response.output_text.done",
-                item_id=item.id,
-                output_index=0,
-                content_index=0,
-                text=payload,
-                logprobs=[],
-                sequence_number=next(sequence),
-            )
-            yield ResponseContentPartDoneEvent(
-                type="response.content_part.done",
-                item_id=item.id,
-                output_index=0,
-                content_index=0,
-                part=item.content[0],
-                sequence_number=next(sequence),
-            )
+                yield event
         yield ResponseOutputItemDoneEvent(
             type="response.output_item.done",
             item=item,
@@ -507,6 +473,24 @@ class OfflineModel(Model):
             response=self._response([item]),
             sequence_number=next(sequence),
         )
+
+    @staticmethod
+    def _text_events(
+        item: ResponseOutputMessage, payload: str, sequence: Iterator[int]
+    ) -> Iterator[TResponseStreamEvent]:
+        """The events of the message's one text part: added, a delta per token, done."""
+
+        def part_event(event: type[_PartEvent], kind: str, **fields: Any) -> _PartEvent:
+            return event(
+                type=kind, item_id=item.id, output_index=0, content_index=0, sequence_number=next(sequence), **fields
+            )
+
+        empty = ResponseOutputText(type="output_text", text="", annotations=[])
+        yield part_event(ResponseContentPartAddedEvent, "response.content_part.added", part=empty)
+        for token in _TOKEN.findall(payload):
+            yield part_event(ResponseTextDeltaEvent, "response.output_text.delta", delta=token, logprobs=[])
+        yield part_event(ResponseTextDoneEvent, "response.output_text.done", text=payload, logprobs=[])
+        yield part_event(ResponseContentPartDoneEvent, "response.content_part.done", part=item.content[0])
 
 
 # -- plain ``Runner`` calls on the offline model -------------------------------------------

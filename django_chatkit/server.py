@@ -30,7 +30,7 @@ from chatkit.types import (
 )
 
 from . import models, runs
-from .actions import run_action, run_sync_action
+from .actions import ActionContext, run_action, run_sync_action
 from .compat import SDKServerSeams
 from .conf import chatkit_settings
 from .context import RequestContext
@@ -134,13 +134,13 @@ class DjangoChatKitServer(SDKServerSeams[RequestContext]):
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
     ) -> AsyncIterator[ThreadStreamEvent]:
         """Run the ``@chatkit_action`` handler registered for ``action.type`` (an ``error`` event if none)."""
-        return run_action(self, thread, action, sender, context)
+        return run_action(ActionContext(self, thread, action, sender, context, action.payload))
 
     async def sync_action(
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
     ) -> SyncCustomActionResponse:
         """Run the ``sync=True`` handler for ``action.type`` and save the item it updated."""
-        return await run_sync_action(self, thread, action, sender, context)
+        return await run_sync_action(ActionContext(self, thread, action, sender, context, action.payload))
 
     async def transcribe(self, audio_input: AudioInput, context: RequestContext) -> TranscriptionResult:
         """Dictation through ``CHATKIT["TRANSCRIBER"]``; a clear 501 when none is configured."""

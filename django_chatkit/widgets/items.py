@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from chatkit.types import ThreadMetadata, WidgetItem
 from chatkit.widgets import DynamicWidgetRoot
@@ -21,6 +21,7 @@ from .library import aget_widget_definition, get_widget_definition
 __all__ = [
     "MAX_REMEMBERED_WIDGETS",
     "THREAD_METADATA_KEY",
+    "ItemOptions",
     "WidgetSource",
     "awidget_item",
     "remember_source",
@@ -72,54 +73,44 @@ def widget_source(thread: ThreadMetadata, item: WidgetItem | str) -> WidgetSourc
     return WidgetSource(template=stored["template"], version=stored.get("version"), data=stored.get("data"))
 
 
+class ItemOptions(TypedDict, total=False):
+    """The keyword options of :func:`widget_item` and :func:`awidget_item`."""
+
+    #: The item's id (a new ``msg_...`` id if not given).
+    item_id: str | None
+    #: The text the copy button copies.
+    copy_text: str | None
+    #: The template version to render (the current one if not given).
+    version: int | None
+
+
 def _make_item(
-    definition: WidgetDefinition,
-    data: Any,
-    thread: ThreadMetadata,
-    item_id: str | None,
-    copy_text: str | None,
-    root: DynamicWidgetRoot | None = None,
+    definition: WidgetDefinition, data: Any, thread: ThreadMetadata, options: ItemOptions, root: DynamicWidgetRoot
 ) -> WidgetItem:
-    if root is None:
-        root = definition.render(data)
     item = WidgetItem(
-        id=item_id or new_id("msg"),
+        id=options.get("item_id") or new_id("msg"),
         thread_id=thread.id,
         created_at=datetime.now(),
         widget=root,
-        copy_text=copy_text,
+        copy_text=options.get("copy_text"),
     )
     remember_source(thread, item.id, WidgetSource(definition.name, definition.version, plain_data(data)))
     return item
 
 
-def widget_item(
-    name: str,
-    data: Any = None,
-    *,
-    thread: ThreadMetadata,
-    item_id: str | None = None,
-    copy_text: str | None = None,
-    version: int | None = None,
-) -> WidgetItem:
+def widget_item(name: str, data: Any = None, *, thread: ThreadMetadata, **options: Unpack[ItemOptions]) -> WidgetItem:
     """A ``WidgetItem`` for ``thread`` rendered from template ``name``.
 
     The template name, version and data are remembered in the thread's metadata
     (server-side only), so a server action can later re-render the widget with new data.
     """
-    return _make_item(get_widget_definition(name, version), data, thread, item_id, copy_text)
+    definition = get_widget_definition(name, options.get("version"))
+    return _make_item(definition, data, thread, options, definition.render(data))
 
 
 async def awidget_item(
-    name: str,
-    data: Any = None,
-    *,
-    thread: ThreadMetadata,
-    item_id: str | None = None,
-    copy_text: str | None = None,
-    version: int | None = None,
+    name: str, data: Any = None, *, thread: ThreadMetadata, **options: Unpack[ItemOptions]
 ) -> WidgetItem:
     """:func:`widget_item` for async code."""
-    definition = await aget_widget_definition(name, version)
-    root = await definition.arender(data)
-    return _make_item(definition, data, thread, item_id, copy_text, root)
+    definition = await aget_widget_definition(name, options.get("version"))
+    return _make_item(definition, data, thread, options, await definition.arender(data))

@@ -97,10 +97,7 @@ export const GALLERY = [
                   type: "Select",
                   name: "city",
                   placeholder: "City",
-                  options: [
-                    { value: "paris", label: "Paris" },
-                    { value: "tokyo", label: "Tokyo" },
-                  ],
+                  options: ["Paris", "Tokyo"].map((label) => ({ value: label.toLowerCase(), label })),
                 },
                 { type: "DatePicker", name: "date", defaultValue: "2026-12-01T00:00:00", min: "2026-11-01T00:00:00" },
               ],

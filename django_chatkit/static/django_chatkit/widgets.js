@@ -166,6 +166,15 @@ function applyTextProps(el, c) {
   if (c.minLines) setStyle(el, "min-height", `${Number(c.minLines) * 1.5}em`);
 }
 
+/** A `tag` element of `className` showing the text component `c`'s value. */
+function textElement(tag, className, c) {
+  const el = document.createElement(tag);
+  el.className = className;
+  el.textContent = c.value ?? "";
+  applyTextProps(el, c);
+  return el;
+}
+
 function applyBox(el, c, defaultDirection) {
   el.classList.add("ck-box");
   el.dataset.direction = c.direction || defaultDirection;
@@ -458,38 +467,25 @@ class Renderer {
       applyTextProps(input, c);
       return input;
     }
-    const el = document.createElement("p");
-    el.className = "ck-text";
-    el.textContent = c.value ?? "";
-    applyTextProps(el, c);
+    const el = textElement("p", "ck-text", c);
     if (c.streaming) el.classList.add("ck-streaming");
     return el;
   }
 
   renderTitle(c) {
-    const el = document.createElement("div");
-    el.className = "ck-title";
+    const el = textElement("div", "ck-title", c);
     el.setAttribute("role", "heading");
     el.setAttribute("aria-level", "3");
-    el.textContent = c.value ?? "";
-    applyTextProps(el, c);
     return el;
   }
 
   renderCaption(c) {
-    const el = document.createElement("p");
-    el.className = "ck-caption";
-    el.textContent = c.value ?? "";
-    applyTextProps(el, c);
-    return el;
+    return textElement("p", "ck-caption", c);
   }
 
   renderLabel(c) {
-    const el = document.createElement("label");
-    el.className = "ck-label";
-    el.textContent = c.value ?? "";
+    const el = textElement("label", "ck-label", c);
     el.dataset.fieldName = c.fieldName || "";
-    applyTextProps(el, c);
     return el;
   }
 
