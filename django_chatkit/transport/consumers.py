@@ -21,10 +21,8 @@ from channels.generic.http import AsyncHttpConsumer
 from django.contrib.auth.models import AnonymousUser
 from django.core.handlers.asgi import ASGIRequest
 
-from ..conf import chatkit_settings
 from ..context import csrf_cookie_header
-from ..exceptions import PayloadTooLarge
-from .core import ChatKitResponse, handle_chatkit_request
+from .core import ChatKitResponse, handle_chatkit_request, parse_length, refuse_size
 from .errors import ResponseStream
 
 
@@ -67,11 +65,9 @@ class ChatKitConsumer(AsyncHttpConsumer):
     async def http_request(self, message: dict[str, Any]) -> None:
         chunk = message.get("body", b"")
         self._received += len(chunk)
-        limit = chatkit_settings.MAX_REQUEST_BYTES
-        if self._received > limit or self._declared_length() > limit:
-            await self._send(
-                ChatKitResponse.error(PayloadTooLarge(f"The request body is over the {limit}-byte limit."))
-            )
+        refusal = refuse_size(max(self._received, self._declared_length()))
+        if refusal is not None:
+            await self._send(refusal)
             raise StopConsumer()
         self.body.append(chunk)
         if message.get("more_body"):
@@ -100,12 +96,7 @@ class ChatKitConsumer(AsyncHttpConsumer):
                 return
 
     def _declared_length(self) -> int:
-        for name, value in self.scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    return int(value)
-                except ValueError:
-                    return 0
+        return parse_length(dict(self.scope.get("headers", [])).get(b"content-length")) or 0
         return 0
 
     async def _send(self, response: ChatKitResponse) -> None:

@@ -302,10 +302,28 @@ async def _check_referenced_item(server: Any, parsed: Any, context: Any) -> None
 
 
 def content_length(request: HttpRequest) -> int | None:
+    """The request's declared body length (``None`` if absent or not a number)."""
+    return parse_length(request.META.get("CONTENT_LENGTH"))
+
+
+def parse_length(value: str | bytes | None) -> int | None:
+    """A ``Content-Length`` header's value as a number of bytes, ``None`` if absent or not one."""
     try:
-        return int(request.META.get("CONTENT_LENGTH") or "")
+        return int(value or "")
     except ValueError:
         return None
+
+
+def refuse_size(size: int | None) -> ChatKitResponse | None:
+    """The 413 for a request body of ``size`` bytes over ``CHATKIT["MAX_REQUEST_BYTES"]``, else None.
+
+    The one size rule: a transport applies it to the declared length and to what it has read
+    so far (to stop reading early), :func:`handle_chatkit_request` to the whole body.
+    """
+    limit = chatkit_settings.MAX_REQUEST_BYTES
+    if size is None or size <= limit:
+        return None
+    return ChatKitResponse.error(PayloadTooLarge(f"The request body is over the {limit}-byte limit."))
 
 
 async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitResponse:
@@ -315,9 +333,9 @@ async def handle_chatkit_request(request: HttpRequest, body: bytes) -> ChatKitRe
         response = ChatKitResponse.json_error(405, "method_not_allowed", "Send ChatKit requests with POST.")
         response.headers["Allow"] = "POST"
         return response
-    limit = chatkit_settings.MAX_REQUEST_BYTES
-    if len(body) > limit:
-        return ChatKitResponse.error(PayloadTooLarge(f"The request body is over the {limit}-byte limit."))
+    refusal = refuse_size(len(body))
+    if refusal is not None:
+        return refusal
     owner = streaming = None  # whose streaming slot this request holds (django_chatkit.limits)
     try:
         reason = csrf_failure(request)

@@ -23,6 +23,7 @@ from .core import (
     csrf_failure,
     csrf_refusal,
     handle_chatkit_request,
+    refuse_size,
 )
 from .errors import ResponseStream
 
@@ -49,10 +50,9 @@ async def _drain(stream: ResponseStream) -> AsyncIterator[bytes]:
 @csrf_exempt  # the core checks CSRF itself, identically for both transports
 async def chatkit_view(request: HttpRequest) -> HttpResponseBase:
     """The ChatKit endpoint as a plain async view (``api.url`` of the ChatKit UI)."""
-    declared = content_length(request)
-    limit = chatkit_settings.MAX_REQUEST_BYTES
-    if declared is not None and declared > limit:
-        return _to_http(ChatKitResponse.error(PayloadTooLarge(f"The request body is over the {limit}-byte limit.")))
+    refusal = refuse_size(content_length(request))
+    if refusal is not None:
+        return _to_http(refusal)
     try:
         body = request.body
     except RequestDataTooBig:  # MAX_REQUEST_BYTES above Django's DATA_UPLOAD_MAX_MEMORY_SIZE
