@@ -244,8 +244,9 @@ _ROWS_PER_STATEMENT = 1000
 def upsert_item_rows(rows: list[tuple[str, str, str, str, int, str]]) -> None:
     """Insert or update item rows ``(thread id, item id, owner, type, created_at_us, JSON
     text)`` (a checkpoint; runs on a database thread). The JSON is the item's
-    ``model_dump_json()``, made once. One multi-row statement (its own transaction, one
-    commit) per ``_ROWS_PER_STATEMENT`` rows, or per the backend's parameter limit."""
+    ``model_dump_json()``, made once. One statement (its own transaction, one commit): on
+    PostgreSQL for any number of rows, elsewhere per ``_ROWS_PER_STATEMENT`` rows or the
+    backend's parameter limit."""
     model = models.ThreadItem
     alias = write_alias(model)
     connection = transaction.get_connection(alias)
@@ -263,19 +264,25 @@ def upsert_item_rows(rows: list[tuple[str, str, str, str, int, str]]) -> None:
     quote = connection.ops.quote_name
     names = ("thread", "item_id", "owner", "type", "created_at_us", "data")
     column = {name: quote(column_name(model, name)) for name in names}
-    data = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(column[n] for n in names)}) VALUES "
+    into = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(column[n] for n in names)})"
     tail = f" ON CONFLICT ({column['thread']}, {column['item_id']}) DO UPDATE SET " + ", ".join(
         f"{column[n]} = EXCLUDED.{column[n]}" for n in ("type", "created_at_us", "data")
     )
-    value = f"(%s, %s, %s, %s, %s, {data})"
+    if connection.vendor == "postgresql":
+        # One array a column: the statement's text is the same for any number of rows, so
+        # the driver parses it once (a VALUES list of 500 rows was 80% of a checkpoint's CPU).
+        arrays = "unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::jsonb[])"
+        with connection.cursor() as cursor:
+            cursor.execute(f"{into} SELECT * FROM {arrays}{tail}", [list(values) for values in zip(*rows, strict=True)])
+        return
+    value = "(%s, %s, %s, %s, %s, %s)"
     limit = _ROWS_PER_STATEMENT
     if connection.features.max_query_params:
         limit = min(limit, _parameter_limit(connection) // len(names))
     with connection.cursor() as cursor:
         for start in range(0, len(rows), limit):
             chunk = rows[start : start + limit]
-            cursor.execute(head + ", ".join([value] * len(chunk)) + tail, [v for row in chunk for v in row])
+            cursor.execute(f"{into} VALUES {', '.join([value] * len(chunk))}{tail}", [v for row in chunk for v in row])
 
 
 def _parameter_limit(connection: Any) -> int:

@@ -40,6 +40,7 @@ from chatkit.widgets import Card, Text
 
 from django_chatkit import models
 from django_chatkit.context import RequestContext
+from django_chatkit import store as store_module
 from django_chatkit.store import DjangoAttachmentStore, DjangoStore
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -275,6 +276,25 @@ async def test_add_and_save_item_are_upserts_and_type_may_change(store, ctx):
     await store.save_item("thr_1", widget, ctx)
     assert isinstance(await store.load_item("thr_1", "m1", ctx), WidgetItem)
     assert await models.ThreadItem.objects.acount() == 1
+
+
+async def test_a_checkpoint_of_many_items_stores_each_exactly(store, ctx):
+    # The checkpoint writes every running answer in one statement (on PostgreSQL as
+    # arrays, one a column): text with quotes, braces, commas, backslashes and emoji must
+    # come back as it went in, for new rows and for rows it updates.
+    await store.save_thread(thread(), ctx)
+    tricky = ['say "hi", {ok}', 'back\\slash \\" end', "NULL", "", "tab\tand newline\n", "🙂 ünïcode, {a,b}"]
+    await store.add_thread_item("thr_1", message("m0", text="before"), ctx)
+    items = [
+        message(f"m{n}", at=T0 + timedelta(seconds=n), text=tricky[n % len(tricky)] * (n % 3 + 1)) for n in range(40)
+    ]
+    rows = [
+        ("thr_1", i.id, ctx.user_id, i.type, store_module.to_microseconds(i.created_at), i.model_dump_json())
+        for i in items
+    ]
+    await sync_to_async(store_module.upsert_item_rows)(rows)
+    page = await store.load_thread_items("thr_1", None, 100, "asc", ctx)
+    assert [i.model_dump() for i in page.data] == [i.model_dump() for i in items]
 
 
 async def test_item_in_unknown_thread_is_refused(store, ctx):
