@@ -40,6 +40,8 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from chatkit.errors import CustomStreamError
+from chatkit.server import ChatKitServer
+from chatkit.store import Store, StoreItemType
 from chatkit.types import (
     Action,
     AssistantMessageContent,
@@ -57,6 +59,7 @@ from chatkit.types import (
 from chatkit.widgets import BasicRoot, Card, DynamicWidgetRoot, ListView
 from pydantic import BaseModel, ValidationError
 
+from .context import RequestContext
 from .exceptions import ActionRefused, ActionRegistrationError, BadRequest, Forbidden
 from .widgets import (
     WidgetError,
@@ -254,24 +257,24 @@ class ActionContext:
     is awaited first because it may read the template from the database).
     """
 
-    server: Any
+    server: ChatKitServer[RequestContext]
     thread: ThreadMetadata
     action: Action[str, Any]
     sender: WidgetItem | None
-    context: Any
+    context: RequestContext
     #: The validated payload model when the action was registered with ``payload=``, else the raw payload.
     payload: Any = None
     _original_sender: WidgetItem | None = field(default=None, repr=False)
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store[RequestContext]:
         return self.server.store
 
     @property
     def user_id(self) -> str:
         return self.context.user_id
 
-    def new_item_id(self, kind: str = "message") -> str:
+    def new_item_id(self, kind: StoreItemType = "message") -> str:
         return self.store.generate_item_id(kind, self.thread, self.context)
 
     def sender_source(self) -> WidgetSource | None:
@@ -378,11 +381,11 @@ async def _allowed(registered: RegisteredAction, act: ActionContext) -> bool:
 
 
 async def _prepare(
-    server: Any,
+    server: ChatKitServer[RequestContext],
     thread: ThreadMetadata,
     action: Action[str, Any],
     sender: WidgetItem | None,
-    context: Any,
+    context: RequestContext,
     registry: ActionRegistry,
 ) -> tuple[RegisteredAction, ActionContext]:
     """Find the handler and check payload and permission; :class:`ActionRefused` if any fails."""
@@ -435,11 +438,11 @@ def _updated_item(result: Any, act: ActionContext) -> ThreadItem | None:
 
 
 async def run_action(
-    server: Any,
+    server: ChatKitServer[RequestContext],
     thread: ThreadMetadata,
     action: Action[str, Any],
     sender: WidgetItem | None,
-    context: Any,
+    context: RequestContext,
     *,
     registry: ActionRegistry | None = None,
 ) -> AsyncIterator[ThreadStreamEvent]:
@@ -467,11 +470,11 @@ async def run_action(
 
 
 async def run_sync_action(
-    server: Any,
+    server: ChatKitServer[RequestContext],
     thread: ThreadMetadata,
     action: Action[str, Any],
     sender: WidgetItem | None,
-    context: Any,
+    context: RequestContext,
     *,
     registry: ActionRegistry | None = None,
 ) -> SyncCustomActionResponse:
