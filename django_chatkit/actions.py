@@ -40,6 +40,8 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from chatkit.errors import CustomStreamError
+from chatkit.server import ChatKitServer
+from chatkit.store import Store, StoreItemType
 from chatkit.types import (
     Action,
     AssistantMessageContent,
@@ -57,6 +59,7 @@ from chatkit.types import (
 from chatkit.widgets import BasicRoot, Card, DynamicWidgetRoot, ListView
 from pydantic import BaseModel, ValidationError
 
+from .context import RequestContext
 from .exceptions import ActionRefused, ActionRegistrationError, BadRequest, Forbidden
 from .widgets import (
     WidgetError,
@@ -249,11 +252,11 @@ class ActionContext:
     is awaited first because it may read the template from the database).
     """
 
-    server: Any
+    server: ChatKitServer[RequestContext]
     thread: ThreadMetadata
     action: Action[str, Any]
     sender: WidgetItem | None
-    context: Any
+    context: RequestContext
     #: The validated payload model when the action was registered with ``payload=``, else the raw payload.
     payload: Any = None
     _original_sender: WidgetItem | None = field(init=False, repr=False)
@@ -262,14 +265,14 @@ class ActionContext:
         self._original_sender = self.sender
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store[RequestContext]:
         return self.server.store
 
     @property
     def user_id(self) -> str:
         return self.context.user_id
 
-    def new_item_id(self, kind: str = "message") -> str:
+    def new_item_id(self, kind: StoreItemType = "message") -> str:
         return self.store.generate_item_id(kind, self.thread, self.context)
 
     def sender_source(self) -> WidgetSource | None:

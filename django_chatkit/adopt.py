@@ -49,8 +49,9 @@ class DjangoStoresMixin:
                 replacements[id(own)] = django_class()
         _replace_references(self, replacements)
 
-    async def process_parsed(self, parsed: Any, context: Any) -> Any:
-        """``process`` for a parsed request (``process`` comes here too)."""
+    async def process_parsed(self, parsed: Any, context: object) -> Any:
+        """``process`` for a parsed request (``process`` comes here too); ``context`` is
+        what ``CHATKIT["CONTEXT_BUILDER"]`` builds (a ``RequestContext`` by default)."""
         from .agents import uses_offline_model
 
         if uses_offline_model():
@@ -116,7 +117,7 @@ def get_chatkit_server() -> ChatKitServer[Any]:
     return server
 
 
-def owner_of(context: Any) -> str:
+def owner_of(context: object) -> str:
     """The owner string of a request context, as the configured server's store sees it: the
     one answer the transport, the live socket and the runs use."""
     resolve = getattr(get_chatkit_server(), "owner_of", None)

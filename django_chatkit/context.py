@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
+from typing_extensions import TypeVar
 
 from .conf import AUTH_ANONYMOUS_SESSION, chatkit_settings
 from .exceptions import NotAuthenticated
@@ -31,6 +32,12 @@ class RequestContext:
     metadata: dict[str, Any] = field(default_factory=dict)
     request: HttpRequest | None = field(default=None, repr=False, compare=False)
     owned_threads: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
+
+
+#: The context type of the stores (``DjangoStore[MyContext]``): this app's
+#: :class:`RequestContext` unless a site builds its own (``CONTEXT_BUILDER``, with an
+#: ``OWNER_RESOLVER`` that reads it).
+TContext = TypeVar("TContext", default=RequestContext)
 
 
 async def build_request_context(request: HttpRequest) -> RequestContext:
@@ -75,7 +82,7 @@ def csrf_cookie_header(request: HttpRequest) -> str | None:
     return response.cookies[settings.CSRF_COOKIE_NAME].OutputString()
 
 
-def owner_from_context(context: Any) -> str:
+def owner_from_context(context: object) -> str:
     """Default owner resolver: ``context.user_id`` of any context object that has one."""
     owner = getattr(context, "user_id", None)
     if not owner:

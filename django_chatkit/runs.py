@@ -53,6 +53,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from chatkit.store import Store
 from chatkit.types import (
     AssistantMessageItem,
     ItemsListReq,
@@ -68,6 +69,7 @@ from django.utils import timezone
 
 from . import models
 from .conf import chatkit_settings
+from .context import TContext
 from .db import on_thread, pick_thread
 from .exceptions import Draining, ThreadBusy
 from .ids import new_id
@@ -185,7 +187,9 @@ class Run:
         self.checkpointed_item: str | None = None  # the answer the lease row points at
         self.ended = asyncio.Event()
         self._locked = False
-        self._store: Any = None
+        # The response's store and its context, from begin(): of any context type (the
+        # transport makes the run before the server's context exists).
+        self._store: Store[Any] | None = None
         self._context: Any = None
         self._outbox: list[bytes] = []
         # The first events of an unfollowed run, kept for EARLY_REPLAY seconds: a subscriber
@@ -198,7 +202,7 @@ class Run:
 
     # -- the lock ------------------------------------------------------------------------
 
-    async def acquire(self, thread_id: str, context: Any = None) -> None:
+    async def acquire(self, thread_id: str, context: object = None) -> None:
         """Take the thread's lock, waiting for a running response; :class:`ThreadBusy`
         after ``RUN_WAIT_TIMEOUT`` seconds. A thread the owner cannot see is left to the
         SDK (which answers 404); one the store has seen the owner own during this
@@ -246,7 +250,7 @@ class Run:
 
     # -- following the response's events -------------------------------------------------
 
-    async def begin(self, store: Any, thread: ThreadMetadata, context: Any, journal: Journal) -> None:
+    async def begin(self, store: Store[TContext], thread: ThreadMetadata, context: TContext, journal: Journal) -> None:
         """Called by the server as its event loop starts: lock a new thread, mark it as
         running (for ``respond()``; not stored) and checkpoint what ``journal`` records."""
         if self.thread_id is None:
@@ -546,13 +550,13 @@ async def _save_checkpoint(batch: list[tuple[Run, ThreadItem]]) -> None:
 
     rows: dict[tuple[str, str], tuple[str, str, str, str, int, str]] = {}
     leases: list[tuple[str, str]] = []
-    others: list[tuple[Run, ThreadItem]] = []
+    others: list[tuple[Store[Any], str, Any, ThreadItem]] = []
     for run, item in batch:
-        thread_id = run.thread_id
-        if thread_id is None:  # not locked yet: nothing to checkpoint
+        thread_id, store = run.thread_id, run._store
+        if thread_id is None or store is None:  # not locked or not begun yet: nothing to checkpoint
             continue
-        if not isinstance(run._store, DjangoStore):
-            others.append((run, item.model_copy(deep=True)))
+        if not isinstance(store, DjangoStore):
+            others.append((store, thread_id, run._context, item.model_copy(deep=True)))
             continue
         rows[(thread_id, item.id)] = (
             thread_id,
@@ -565,8 +569,8 @@ async def _save_checkpoint(batch: list[tuple[Run, ThreadItem]]) -> None:
         if isinstance(item, AssistantMessageItem) and run.checkpointed_item is None:
             run.checkpointed_item = item.id
             leases.append((item.id, thread_id))
-    for run, item in others:
-        await run._store.save_item(run.thread_id, item, run._context)
+    for store, thread_id, context, item in others:
+        await store.save_item(thread_id, item, context)
     if rows or leases:
         await _write_checkpoint(list(rows.values()), leases)
 
@@ -612,7 +616,11 @@ def _delete_lease(run_id: str) -> bool:
 
 
 async def save_unfinished(
-    store: Any, thread: ThreadMetadata, journal: Journal | None, pending: list[ThreadItem], context: Any
+    store: Store[TContext],
+    thread: ThreadMetadata,
+    journal: Journal | None,
+    pending: list[ThreadItem],
+    context: TContext,
 ) -> None:
     """Keep what a cancelled response had shown: the items being written as the journal
     has them, the stored items it changed, one interruption marker on the unfinished
@@ -655,7 +663,7 @@ async def save_unfinished(
     )
 
 
-async def save_changes(store: Any, thread: ThreadMetadata, journal: Journal, context: Any) -> None:
+async def save_changes(store: Store[TContext], thread: ThreadMetadata, journal: Journal, context: TContext) -> None:
     """At the end of a response: save what its journal recorded that the SDK does not
     (stored items updated in place; items added and never done)."""
     changed = journal.take_changes()

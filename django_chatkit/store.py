@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic
 
 from asgiref.sync import sync_to_async
 from chatkit.store import AttachmentStore, NotFoundError, Store, StoreItemType
@@ -40,6 +40,7 @@ from pydantic import TypeAdapter
 
 from . import models
 from .conf import chatkit_settings
+from .context import TContext
 from .exceptions import BadRequest
 from .ids import new_id
 from .limits import check_attachment_quota, owner_lock
@@ -122,12 +123,12 @@ def _title_column(title: str | None) -> str | None:
     return title[: limit - 1] + "…"
 
 
-def _owned_threads(context: Any) -> set[tuple[str, str]] | None:
+def _owned_threads(context: object) -> set[tuple[str, str]] | None:
     """The context's memo of threads seen owned during this request (see ``RequestContext``)."""
     return getattr(context, "owned_threads", None)
 
 
-def _remember_owned(context: Any, owner: str, thread_id: str) -> None:
+def _remember_owned(context: object, owner: str, thread_id: str) -> None:
     memo = _owned_threads(context)
     if memo is not None:
         memo.add((owner, thread_id))
@@ -329,24 +330,29 @@ def item_row(thread_id: str, owner: str, item: ThreadItem) -> models.ThreadItem:
     return models.ThreadItem(thread_id=thread_id, item_id=item.id, owner=owner, **_item_fields(item))
 
 
-class _OwnedStore:
+class _OwnedStore(Generic[TContext]):
     """Owner resolution shared by both stores."""
 
     def __init__(self, owner_resolver: OwnerResolver | None = None) -> None:
         self._owner_resolver = owner_resolver
 
-    def owner_of(self, context: Any) -> str:
+    def owner_of(self, context: TContext) -> str:
         """The owner string that scopes every row this context may see."""
         resolver = self._owner_resolver or chatkit_settings.OWNER_RESOLVER
         return resolver(context)
 
 
-class DjangoStore(_OwnedStore, Store[Any]):
-    """``chatkit.store.Store`` backed by :mod:`django_chatkit.models`."""
+class DjangoStore(_OwnedStore[TContext], Store[TContext]):
+    """``chatkit.store.Store`` backed by :mod:`django_chatkit.models`.
+
+    Generic over the request context: ``DjangoStore()`` takes a
+    :class:`~django_chatkit.context.RequestContext`, ``DjangoStore[MyContext]()`` a
+    site's own context (its owner comes from ``OWNER_RESOLVER``).
+    """
 
     # -- ids -------------------------------------------------------------------------
 
-    def generate_thread_id(self, context: Any) -> str:
+    def generate_thread_id(self, context: TContext) -> str:
         thread_id = new_id("thr")
         fresh = self.__dict__.setdefault("_fresh_threads", {})
         fresh[thread_id] = None  # a new thread: its save_thread inserts first (see there)
@@ -354,12 +360,12 @@ class DjangoStore(_OwnedStore, Store[Any]):
             fresh.pop(next(iter(fresh)))
         return thread_id
 
-    def generate_item_id(self, item_type: StoreItemType, thread: ThreadMetadata, context: Any) -> str:
+    def generate_item_id(self, item_type: StoreItemType, thread: ThreadMetadata, context: TContext) -> str:
         return new_id(_ID_PREFIXES.get(item_type, str(item_type)))
 
     # -- threads ---------------------------------------------------------------------
 
-    async def load_thread(self, thread_id: str, context: Any) -> ThreadMetadata:
+    async def load_thread(self, thread_id: str, context: TContext) -> ThreadMetadata:
         owner = self.owner_of(context)
         # The running response, if any, comes in the same query (its lease row, joined).
         row = await (
@@ -376,7 +382,7 @@ class DjangoStore(_OwnedStore, Store[Any]):
         _remember_owned(context, owner, thread_id)
         return thread
 
-    async def save_thread(self, thread: ThreadMetadata, context: Any) -> None:
+    async def save_thread(self, thread: ThreadMetadata, context: TContext) -> None:
         owner = self.owner_of(context)
         fields = {
             "title": _title_column(thread.title),
@@ -391,7 +397,7 @@ class DjangoStore(_OwnedStore, Store[Any]):
         await _upsert_owned(models.Thread, {"thread_id": thread.id}, owner, fields, f"Thread {thread.id} not found")
         _remember_owned(context, owner, thread.id)
 
-    async def load_threads(self, limit: int, after: str | None, order: str, context: Any) -> Page[ThreadMetadata]:
+    async def load_threads(self, limit: int, after: str | None, order: str, context: TContext) -> Page[ThreadMetadata]:
         owner = self.owner_of(context)
         rows = models.Thread.objects.filter(owner=owner)
         anchor = models.Thread.objects.filter(owner=owner, thread_id=after)
@@ -402,7 +408,7 @@ class DjangoStore(_OwnedStore, Store[Any]):
             after=page.after,
         )
 
-    async def delete_thread(self, thread_id: str, context: Any) -> None:
+    async def delete_thread(self, thread_id: str, context: TContext) -> None:
         owner = self.owner_of(context)
         memo = _owned_threads(context)
         if memo is not None:
@@ -420,7 +426,7 @@ class DjangoStore(_OwnedStore, Store[Any]):
     # -- items -----------------------------------------------------------------------
 
     async def load_thread_items(
-        self, thread_id: str, after: str | None, limit: int, order: str, context: Any
+        self, thread_id: str, after: str | None, limit: int, order: str, context: TContext
     ) -> Page[ThreadItem]:
         owner = self.owner_of(context)
         rows = models.ThreadItem.objects.filter(thread_id=thread_id, owner=owner)
@@ -434,7 +440,7 @@ class DjangoStore(_OwnedStore, Store[Any]):
             after=page.after,
         )
 
-    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
+    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: TContext) -> None:
         """Insert first: the SDK adds new items.
 
         An id that is already stored is updated only when the stored row is that same item
@@ -469,7 +475,7 @@ class DjangoStore(_OwnedStore, Store[Any]):
         # The id is taken by a row that is not the owner's, or the thread is gone.
         raise NotFoundError(f"Thread {thread_id} not found")
 
-    async def save_item(self, thread_id: str, item: ThreadItem, context: Any) -> None:
+    async def save_item(self, thread_id: str, item: ThreadItem, context: TContext) -> None:
         """Update first: the SDK saves items it has added (replaced widgets, say)."""
         owner = self.owner_of(context)
         fields = _item_fields(item)
@@ -499,7 +505,7 @@ class DjangoStore(_OwnedStore, Store[Any]):
         # own __init__ need not call this one's.
         return self.__dict__.setdefault("_unfinished", {})
 
-    async def _check_thread_owned(self, thread_id: str, owner: str, context: Any) -> None:
+    async def _check_thread_owned(self, thread_id: str, owner: str, context: TContext) -> None:
         memo = _owned_threads(context)
         if memo is not None and (owner, thread_id) in memo:
             return
@@ -507,18 +513,18 @@ class DjangoStore(_OwnedStore, Store[Any]):
             raise NotFoundError(f"Thread {thread_id} not found")
         _remember_owned(context, owner, thread_id)
 
-    async def load_item(self, thread_id: str, item_id: str, context: Any) -> ThreadItem:
+    async def load_item(self, thread_id: str, item_id: str, context: TContext) -> ThreadItem:
         rows = models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item_id, owner=self.owner_of(context))
         return _ITEM_ADAPTER.validate_python(await _owned_data(rows, f"Item {item_id} not found in thread {thread_id}"))
 
-    async def delete_thread_item(self, thread_id: str, item_id: str, context: Any) -> None:
+    async def delete_thread_item(self, thread_id: str, item_id: str, context: TContext) -> None:
         await models.ThreadItem.objects.filter(
             thread_id=thread_id, item_id=item_id, owner=self.owner_of(context)
         ).adelete()
 
     # -- attachment metadata -----------------------------------------------------------
 
-    async def save_attachment(self, attachment: Attachment, context: Any) -> None:
+    async def save_attachment(self, attachment: Attachment, context: TContext) -> None:
         owner = self.owner_of(context)
         fields = {
             "thread_id": attachment.thread_id,
@@ -530,11 +536,11 @@ class DjangoStore(_OwnedStore, Store[Any]):
             models.Attachment, {"attachment_id": attachment.id}, owner, fields, f"Attachment {attachment.id} not found"
         )
 
-    async def load_attachment(self, attachment_id: str, context: Any) -> Attachment:
+    async def load_attachment(self, attachment_id: str, context: TContext) -> Attachment:
         rows = models.Attachment.objects.filter(attachment_id=attachment_id, owner=self.owner_of(context))
         return _ATTACHMENT_ADAPTER.validate_python(await _owned_data(rows, f"Attachment {attachment_id} not found"))
 
-    async def delete_attachment(self, attachment_id: str, context: Any) -> None:
+    async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
         await models.Attachment.objects.filter(attachment_id=attachment_id, owner=self.owner_of(context)).adelete()
 
     # -- paging ----------------------------------------------------------------------
@@ -565,14 +571,15 @@ class DjangoStore(_OwnedStore, Store[Any]):
         return Page(data=found, has_more=has_more, after=found[-1][0] if has_more else None)
 
 
-class DjangoAttachmentStore(_OwnedStore, AttachmentStore[Any]):
+class DjangoAttachmentStore(_OwnedStore[TContext], AttachmentStore[TContext]):
     """Two-phase uploads: ``attachments.create`` answers with an upload URL of this app,
-    whose view stores the bytes through Django's storage API."""
+    whose view stores the bytes through Django's storage API. Generic over the request
+    context, like :class:`DjangoStore`."""
 
-    def generate_attachment_id(self, mime_type: str, context: Any) -> str:
+    def generate_attachment_id(self, mime_type: str, context: TContext) -> str:
         return new_id("atc")
 
-    async def create_attachment(self, input: AttachmentCreateParams, context: Any) -> Attachment:
+    async def create_attachment(self, input: AttachmentCreateParams, context: TContext) -> Attachment:
         check_attachment_name(input.name)
         check_attachment_allowed(input.mime_type, input.size)
         owner = self.owner_of(context)
@@ -590,7 +597,7 @@ class DjangoAttachmentStore(_OwnedStore, AttachmentStore[Any]):
             )
         return attachment
 
-    def _describe_upload(self, input: AttachmentCreateParams, context: Any) -> Attachment:
+    def _describe_upload(self, input: AttachmentCreateParams, context: TContext) -> Attachment:
         attachment_id = self.generate_attachment_id(input.mime_type, context)
         upload = AttachmentUploadDescriptor(
             url=_absolute_url(context, "django_chatkit:attachment-upload", attachment_id),
@@ -608,7 +615,7 @@ class DjangoAttachmentStore(_OwnedStore, AttachmentStore[Any]):
             return ImageAttachment(preview_url=preview, **common)
         return FileAttachment(**common)
 
-    async def read_bytes(self, attachment_id: str, context: Any) -> bytes:
+    async def read_bytes(self, attachment_id: str, context: TContext) -> bytes:
         """The uploaded bytes of the requester's attachment; ``NotFoundError`` for an
         attachment that is another owner's, not uploaded yet, or whose file is gone."""
         name = await (
@@ -623,7 +630,7 @@ class DjangoAttachmentStore(_OwnedStore, AttachmentStore[Any]):
             raise NotFoundError(f"The file of attachment {attachment_id} is gone")
         return content
 
-    async def delete_attachment(self, attachment_id: str, context: Any) -> None:
+    async def delete_attachment(self, attachment_id: str, context: TContext) -> None:
         """Delete the stored file. Runs before ``Store.delete_attachment``; an attachment
         that is not the requester's is a ``NotFoundError`` (404), not a silent no-op."""
         found = await (
@@ -766,7 +773,7 @@ def check_message_attachments(attachment_ids: list[str]) -> None:
         raise BadRequest(f"input.attachments has {len(attachment_ids)} attachments; a message may carry {limit}.")
 
 
-def _absolute_url(context: Any, name: str, attachment_id: str) -> str:
+def _absolute_url(context: object, name: str, attachment_id: str) -> str:
     path = reverse(name, kwargs={"attachment_id": attachment_id})
     request = getattr(context, "request", None)
     if request is not None:

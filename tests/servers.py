@@ -4,6 +4,7 @@ chosen by the first word of the user's message."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 from collections.abc import AsyncIterator
@@ -50,10 +51,22 @@ def widget_card(label: str) -> Card:
     )
 
 
+_serials = itertools.count(1)
+_this_thread = threading.local()
+
+
+def thread_serial() -> int:
+    """A number of the calling thread that no other thread ever gets (a thread's ident
+    may be reused once it ends)."""
+    if not hasattr(_this_thread, "serial"):
+        _this_thread.serial = next(_serials)
+    return _this_thread.serial
+
+
 class ScriptedServer(OfflineChatKitServer):
     """``slow …`` streams slowly; ``fail`` breaks mid-stream; ``tool`` asks the client for
     a tool call; ``ask`` asks a structured question; ``widget`` shows a card; ``whereis``
-    names the thread of the request's database work; anything
+    answers the :func:`thread_serial` of the request's database work, asked twice; anything
     else is echoed. Actions named ``test.*`` are answered here, others go to the app."""
 
     async def respond(
@@ -122,9 +135,11 @@ class ScriptedServer(OfflineChatKitServer):
             async for event in self._say(thread, context, json.dumps(context.metadata, sort_keys=True)):
                 yield event
         elif command == "whereis":
-            # The thread the request's database work (thread-sensitive calls) runs on.
-            name = await sync_to_async(lambda: threading.current_thread().name)()
-            async for event in self._say(thread, context, name):
+            # The thread the request's database work (thread-sensitive calls) runs on, at
+            # its start and after the next call.
+            first = await sync_to_async(thread_serial)()
+            second = await sync_to_async(thread_serial)()
+            async for event in self._say(thread, context, f"{first} {second}"):
                 yield event
         elif input_user_message is None:
             # After a client tool output or a structured answer: say what came back.

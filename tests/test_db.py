@@ -3,8 +3,6 @@ thread(s), with healthy connections, and never takes work away from a synchronou
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
@@ -13,11 +11,14 @@ from django.test import override_settings
 
 from django_chatkit import models
 from django_chatkit.conf import ChatKitConfigurationError, chatkit_settings
+from tests.servers import thread_serial
+from tests.support.daphne import daphne_server
 from tests.support.runs import Reader, call, send, text_input
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SCRIPTED = "tests.servers.ScriptedServer"
+WHEREIS = text_input("whereis")
 
 
 def answer(events: list[dict]) -> str:
@@ -25,29 +26,41 @@ def answer(events: list[dict]) -> str:
     return done[-1]["item"]["content"][0]["text"]
 
 
-def test_over_http_every_request_of_both_transports_uses_the_shared_thread(live_daphne, user, transport):
-    client = live_daphne.client(user, transport=transport)
-    names = {answer(client.stream("threads.create", {"input": text_input("whereis")})) for _ in range(3)}
-    # One of the process's shared database threads (DATABASE_THREADS), never Django's own.
-    assert all(name.startswith("django_chatkit-db-") for name in names), names
+def database_thread(events: list[dict]) -> int:
+    """The thread serial (tests.servers.thread_serial) of a ``whereis`` request's database
+    work, which keeps to one thread."""
+    first, second = answer(events).split()
+    assert first == second, "the request's database work moved to another thread"
+    return int(first)
+
+
+def test_over_http_both_transports_do_their_database_work_on_the_shared_thread(django_db_blocker, user):
+    # Django's own request threads (one per request) or Channels' (not the view's) would
+    # show as more than one thread.
+    with daphne_server(django_db_blocker, DATABASE_THREADS=1) as server:
+        threads = [
+            database_thread(server.client(user, transport=transport).stream("threads.create", {"input": WHEREIS}))
+            for transport in ["consumer", "view", "consumer", "view"]
+        ]
+    assert len(set(threads)) == 1, threads
 
 
 async def test_requests_are_spread_over_the_threads_and_each_keeps_to_one(user):
     chatkit = {**settings.CHATKIT, "SERVER_CLASS": SCRIPTED, "DATABASE_THREADS": 2}
     with override_settings(CHATKIT=chatkit):
-        names = []
+        threads = []
         for _ in range(4):
-            reader = Reader(await send(user, "threads.create", {"input": text_input("whereis")}))
-            names.append(answer(await reader.to_end()))
-    assert sorted(set(names)) == ["django_chatkit-db-0_0", "django_chatkit-db-1_0"]
+            reader = Reader(await send(user, "threads.create", {"input": WHEREIS}))
+            threads.append(database_thread(await reader.to_end()))
+    assert len(set(threads)) == 2, threads
 
 
-async def test_zero_threads_leaves_the_work_on_djangos_thread(user):
-    chatkit = {**settings.CHATKIT, "SERVER_CLASS": SCRIPTED, "DATABASE_THREADS": 0}
-    with override_settings(CHATKIT=chatkit):
-        reader = Reader(await send(user, "threads.create", {"input": text_input("whereis")}))
-        name = answer(await reader.to_end())
-    assert not name.startswith("django_chatkit-db")
+async def test_zero_threads_leaves_the_work_where_django_runs_it(user):
+    djangos = await sync_to_async(thread_serial)()  # where thread-sensitive work goes without the app's threads
+    for threads, on_djangos in [(1, False), (0, True)]:
+        with override_settings(CHATKIT={**settings.CHATKIT, "SERVER_CLASS": SCRIPTED, "DATABASE_THREADS": threads}):
+            reader = Reader(await send(user, "threads.create", {"input": WHEREIS}))
+            assert (database_thread(await reader.to_end()) == djangos) is on_djangos, threads
 
 
 async def test_a_broken_connection_of_the_shared_thread_is_replaced_at_the_next_request(user):
@@ -79,7 +92,7 @@ def test_a_synchronous_caller_keeps_the_work_and_its_transaction(user):
     chatkit = {**settings.CHATKIT, "SERVER_CLASS": SCRIPTED}
 
     async def create() -> list[dict]:
-        return await Reader(await send(user, "threads.create", {"input": text_input("whereis")})).to_end()
+        return await Reader(await send(user, "threads.create", {"input": WHEREIS})).to_end()
 
     class Rollback(Exception):
         pass
@@ -88,7 +101,7 @@ def test_a_synchronous_caller_keeps_the_work_and_its_transaction(user):
         with pytest.raises(Rollback):
             with transaction.atomic():
                 events = async_to_sync(create)()
-                assert answer(events) == threading.current_thread().name
+                assert database_thread(events) == thread_serial()  # the caller's own thread
                 assert models.Thread.objects.count() == 1  # visible inside the transaction
                 raise Rollback
     assert models.Thread.objects.count() == 0

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db.backends import utils
 from django.test import override_settings
@@ -92,17 +93,36 @@ async def test_checkpoints_and_heartbeats_cost_statements_per_interval_not_per_r
     assert 1 <= len(heartbeats) <= 3
 
 
-async def test_live_events_go_out_only_for_a_followed_thread(user, gated, monkeypatch):
-    sent: list[tuple[str, str]] = []
+class GroupListener:
+    """A member of a thread's Channels group, as a live subscriber's socket is: it gets
+    what the runs in the thread publish to it."""
 
-    async def record(thread_id, message):
-        sent.append((thread_id, message["type"]))
+    def __init__(self, layer, channel: str) -> None:
+        self.layer, self.channel = layer, channel
 
-    monkeypatch.setattr(runs, "_group_send", record)
+    @classmethod
+    async def join(cls, thread_id: str) -> GroupListener:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(runs.group_name(thread_id), channel)
+        return cls(layer, channel)
+
+    async def until_run_ends(self) -> list[dict]:
+        """The messages received up to the run's end (its ``chatkit.run`` message with an outcome)."""
+        messages: list[dict] = []
+        async with asyncio.timeout(5):
+            while not (messages and messages[-1]["type"] == "chatkit.run" and messages[-1]["state"] != "started"):
+                messages.append(await self.layer.receive(self.channel))
+        return messages
+
+
+async def test_live_events_go_out_only_for_a_followed_thread(user, gated):
     chatkit = {**settings.CHATKIT, "SERVER_CLASS": "tests.support.runs.GatedServer", "LIVE_EVENTS_INTERVAL": 0.01}
     with override_settings(CHATKIT=chatkit):
         quiet = await start(user, "one two three four")
         followed = await start(user, "uno dos tres cuatro")
+        quiet_group = await GroupListener.join(quiet.thread_id())
+        followed_group = await GroupListener.join(followed.thread_id())
         gated.release(2)  # one word each
         await quiet.until(lambda events: deltas(events) == "one")
         await followed.until(lambda events: deltas(events) == "uno")
@@ -110,10 +130,9 @@ async def test_live_events_go_out_only_for_a_followed_thread(user, gated, monkey
         gated.release(6)
         await quiet.to_end()
         await followed.to_end()
-    events = {
-        thread_id: [kind for t, kind in sent if t == thread_id]
-        for thread_id in (quiet.thread_id(), followed.thread_id())
-    }
-    # The unfollowed thread only announced its start and its end.
-    assert events[quiet.thread_id()] == ["chatkit.run", "chatkit.run"]
-    assert "chatkit.events" in events[followed.thread_id()]
+        heard_quiet = await quiet_group.until_run_ends()
+        heard_followed = await followed_group.until_run_ends()
+    # The unfollowed thread only says how its run went (and maybe that it started).
+    assert {message["type"] for message in heard_quiet} == {"chatkit.run"}, heard_quiet
+    assert heard_quiet[-1]["state"] == "finished"
+    assert "chatkit.events" in {message["type"] for message in heard_followed}

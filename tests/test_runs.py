@@ -3,11 +3,13 @@ recovery after a restart, and 100 disconnecting clients under ``continue``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
 import signal
 import socket
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -19,6 +21,7 @@ from django.utils import timezone
 from django_chatkit import models, runs
 from django_chatkit.conf import ChatKitConfigurationError, chatkit_settings
 from django_chatkit.context import RequestContext
+from django_chatkit.db import pick_thread
 from django_chatkit.store import DjangoStore
 from tests.support.http import session_cookies
 from tests.support.runs import (
@@ -133,31 +136,48 @@ async def test_a_client_gone_before_the_first_write_still_ends_the_run_properly(
     assert await stored_types(thread_id) == ["user_message", "assistant_message", "user_message"]
 
 
-async def test_a_run_cancelled_twice_still_releases_its_thread(user, gated, monkeypatch):
-    import asyncio
+class BusyAfterStopServer(GatedServer):
+    """Gated; once a stopped answer is saved, the chat requests' database thread is busy
+    (another request's slow query, say) until the test frees it, so the run's release of
+    its thread waits behind it."""
 
-    releasing, proceed = asyncio.Event(), asyncio.Event()
-    release = runs._delete_lease
+    busy = threading.Event()
+    free = threading.Event()
 
-    async def held_release(run_id: str) -> bool:
-        releasing.set()
-        await proceed.wait()
-        return await release(run_id)
+    async def handle_stream_cancelled(self, thread, pending_items, context) -> None:
+        await super().handle_stream_cancelled(thread, pending_items, context)
+        database = pick_thread()
+        assert database is not None
+        database.submit(lambda: (self.busy.set(), self.free.wait(10)))
 
-    monkeypatch.setattr(runs, "_delete_lease", held_release)
-    reader = await start(user, "one two three")
-    thread_id = reader.thread_id()
-    gated.release(1)
-    await reader.until(lambda events: deltas(events) == "one")
-    task = reader.stream._task
-    task.cancel()  # a stop...
-    await releasing.wait()
-    task.cancel()  # ...and a disconnect while the run is being released
-    proceed.set()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert await _gone(thread_id)
+
+async def test_a_disconnect_while_a_stopped_run_releases_its_thread_still_frees_it(user, gated):
+    """A stop and a disconnect at once cancel the request twice: the second one must not
+    cut the release short, or the lease stays and other processes wait on the thread."""
+    BusyAfterStopServer.busy.clear()
+    BusyAfterStopServer.free.clear()
+    server_class = "tests.test_runs.BusyAfterStopServer"
+    with override_settings(CHATKIT={**settings.CHATKIT, "SERVER_CLASS": server_class, "DATABASE_THREADS": 1}):
+        try:
+            reader = await start(user, "one two three")
+            thread_id = reader.thread_id()
+            gated.release(1)
+            await reader.until(lambda events: deltas(events) == "one")
+            client = AsyncClient()
+            await client.aforce_login(user)
+            assert (await client.post(f"/chatkit/threads/{thread_id}/stop/")).status_code == 200  # a stop...
+            assert await asyncio.to_thread(BusyAfterStopServer.busy.wait, 10)
+            await asyncio.sleep(0.1)  # the run is releasing the thread, behind the busy database
+            disconnect = asyncio.create_task(reader.stream.stop())  # ...and the tab closed meanwhile
+            await asyncio.sleep(0.05)
+        finally:
+            BusyAfterStopServer.free.set()
+        await asyncio.wait_for(disconnect, 10)
+
+    assert reader.stream.done
+    assert await _gone(thread_id)  # no lease left behind for other processes to wait on
     assert runs.running_here() == {}
+    assert await assistant_text(user, thread_id) == f"one | {runs.STOPPED_NOTE}"
 
 
 async def test_cancel_mode_keeps_the_partial_answer_and_the_run_stops(user, gated):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from chatkit.types import (
     ActiveStatus,
     AssistantMessageContent,
     AssistantMessageItem,
+    AttachmentCreateParams,
     ClientToolCallItem,
     ClosedStatus,
     CustomTask,
@@ -39,8 +41,8 @@ from chatkit.types import (
 from chatkit.widgets import Card, Text
 
 from django_chatkit import models
-from django_chatkit.context import RequestContext
 from django_chatkit import store as store_module
+from django_chatkit.context import RequestContext
 from django_chatkit.store import DjangoAttachmentStore, DjangoStore
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -162,6 +164,38 @@ async def test_owner_resolution_is_overridable(ctx):
     store = DjangoStore(owner_resolver=lambda context: f"tenant-a/{context.user_id}")
     await store.save_thread(thread(), ctx)
     assert (await models.Thread.objects.aget(thread_id="thr_1")).owner == "tenant-a/user:1"
+
+
+@dataclass
+class TenantContext:
+    """A site's own request context: no ``user_id``, its owner is the tenant's member."""
+
+    tenant: str
+    member: str
+
+
+def tenant_owner(context: TenantContext) -> str:
+    return f"{context.tenant}/{context.member}"
+
+
+async def test_a_site_context_is_the_stores_type_argument(settings):
+    settings.CHATKIT = {**settings.CHATKIT, "OWNER_RESOLVER": "tests.test_store.tenant_owner"}
+    store = DjangoStore[TenantContext]()
+    attachments = DjangoAttachmentStore[TenantContext]()
+    alice, bob = TenantContext("acme", "alice"), TenantContext("acme", "bob")
+    await store.save_thread(thread(), alice)
+    await store.add_thread_item("thr_1", message("m1"), alice)
+    upload = await attachments.create_attachment(
+        AttachmentCreateParams(name="a.txt", size=3, mime_type="text/plain"), alice
+    )
+
+    assert (await models.Thread.objects.aget(thread_id="thr_1")).owner == "acme/alice"
+    assert (await store.load_thread_items("thr_1", None, 10, "asc", alice)).data == [message("m1")]
+    assert (await store.load_attachment(upload.id, alice)).name == "a.txt"
+    with pytest.raises(NotFoundError):
+        await store.load_thread("thr_1", bob)
+    with pytest.raises(NotFoundError):
+        await attachments.delete_attachment(upload.id, bob)
 
 
 @pytest.mark.parametrize("status", [ActiveStatus(), LockedStatus(reason="read only"), ClosedStatus(reason="archived")])

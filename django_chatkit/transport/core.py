@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from chatkit.server import NonStreamingResult
+from chatkit.server import ChatKitServer, NonStreamingResult
 from chatkit.types import (
     InputTranscribeReq,
     ThreadsCustomActionReq,
@@ -252,7 +252,9 @@ def csrf_refusal(reason: str) -> str:
     )
 
 
-async def build_context(request: HttpRequest) -> Any:
+async def build_context(request: HttpRequest) -> object:
+    """The request's context, as ``CHATKIT["CONTEXT_BUILDER"]`` builds it: a
+    :class:`~django_chatkit.context.RequestContext` by default, a site's own type otherwise."""
     builder = chatkit_settings.CONTEXT_BUILDER
     context = builder(request)
     if inspect.isawaitable(context):
@@ -260,7 +262,7 @@ async def build_context(request: HttpRequest) -> Any:
     return context
 
 
-def _with_request_metadata(context: Any, parsed: Any) -> None:
+def _with_request_metadata(context: object, parsed: Any) -> None:
     """Expose the request's metadata and composer tool choice as ``context.metadata``."""
     metadata = getattr(context, "metadata", None)
     if not isinstance(metadata, dict):
@@ -277,7 +279,7 @@ def _with_request_metadata(context: Any, parsed: Any) -> None:
         metadata["model"] = model
 
 
-async def _check_referenced_item(server: Any, parsed: Any, context: Any) -> None:
+async def _check_referenced_item(server: ChatKitServer[Any], parsed: Any, context: object) -> None:
     """Refuse item references the SDK would silently ignore or answer vaguely."""
     params = parsed.params
     if isinstance(parsed, InputTranscribeReq):

@@ -28,7 +28,8 @@ from jinja2 import (
     pass_eval_context,
 )
 from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.runtime import LoopContext
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg, generate_lorem_ipsum
 from jinja2.visitor import NodeTransformer
@@ -67,7 +68,7 @@ def _bounded_filter(name: str, function: Any) -> Any:
 
     @functools.wraps(function)
     @pass_context
-    def bounded(context: Any, *args: Any, **kwargs: Any) -> Any:
+    def bounded(context: Context, *args: Any, **kwargs: Any) -> Any:
         budget = render_state.budget
         if budget is not None and amplifies and args:
             budget.expect(expected_size(name, args[0], args[1:], kwargs))
@@ -112,7 +113,7 @@ class _WidgetSandbox(ImmutableSandboxedEnvironment):
             return getattr(obj, attribute)
         return super().getattr(obj, attribute)
 
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, (int, float)) and abs(right) > _MAX_EXPONENT:
             raise SecurityError(f"exponent {right} is too large (limit {_MAX_EXPONENT})")
         if operator == "*":
@@ -132,7 +133,7 @@ class _WidgetSandbox(ImmutableSandboxedEnvironment):
             budget.expect(expected_size("%", left, right if isinstance(right, tuple) else (right,), {}))
         return budget.charge(super().call_binop(context, operator, left, right))
 
-    def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         budget = current_budget()
         if budget is None:
             return super().call(context, obj, *args, **kwargs)
@@ -189,7 +190,7 @@ def _charged(value: Any) -> Any:
 
 
 @pass_eval_context
-def _finalize(eval_context: Any, value: Any) -> Any:
+def _finalize(eval_context: EvalContext, value: Any) -> Any:
     # Runs at render time for every output chunk (a plain finalize would run on constants
     # at compile time, and template text would escape the count).
     budget = render_state.budget
