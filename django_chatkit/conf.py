@@ -216,22 +216,29 @@ class ChatKitSettings:
             )
         return policy
 
-    # The keys without checks of their own, in the order of DEFAULTS (the others are properties below).
+    # The keys without checks of their own (the others are properties below), by concern.
+    # -- the server and the request context
     SERVER_CLASS = _Import('"myapp.chat.MyChatKitServer"')
     CONTEXT_BUILDER = _Import('"myapp.chat.build_context"')
     OWNER_RESOLVER = _Import('"myapp.chat.owner_of"')
     MAX_REQUEST_BYTES = _Value(int)
+
+    # -- attachments
     ATTACHMENT_MAX_BYTES = _Value(int)
     ATTACHMENT_ALLOWED_MIME_TYPES = _Value(_strings)
     ATTACHMENT_UPLOAD_TO = _Value(str)
     ATTACHMENT_MAX_PER_MESSAGE = _Count("10")
     ATTACHMENT_STORAGE = _Value(str)
+
+    # -- per-user and per-process limits (None: no limit)
     RATE_LIMIT_PER_MINUTE = _Limit("120")
     MAX_STREAMS_PER_USER = _Limit("5")
     MAX_STREAMS_PER_PROCESS = _Limit("500")
     MAX_LIVE_SOCKETS_PER_USER = _Limit("10")
     ATTACHMENT_MAX_PER_USER = _Limit("1000")
     ATTACHMENT_MAX_BYTES_PER_USER = _Limit("1024 * 1024 * 1024")
+
+    # -- answers: dictation, the offline model, runs, agents
     TRANSCRIBER = _Import('"myapp.speech.transcribe"')
     OFFLINE_REPLY_DELAY = _Value(float)
     RUN_WAIT_TIMEOUT = _Value(float)
@@ -241,6 +248,8 @@ class ChatKitSettings:
     OFFLINE_TOOL_TRIGGERS = _Value(dict)
     THREAD_TITLE = _Import('"myapp.chat.make_title"')
     ENTITY_SEARCH_LIMIT = _Value(int)
+
+    # -- widget rendering budgets and the official UI
     WIDGET_RENDER_MAX_ITERATIONS = _Count("100_000")
     WIDGET_RENDER_MAX_DEPTH = _Count("30")
     WIDGET_RENDER_MAX_CHARS = _Count("2_000_000")
