@@ -8,8 +8,9 @@ connections (on SQLite, each waiting for the write lock in turn).
 Chat requests instead share ``CHATKIT["DATABASE_THREADS"]`` threads (1 by default, as
 Channels consumers share one): each request keeps to one of them, through asgiref's
 ``ThreadSensitiveContext``, and their connections live as long as ``CONN_MAX_AGE``
-says, checked at the start of every request as Django checks them (queued on the
-request's thread ahead of its queries, not waited for). ``0`` turns this off.
+says, checked at the start of a request as Django checks them (queued on the request's
+thread ahead of its queries, not waited for); requests that overlap on a thread share
+its connection (see ``_refresh_connections``). ``0`` turns this off.
 
 Only this app's request path uses the threads. Code called from a synchronous caller
 (``async_to_sync`` inside ``transaction.atomic()``, say) keeps the caller's thread.
@@ -26,7 +27,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from .compat import inside_async_to_sync
 from .conf import chatkit_settings
@@ -37,6 +38,7 @@ logger = logging.getLogger("django_chatkit")
 
 _lock = threading.Lock()
 _pool: tuple[int, list[ThreadPoolExecutor], itertools.cycle[int]] | None = None
+_in_use: dict[ThreadPoolExecutor, int] = {}  # on_thread() blocks in flight, by thread
 
 
 def _executor(count: int) -> ThreadPoolExecutor:
@@ -65,23 +67,64 @@ def pick_thread() -> ThreadPoolExecutor | None:
 
 
 @contextlib.asynccontextmanager
-async def on_thread(executor: ThreadPoolExecutor | None, *, refresh: bool = False) -> AsyncIterator[None]:
+async def on_thread(
+    executor: ThreadPoolExecutor | None, *, refresh: bool = False, request: bool = True
+) -> AsyncIterator[None]:
     """Run the thread-sensitive work of this block (the async ORM's) on ``executor``, a
     thread of :func:`pick_thread`. ``refresh`` first closes its connections that are too
-    old or broken, as Django does when a request starts."""
+    old or broken, as Django does when a request starts. A ``request`` block counts as one
+    of the requests using the thread (see :func:`_refresh_connections`); the process's own
+    housekeeping (checkpoints, heartbeats) does not."""
     if executor is None:
         yield
         return
     async with ThreadSensitiveContext(executor=executor):
-        if refresh:
-            # Queued, not awaited: the thread runs one call at a time, in order, so the
-            # request's first query comes after it, and the request goes on meanwhile.
-            executor.submit(_refresh_connections)
-        yield
+        others = _enter(executor) if request else 0
+        try:
+            if refresh:
+                # Queued, not awaited: the thread runs one call at a time, in order, so the
+                # request's first query comes after it, and the request goes on meanwhile.
+                executor.submit(_refresh_connections, others > 0)
+            yield
+        finally:
+            if request:
+                _leave(executor)
 
 
-def _refresh_connections() -> None:
+def _enter(executor: ThreadPoolExecutor) -> int:
+    """Count one more request using ``executor``; how many others are."""
+    with _lock:
+        others = _in_use.get(executor, 0)
+        _in_use[executor] = others + 1
+        return others
+
+
+def _leave(executor: ThreadPoolExecutor) -> None:
+    with _lock:
+        if left := _in_use[executor] - 1:
+            _in_use[executor] = left
+        else:
+            del _in_use[executor]
+
+
+def _refresh_connections(shared: bool) -> None:
+    """Close the thread's connections that are broken or older than ``CONN_MAX_AGE``, as
+    Django does when a request starts. While other requests are using the thread
+    (``shared``), a connection past its age stays open for them: only a broken one is
+    closed. With ``CONN_MAX_AGE = 0`` Django gives each request a connection of its own; the
+    requests that share a thread share its connection, opened by the first of them and
+    closed at the first request that finds the thread to itself (not at every request's
+    start: on SQLite a close and the next open cost more than a new chat's statements)."""
     try:
-        close_old_connections()
+        if not shared:
+            close_old_connections()
+            return
+        for connection in connections.all(initialized_only=True):
+            close_at, connection.close_at = connection.close_at, None  # no age: broken only
+            try:
+                connection.close_if_unusable_or_obsolete()
+            finally:
+                if connection.connection is not None:
+                    connection.close_at = close_at
     except Exception:  # a connection that fails to close is dropped by Django anyway
         logger.warning("Closing old database connections failed", exc_info=True)

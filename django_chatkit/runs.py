@@ -497,7 +497,7 @@ class _Ticker:
     async def _run(self) -> None:
         heartbeat_every = min(1.0, chatkit_settings.RUN_STALE_AFTER / 3)
         next_beat = time.monotonic() + heartbeat_every
-        async with on_thread(pick_thread()):
+        async with on_thread(pick_thread(), request=False):
             while self.runs:
                 interval = chatkit_settings.RUN_CHECKPOINT_INTERVAL
                 await asyncio.sleep(min(interval or heartbeat_every, heartbeat_every))

@@ -63,10 +63,28 @@ def thread_serial() -> int:
     return _this_thread.serial
 
 
+_connections: list[Any] = []  # every DB-API connection seen, kept so that no id is reused
+
+
+def connection_serial() -> int:
+    """A number of the default database's DB-API connection as this thread has it now (a
+    connection closed and opened again gets a new number)."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    raw = connection.connection
+    for serial, seen in enumerate(_connections, 1):
+        if seen is raw:
+            return serial
+    _connections.append(raw)
+    return len(_connections)
+
+
 class ScriptedServer(OfflineChatKitServer):
     """``slow …`` streams slowly; ``fail`` breaks mid-stream; ``tool`` asks the client for
     a tool call; ``ask`` asks a structured question; ``widget`` shows a card; ``whereis``
-    answers the :func:`thread_serial` of the request's database work, asked twice; anything
+    answers the :func:`thread_serial` of the request's database work, asked twice;
+    ``connection`` the :func:`connection_serial` of its database connection; anything
     else is echoed. Actions named ``test.*`` are answered here, others go to the app."""
 
     async def respond(
@@ -140,6 +158,10 @@ class ScriptedServer(OfflineChatKitServer):
             first = await sync_to_async(thread_serial)()
             second = await sync_to_async(thread_serial)()
             async for event in self._say(thread, context, f"{first} {second}"):
+                yield event
+        elif command == "connection":
+            serial = await sync_to_async(connection_serial)()
+            async for event in self._say(thread, context, str(serial)):
                 yield event
         elif input_user_message is None:
             # After a client tool output or a structured answer: say what came back.

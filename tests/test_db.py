@@ -13,7 +13,7 @@ from django_chatkit import models
 from django_chatkit.conf import ChatKitConfigurationError, chatkit_settings
 from tests.servers import thread_serial
 from tests.support.daphne import daphne_server
-from tests.support.runs import Reader, call, send, text_input
+from tests.support.runs import Reader, call, eventually, send, text_input
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,6 +84,37 @@ async def test_a_broken_connection_of_the_shared_thread_is_replaced_at_the_next_
         events = await reader.to_end()
     assert events[0]["type"] == "thread.created"
     assert await models.Thread.objects.acount() == 1
+
+
+async def _connection_of_a_request(user) -> int:
+    """The connection serial a lone ``connection`` request answers, once it has ended."""
+    reader = Reader(await send(user, "threads.create", {"input": text_input("connection")}))
+    serial = int(answer(await reader.to_end()))
+
+    async def ended() -> bool:  # its producer leaves the thread just after the last event
+        return reader.stream.done
+
+    await eventually(ended)
+    return serial
+
+
+async def test_requests_that_overlap_on_the_thread_share_its_connection_and_a_lone_one_gets_a_fresh_one(user):
+    # CONN_MAX_AGE = 0 (the test settings): Django gives every request a connection of its
+    # own. Requests that share the database thread share its connection while any of them
+    # runs (no close and reopen at each start); one that finds the thread to itself gets a
+    # fresh connection, as with Django.
+    assert settings.DATABASES["default"].get("CONN_MAX_AGE", 0) == 0
+    chatkit = {**settings.CHATKIT, "SERVER_CLASS": SCRIPTED, "DATABASE_THREADS": 1}
+    with override_settings(CHATKIT=chatkit):
+        alone = [await _connection_of_a_request(user) for _ in range(2)]
+        running = Reader(await send(user, "threads.create", {"input": text_input("slow")}))
+        await running.until(lambda events: any(e["type"] == "thread.item.updated" for e in events))
+        during = [await _connection_of_a_request(user) for _ in range(3)]
+        await running.stream.stop()
+        after = await _connection_of_a_request(user)
+    assert alone[0] != alone[1], alone
+    assert len(set(during)) == 1, during
+    assert after not in during, (during, after)
 
 
 def test_a_synchronous_caller_keeps_the_work_and_its_transaction(user):
