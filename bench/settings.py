@@ -105,7 +105,7 @@ if os.environ.get("CHATKIT_BENCH_REDIS_URL"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["CHATKIT_BENCH_REDIS_URL"]]},
+            "CONFIG": {"hosts": [{"address": os.environ["CHATKIT_BENCH_REDIS_URL"], "socket_timeout": None}]},
         }
     }
 else:

@@ -360,6 +360,35 @@ def check_code_editor(app_configs: Any = None, **kwargs: Any) -> list:
     return []
 
 
+@register(Tags.compatibility)
+def check_redis_timeout(app_configs: Any = None, **kwargs: Any) -> list:
+    """W043: redis-py 8 reads with a 5 s socket timeout by default, and channels_redis waits
+    for messages with a blocking pop of about as long: a Redis channel layer whose hosts do
+    not set ``socket_timeout`` loses its receivers (live sockets, the runs' interest
+    listener) to ``TimeoutError`` whenever they wait that long."""
+    try:
+        import redis
+    except ImportError:
+        return []
+    if int(redis.__version__.split(".")[0]) < 8:
+        return []
+    problems = []
+    for alias, layer in (getattr(settings, "CHANNEL_LAYERS", None) or {}).items():
+        if "channels_redis" not in str(layer.get("BACKEND", "")):
+            continue
+        hosts = (layer.get("CONFIG") or {}).get("hosts") or ["redis://localhost:6379"]
+        if any(not (isinstance(host, dict) and "socket_timeout" in host) for host in hosts):
+            problems.append(
+                Warning(
+                    f"CHANNEL_LAYERS[{alias!r}] uses redis-py {redis.__version__}, whose 5-second default socket "
+                    "timeout cuts channels_redis's blocking reads: live sync drops its sockets and followers.",
+                    hint='Give each host a socket_timeout: "hosts": [{"address": REDIS_URL, "socket_timeout": None}]',
+                    id="django_chatkit.W043",
+                )
+            )
+    return problems
+
+
 # -- the live-sync WebSocket route ---------------------------------------------------------
 
 

@@ -117,6 +117,8 @@ METADATA_KEY = RUN_MARKER_KEY
 EARLY_REPLAY = 2.0
 #: Longest a run's start waits for its process to listen for live interest (seconds).
 LISTEN_TIMEOUT = 1.0
+#: Pause before listening again after the channel layer failed (seconds).
+LISTEN_RETRY = 1.0
 #: The group every process that runs answers listens on for live interest.
 INTEREST_GROUP = "chatkit.live-interest"
 _INTERRUPTED_CONTEXT = (
@@ -459,28 +461,39 @@ class _Ticker:
         return self._followed.get(thread_id, 0.0) > time.monotonic()
 
     async def _listen(self) -> None:
-        """Receive the interest announcements of live subscribers in any process."""
+        """Receive the interest announcements of live subscribers in any process; a channel
+        layer that fails (Redis restarting, say) is listened to again after
+        ``LISTEN_RETRY`` seconds, for as long as this process runs answers."""
         layer = _channel_layer()
         if layer is None or chatkit_settings.LIVE_EVENTS_INTERVAL is None:
             self._listening.set()  # nothing to listen to: no run waits for it
             return
+        while self._wanted():
+            try:
+                await self._listen_once(layer)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("Live interest listener failed; listening again in %s s", LISTEN_RETRY, exc_info=True)
+                await asyncio.sleep(LISTEN_RETRY)
+
+    def _wanted(self) -> bool:
+        return bool(self.runs) or (self._task is not None and not self._task.done())
+
+    async def _listen_once(self, layer: Any) -> None:
         channel = None
         try:
             channel = await layer.new_channel("chatkit.runs.")
             await layer.group_add(INTEREST_GROUP, channel)
             self._listening.set()
-            while self.runs or (self._task is not None and not self._task.done()):
+            while self._wanted():
                 message = await layer.receive(channel)
                 thread_id = message.get("thread_id")
                 if message.get("type") == "chatkit.interest" and isinstance(thread_id, str):
                     self.mark_followed(thread_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.warning("Live interest listener stopped", exc_info=True)
         finally:
             # Wake a run waiting for this listener (it goes on without live interest), then
-            # leave the flag down for the next listener.
+            # leave the flag down until the listener has joined again.
             self._listening.set()
             self._listening.clear()
             if channel is not None:

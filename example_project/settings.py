@@ -87,7 +87,11 @@ else:
 
 if os.environ.get("REDIS_URL"):
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [os.environ["REDIS_URL"]]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # No client-side read timeout (redis-py 8 has 5 s): channels_redis blocks to wait.
+            "CONFIG": {"hosts": [{"address": os.environ["REDIS_URL"], "socket_timeout": None}]},
+        }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

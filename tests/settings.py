@@ -70,7 +70,11 @@ if os.environ.get("REDIS_URL"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["REDIS_URL"]], "prefix": f"chatkit-test-{os.getpid()}"},
+            "CONFIG": {
+                # No client-side read timeout (redis-py 8 has 5 s): channels_redis blocks to wait.
+                "hosts": [{"address": os.environ["REDIS_URL"], "socket_timeout": None}],
+                "prefix": f"chatkit-test-{os.getpid()}",
+            },
         }
     }
 else:

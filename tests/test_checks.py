@@ -110,3 +110,38 @@ def test_w040_warns_when_the_live_socket_has_no_route(application, warned):
 
 def test_a_plain_chatkit_server_class_is_a_valid_server_class():
     assert "django_chatkit.E002" not in ids(SERVER_CLASS="tests.sample_backend.FrontDeskServer")
+
+
+REDIS = "channels_redis.core.RedisChannelLayer"
+
+
+@pytest.mark.parametrize(
+    ("hosts", "warned"),
+    [
+        (["redis://127.0.0.1:6379/0"], True),  # a URL keeps redis-py's default read timeout
+        ([("127.0.0.1", 6379)], True),
+        ([{"address": "redis://127.0.0.1:6379/0"}], True),
+        (None, True),  # channels_redis's default host
+        ([{"address": "redis://127.0.0.1:6379/0", "socket_timeout": None}], False),
+        ([{"address": "redis://a:6379", "socket_timeout": None}, "redis://b:6379"], True),  # every host counts
+    ],
+)
+def test_a_redis_channel_layer_that_keeps_redis_pys_read_timeout_is_a_warning(hosts, warned):
+    import redis
+
+    from django_chatkit.checks import check_redis_timeout
+
+    config = {} if hosts is None else {"hosts": hosts}
+    with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": REDIS, "CONFIG": config}}):
+        messages = check_redis_timeout()
+    expected = warned and int(redis.__version__.split(".")[0]) >= 8
+    assert [m.id for m in messages] == (["django_chatkit.W043"] if expected else [])
+    if expected:
+        assert "socket_timeout" in messages[0].hint
+
+
+def test_the_in_memory_channel_layer_needs_no_redis_timeout():
+    from django_chatkit.checks import check_redis_timeout
+
+    with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}):
+        assert check_redis_timeout() == []

@@ -136,3 +136,39 @@ async def test_live_events_go_out_only_for_a_followed_thread(user, gated):
     assert {message["type"] for message in heard_quiet} == {"chatkit.run"}, heard_quiet
     assert heard_quiet[-1]["state"] == "finished"
     assert "chatkit.events" in {message["type"] for message in heard_followed}
+
+
+async def test_the_interest_listener_listens_again_after_the_channel_layer_fails(user, gated, monkeypatch):
+    # A channel layer that fails once (Redis restarting, or redis-py's read timeout) must
+    # not leave this process deaf to live subscribers elsewhere for good.
+    layer = get_channel_layer()
+    receive = type(layer).receive
+    failures: list[str] = []
+
+    async def failing_once(self, channel):
+        if channel.startswith("chatkit.runs.") and not failures:
+            failures.append(channel)
+            raise ConnectionError("the channel layer went away")
+        return await receive(self, channel)
+
+    monkeypatch.setattr(type(layer), "receive", failing_once)
+    chatkit = {**settings.CHATKIT, "SERVER_CLASS": "tests.support.runs.GatedServer", "LIVE_EVENTS_INTERVAL": 0.01}
+    words = " ".join(f"w{n}" for n in range(60))
+    with override_settings(CHATKIT=chatkit):
+        reader = await start(user, words)
+        thread_id = reader.thread_id()
+        group = await GroupListener.join(thread_id)
+        heard: list[dict] = []
+        async with asyncio.timeout(10):
+            while "chatkit.events" not in {message["type"] for message in heard}:
+                # What a subscriber's socket in another process says, and renews.
+                await layer.group_send(runs.INTEREST_GROUP, {"type": "chatkit.interest", "thread_id": thread_id})
+                gated.release(1)
+                try:
+                    async with asyncio.timeout(0.2):
+                        heard.append(await layer.receive(group.channel))
+                except TimeoutError:
+                    pass
+        gated.release(100)
+        await reader.to_end()
+    assert failures, "the listener never received"
