@@ -377,7 +377,7 @@ def check_redis_timeout(app_configs: Any = None, **kwargs: Any) -> list:
         if "channels_redis" not in str(layer.get("BACKEND", "")):
             continue
         hosts = (layer.get("CONFIG") or {}).get("hosts") or ["redis://localhost:6379"]
-        if any(not (isinstance(host, dict) and "socket_timeout" in host) for host in hosts):
+        if not all(_sets_socket_timeout(host) for host in hosts):
             problems.append(
                 Warning(
                     f"CHANNEL_LAYERS[{alias!r}] uses redis-py {redis.__version__}, whose 5-second default socket "
@@ -387,6 +387,14 @@ def check_redis_timeout(app_configs: Any = None, **kwargs: Any) -> list:
                 )
             )
     return problems
+
+
+def _sets_socket_timeout(host: Any) -> bool:
+    """Whether a channels_redis host entry chooses its own read timeout (a key of a dict,
+    or a query parameter of a URL: ``redis://...?socket_timeout=10``)."""
+    if isinstance(host, dict):
+        return "socket_timeout" in host or "socket_timeout=" in str(host.get("address", ""))
+    return isinstance(host, str) and "socket_timeout=" in host
 
 
 # -- the live-sync WebSocket route ---------------------------------------------------------

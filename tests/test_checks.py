@@ -123,6 +123,7 @@ REDIS = "channels_redis.core.RedisChannelLayer"
         ([{"address": "redis://127.0.0.1:6379/0"}], True),
         (None, True),  # channels_redis's default host
         ([{"address": "redis://127.0.0.1:6379/0", "socket_timeout": None}], False),
+        (["redis://127.0.0.1:6379/0?socket_timeout=30"], False),  # chosen in the URL
         ([{"address": "redis://a:6379", "socket_timeout": None}, "redis://b:6379"], True),  # every host counts
     ],
 )
