@@ -15,6 +15,7 @@ Long because: one typed, validated property per setting, beside its default.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Generic, Self, TypeVar, overload
 
@@ -128,7 +129,7 @@ DEFAULTS: dict[str, Any] = {
 _T = TypeVar("_T")
 
 
-class _Key(Generic[_T]):
+class _Key(ABC, Generic[_T]):
     """A ``CHATKIT`` key read live (each access reads ``settings.CHATKIT``), as a descriptor of
     :class:`ChatKitSettings` named after the key: ``MAX_REQUEST_BYTES = _Value(int)``.
     ``example`` is the value an error message suggests."""
@@ -148,8 +149,9 @@ class _Key(Generic[_T]):
     def __get__(self, settings: ChatKitSettings | None, owner: type | None = None) -> Self | _T:
         return self if settings is None else self._read(settings._get(self.key))
 
+    @abstractmethod
     def _read(self, value: Any) -> _T:
-        raise NotImplementedError
+        """The setting's value from what ``CHATKIT`` holds (a default filled in)."""
 
     def _whole_number(self, value: Any) -> int:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:

@@ -97,7 +97,6 @@ class ChatKitConsumer(AsyncHttpConsumer):
 
     def _declared_length(self) -> int:
         return parse_length(dict(self.scope.get("headers", [])).get(b"content-length")) or 0
-        return 0
 
     async def _send(self, response: ChatKitResponse) -> None:
         headers = [(k.encode(), v.encode()) for k, v in response.headers.items()]
