@@ -15,6 +15,8 @@ Long because: one typed, validated property per setting, beside its default.
 
 from __future__ import annotations
 
+import functools
+
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Generic, Self, TypeVar, overload
@@ -31,6 +33,22 @@ AUTH_POLICIES = (AUTH_AUTHENTICATED, AUTH_ANONYMOUS_SESSION)
 
 #: ``DATABASE_THREADS = "auto"`` on a database other than SQLite.
 AUTO_SERVER_DATABASE_THREADS = 4
+
+
+def default_database_vendor() -> str:
+    """The ``vendor`` of the default database's backend, without a connection object:
+    ``connections["default"]`` in the event loop makes a new one for every request's
+    context (a few KiB per open stream, and its setup's CPU)."""
+    from django.db import connections
+
+    return _backend_vendor(connections.settings["default"]["ENGINE"])
+
+
+@functools.cache
+def _backend_vendor(engine: str) -> str:
+    from django.db.utils import load_backend
+
+    return load_backend(engine).DatabaseWrapper.vendor
 
 DEFAULTS: dict[str, Any] = {
     # The ChatKitServer subclass that answers requests (import string).
@@ -262,10 +280,8 @@ class ChatKitSettings:
     def DATABASE_THREADS(self) -> int:
         threads = self._get("DATABASE_THREADS")
         if threads == "auto":
-            from django.db import connections
-
             # SQLite runs one write at a time; a server database takes several at once.
-            return 1 if connections["default"].vendor == "sqlite" else AUTO_SERVER_DATABASE_THREADS
+            return 1 if default_database_vendor() == "sqlite" else AUTO_SERVER_DATABASE_THREADS
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
             raise ChatKitConfigurationError(
                 "DATABASE_THREADS", f'must be "auto" or a whole number, 0 or more, not {threads!r}', "4"

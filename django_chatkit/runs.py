@@ -187,7 +187,9 @@ class Run:
         self.journal: Journal | None = None
         self.live = False  # a live subscriber follows the thread: publish its events
         self.checkpointed_item: str | None = None  # the answer the lease row points at
-        self.ended = asyncio.Event()
+        # Done once the run has released all it holds (drain waits on it); a future, not
+        # an Event, for its size: there is one for every open stream.
+        self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._locked = False
         # The response's store and its context, from begin(): of any context type (the
         # transport makes the run before the server's context exists).
@@ -308,7 +310,8 @@ class Run:
             await self._flush()
             self._notify(self.outcome)
         finally:
-            self.ended.set()
+            if not self.ended.done():
+                self.ended.set_result(None)
 
     # -- live fan-out ----------------------------------------------------------------------
 
@@ -861,7 +864,7 @@ async def drain(timeout: float | None = None) -> list[str]:  # noqa: ASYNC109  (
     # Every streaming request counts, also one that has not taken its thread's lock yet;
     # one that passed the draining check a moment before it was set shows up here soon.
     while quiet_checks < 2:
-        left = [run for run in _streams() if not run.ended.is_set()]
+        left = [run for run in _streams() if not run.ended.done()]
         remaining = deadline - time.monotonic()
         if not left:
             quiet_checks += 1
@@ -871,13 +874,13 @@ async def drain(timeout: float | None = None) -> list[str]:  # noqa: ASYNC109  (
         if remaining <= 0:
             break
         logger.info("Draining: waiting up to %.0f s for %d running responses", remaining, len(left))
-        await asyncio.wait([asyncio.ensure_future(run.ended.wait()) for run in left], timeout=remaining)
-    cut = [run for run in _streams() if not run.ended.is_set()]
+        await asyncio.wait([run.ended for run in left], timeout=remaining)
+    cut = [run for run in _streams() if not run.ended.done()]
     for run in cut:
         run.stop("interrupted")
     if cut:
         logger.warning("Draining: %d responses did not finish in %.0f s; saved as interrupted", len(cut), timeout)
-        await asyncio.wait([asyncio.ensure_future(run.ended.wait()) for run in cut], timeout=10)
+        await asyncio.wait([run.ended for run in cut], timeout=10)
     return [run.thread_id for run in cut if run.thread_id]
 
 

@@ -350,7 +350,7 @@ async def _burst(count: int, busy_us: float = 20):
 async def test_a_burst_goes_out_in_batches_with_its_first_event_first():
     import asyncio
 
-    from django_chatkit.transport.core import EventStream
+    from django_chatkit.transport.stream import EventStream
 
     stream = EventStream(_burst(3000))
     first = await stream.first()
@@ -367,7 +367,7 @@ async def test_a_burst_goes_out_in_batches_with_its_first_event_first():
 async def test_a_stream_detached_before_its_first_write_still_runs_to_the_end():
     import asyncio
 
-    from django_chatkit.transport.core import EventStream
+    from django_chatkit.transport.stream import EventStream
 
     produced = []
 
@@ -390,7 +390,7 @@ async def test_a_stream_detached_before_its_first_write_still_runs_to_the_end():
 async def test_a_stream_its_transport_never_reads_is_not_held_up_for_long():
     import asyncio
 
-    from django_chatkit.transport.core import READING_TIMEOUT, EventStream
+    from django_chatkit.transport.stream import READING_TIMEOUT, EventStream
 
     stream = EventStream(_burst(50, busy_us=0))
     assert await stream.first() is not None
@@ -400,3 +400,137 @@ async def test_a_stream_its_transport_never_reads_is_not_held_up_for_long():
             break
         await asyncio.sleep(0.01)
     assert stream.done  # the run went on and ended, as a detached one does
+
+
+class _Socket:
+    """A transport's write for :meth:`EventStream.push_to`: what was written, and when."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.writes: list[tuple[float, bytes]] = []
+        self.fail_after = fail_after
+
+    async def write(self, data: bytes) -> None:
+        if self.fail_after is not None and len(self.writes) >= self.fail_after:
+            raise OSError("connection reset")
+        self.writes.append((time.perf_counter(), data))
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(data for _, data in self.writes)
+
+
+async def _paced(count: int, pace: float, produced: list[tuple[float, bytes]] | None = None):
+    """A model's tokens: one event, then a wait."""
+    import asyncio
+
+    for n in range(count):
+        chunk = b'data: {"n": %d}\n\n' % n
+        if produced is not None:
+            produced.append((time.perf_counter(), chunk))
+        yield chunk
+        await asyncio.sleep(pace)
+
+
+@pytest.mark.django_db(transaction=False)
+async def test_pushed_events_at_a_human_pace_are_written_one_by_one_as_they_come():
+    from django_chatkit.transport.stream import EventStream
+
+    produced: list[tuple[float, bytes]] = []
+    socket_ = _Socket()
+    stream = EventStream(_paced(20, 0.02, produced))
+    assert await stream.first() == produced[0][1]
+    await stream.push_to(socket_.write)
+    # Every event in its own write, in order, none held back for the next one.
+    assert [data for _, data in socket_.writes] == [chunk for _, chunk in produced]
+    lags = [written - made for (written, _), (made, _) in zip(socket_.writes[1:], produced[1:], strict=True)]
+    assert max(lags) < 0.015, lags  # well under the 20 ms pace: nothing waited for the next event
+
+
+@pytest.mark.django_db(transaction=False)
+async def test_a_pushed_burst_is_batched_and_its_tail_goes_out_when_the_producer_waits():
+    import asyncio
+
+    from django_chatkit.transport.stream import EventStream
+
+    pause_started: list[float] = []
+
+    async def burst_then_wait():
+        async for chunk in _burst(2000):
+            yield chunk
+        pause_started.append(time.perf_counter())
+        await asyncio.sleep(0.5)  # the model thinks: what was produced must not wait for it
+        yield b"data: last\n\n"
+
+    socket_ = _Socket()
+    stream = EventStream(burst_then_wait())
+    first = await stream.first()
+    await stream.push_to(socket_.write)
+    assert socket_.writes[0][1] == first == b'data: {"n": 0}\n\n'
+    assert socket_.data.count(b"data: ") == 2001 and socket_.data.endswith(b"data: last\n\n")
+    assert 3 <= len(socket_.writes) <= 2000 / 5, len(socket_.writes)
+    burst_written = max(when for when, data in socket_.writes if b'"n": 1999' in data)
+    assert burst_written - pause_started[0] < 0.1
+
+
+@pytest.mark.django_db(transaction=False)
+@pytest.mark.parametrize("detach", [False, True], ids=["cancel", "continue"])
+async def test_a_failed_push_write_is_a_disconnect(detach):
+    import asyncio
+
+    from django_chatkit.transport.stream import EventStream
+
+    produced: list[tuple[float, bytes]] = []
+    cleaned_up = []
+
+    async def answer():
+        try:
+            async for chunk in _paced(30, 0.005, produced):
+                yield chunk
+        finally:
+            cleaned_up.append(len(produced))
+
+    socket_ = _Socket(fail_after=3)
+    stream = EventStream(answer(), detach_on_disconnect=detach)
+    await stream.first()
+    await stream.push_to(socket_.write)  # returns: the client is gone
+    assert len(socket_.writes) == 3
+    for _ in range(200):
+        if stream.done:
+            break
+        await asyncio.sleep(0.01)
+    assert stream.done and cleaned_up
+    if detach:  # the run goes on to its end without a client
+        assert len(produced) == 30
+    else:  # the answer stops at once (its cleanup ran: the SDK saves the partial answer)
+        assert len(produced) < 10
+
+
+@pytest.mark.django_db(transaction=False)
+async def test_stopping_a_pushed_stream_cancels_the_answer_and_returns():
+    import asyncio
+
+    from django_chatkit.transport.stream import EventStream
+
+    produced: list[tuple[float, bytes]] = []
+    cancelled = []
+
+    async def answer():
+        try:
+            async for chunk in _paced(100, 0.01, produced):
+                yield chunk
+        except asyncio.CancelledError:
+            cancelled.append(len(produced))
+            raise
+
+    socket_ = _Socket()
+    stream = EventStream(answer())
+    await stream.first()
+    pushing = asyncio.create_task(stream.push_to(socket_.write))
+    await asyncio.sleep(0.05)
+    await stream.stop()
+    await asyncio.wait_for(pushing, 1)
+    assert cancelled and stream.done
+    written = socket_.data.count(b"data: ")
+    assert 1 <= written <= cancelled[0] < 100
+    await asyncio.sleep(0.05)
+    assert socket_.data.count(b"data: ") == written  # nothing written after the stop

@@ -43,7 +43,8 @@ def request_from_scope(scope: dict[str, Any], body: bytes) -> ASGIRequest:
 
 
 class ChatKitConsumer(AsyncHttpConsumer):
-    """Streams ChatKit responses with ``send_body(..., more_body=True)``.
+    """Streams ChatKit responses: the stream's producer task sends each event's bytes
+    (``http.response.body`` with ``more_body``) as the SDK yields it.
 
     While a response streams, a watcher keeps reading the connection: when the client
     disconnects, the SDK's processing is cancelled (its cancellation hook persists the
@@ -105,6 +106,9 @@ class ChatKitConsumer(AsyncHttpConsumer):
         if response.stream is None:
             await self.send_body(response.body)
             return
-        async for batch in response.stream.batches():
-            await self.send_body(batch, more_body=True)
+        await response.stream.push_to(self._write)
         await self.send_body(b"")
+
+    async def _write(self, data: bytes) -> None:
+        # Called from the stream's producer task, for each event (or batch of a burst).
+        await self.send({"type": "http.response.body", "body": data, "more_body": True})

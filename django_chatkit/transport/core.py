@@ -11,9 +11,6 @@ import asyncio
 import base64
 import inspect
 import logging
-import time
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chatkit.server import ChatKitServer, NonStreamingResult
@@ -41,16 +38,11 @@ from ..exceptions import BadRequest, PayloadTooLarge
 from ..exceptions import Forbidden as PermissionDenied
 from ..limits import check_request_bounds
 from ..store import check_message_attachments
-from .errors import JSON_CONTENT_TYPE, ChatKitResponse, response_for_exception, stream_error_event
+from .errors import JSON_CONTENT_TYPE, ChatKitResponse, response_for_exception
 from .shutdown import install_drain_handler
+from .stream import EventStream
 
 logger = logging.getLogger("django_chatkit")
-
-#: Longest time events produced back to back wait for the transport (seconds).
-BURST_WINDOW = 0.002
-#: Longest time the stream waits after its first event for the transport to start reading.
-READING_TIMEOUT = 1.0
-_END = object()
 
 SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -58,161 +50,6 @@ SSE_HEADERS = {
     # nginx and most proxies buffer responses unless told not to.
     "X-Accel-Buffering": "no",
 }
-
-
-class EventStream:
-    """Runs the SDK's event stream in its own task and hands the transport batches.
-
-    The producer task puts each SSE chunk on a queue as soon as the SDK yields it; the
-    transport awaits the next chunk and takes every other chunk already queued with it,
-    so events produced back to back share one socket write while the first event (and
-    any event after a pause) goes out at once. The producer waits for the transport to
-    start reading after the first event, and a burst that never waits hands the loop
-    over every ``BURST_WINDOW`` seconds. A client disconnect cancels the task
-    while it is inside the SDK, so the SDK's ``handle_stream_cancelled`` persists the
-    partial answer.
-    """
-
-    def __init__(
-        self,
-        chunks: AsyncIterator[bytes],
-        *,
-        detach_on_disconnect: bool = False,
-        database: ThreadPoolExecutor | None = None,
-    ) -> None:
-        self._chunks = chunks
-        self._database = database  # the request's database thread (django_chatkit.db)
-        # CHATKIT["DISCONNECT"] = "continue": a disconnect detaches, the run goes on.
-        self._detach_on_disconnect = detach_on_disconnect
-        self._detached = False
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._started = False
-        self._reading = asyncio.Event()  # the transport has sent its headers and reads batches
-        self._head: bytes | None = None
-        self.startup_error: BaseException | None = None
-        self._task = asyncio.create_task(self._produce())
-
-    async def _produce(self) -> None:
-        async with on_thread(self._database):
-            await self._run()
-
-    async def _run(self) -> None:
-        next_turn = 0.0
-        waited = False
-        try:
-            async for chunk in self._chunks:
-                self._started = True
-                if not self._detached:
-                    self._queue.put_nowait(chunk)
-                if not waited and not self._reading.is_set():
-                    waited = True
-                    # Until the transport has answered with its headers there is no socket
-                    # to write to: let it get there before producing more. A transport that
-                    # never reads (its client left before the headers went out) is not waited
-                    # for long: the run then goes on as if detached.
-                    await _pause(self._wait_for_reader())
-                # A handler that produces a long burst without ever waiting would keep the
-                # transport from running until the burst ends: let it write what is queued
-                # after every BURST_WINDOW seconds of producing (counted from when this task
-                # got the loop back, so a busy server still gets full batches). A chunk
-                # alone in the queue means the transport keeps up (a model's tokens at a
-                # human pace): no pause, no extra task switch per token.
-                if self._queue.qsize() <= 1:
-                    next_turn = time.monotonic() + BURST_WINDOW
-                elif time.monotonic() >= next_turn:
-                    await _pause(asyncio.sleep(0))
-                    next_turn = time.monotonic() + BURST_WINDOW
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if not self._started:
-                self.startup_error = exc
-            else:
-                logger.exception("ChatKit stream failed after it started")
-                self._queue.put_nowait(stream_error_event(exc))
-        finally:
-            self._queue.put_nowait(_END)
-
-    async def _wait_for_reader(self) -> None:
-        # Not asyncio.wait_for: it can swallow a cancellation that comes with the event
-        # (stop() sets it, then cancels), and the stream would never stop.
-        try:
-            async with asyncio.timeout(READING_TIMEOUT):
-                await self._reading.wait()
-        except TimeoutError:
-            pass
-
-    async def first(self) -> bytes | None:
-        """Wait for the first chunk (kept for :meth:`batches`); None if the stream
-        ended, or failed, before producing anything."""
-        chunk = await self._queue.get()
-        if chunk is _END:
-            self._queue.put_nowait(_END)
-            return None
-        self._head = chunk
-        return chunk
-
-    async def batches(self) -> AsyncIterator[bytes]:
-        """Yield the stream's bytes, joining chunks that are already waiting."""
-        queue = self._queue
-        self._reading.set()
-        parts = [self._head] if self._head is not None else []
-        self._head = None
-        while True:
-            if not parts:
-                chunk = await queue.get()
-                if chunk is _END:
-                    return
-                parts.append(chunk)
-            ended = False
-            while not queue.empty():
-                chunk = queue.get_nowait()
-                if chunk is _END:
-                    ended = True
-                    break
-                parts.append(chunk)
-            yield b"".join(parts) if len(parts) > 1 else parts[0]
-            if ended:
-                return
-            parts = []
-
-    async def stop(self) -> None:
-        """The client went away: cancel the SDK's processing and wait for its cleanup
-        (or, when detaching on disconnect, leave the run to finish on its own)."""
-        self._reading.set()
-        if self._detach_on_disconnect and not self._task.done():
-            self._detached = True
-            return
-        if not self._task.done():
-            self._task.cancel()
-        try:
-            await asyncio.shield(self._task)
-        except asyncio.CancelledError:
-            if not self._task.done():
-                raise
-        except Exception:  # already logged by the producer
-            pass
-
-    @property
-    def done(self) -> bool:
-        return self._task.done()
-
-
-async def _pause(awaitable: Any) -> None:
-    """Await between two events of the stream, passing a cancellation on to the stream.
-
-    A disconnect cancels the producer task. Landing here, outside the stream's
-    generators, it would skip their handlers: the SDK saves the partial answer and the
-    run releases its thread only when the cancellation reaches them. So it is asked for
-    again, to land at the stream's next wait.
-    """
-    try:
-        await awaitable
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None:
-            task.uncancel()
-            task.cancel()
 
 
 class _CsrfCheck(CsrfViewMiddleware):

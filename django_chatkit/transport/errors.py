@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,7 +28,13 @@ class ResponseStream(Protocol):
     """What a streaming response gives its transport (the core's ``EventStream``)."""
 
     def batches(self) -> AsyncIterator[bytes]:
-        """The SSE bytes, in batches of events produced back to back."""
+        """The SSE bytes, in batches of events produced back to back (a transport that
+        pulls: Django's streaming response)."""
+
+    async def push_to(self, write: Callable[[bytes], Awaitable[None]]) -> None:
+        """Write the SSE bytes with ``write`` as they are produced, from the producer's
+        task (a transport that can send from any task: the Channels consumer); returns
+        when the stream has ended or stopped."""
 
     async def stop(self) -> None:
         """Stop producing (the client went away, or the transport is done)."""
