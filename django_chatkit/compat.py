@@ -1,4 +1,4 @@
-"""Every private name of ``chatkit``, ``agents`` and ``asgiref`` this app relies on.
+"""Every private name of ``chatkit``, ``agents``, ``asgiref`` and ``channels`` this app relies on.
 
 The rest of the package uses only their public API. The names here are seams an SDK
 release may move: :data:`SEAMS` lists each with what the app needs of it, and
@@ -10,7 +10,7 @@ one an installed version no longer has. Known to work: ``openai-chatkit`` 1.6,
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,14 @@ from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult, T
 from chatkit.types import ChatKitReq, ThreadMetadata, ThreadStreamEvent, is_streaming_req
 from pydantic import TypeAdapter
 
-__all__ = ["SEAMS", "SDKServerSeams", "inside_async_to_sync", "openai_default_configured", "seam_problems"]
+__all__ = [
+    "SEAMS",
+    "SDKServerSeams",
+    "body_send",
+    "inside_async_to_sync",
+    "openai_default_configured",
+    "seam_problems",
+]
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,18 @@ SEAMS: tuple[Seam, ...] = (
         "get_default_openai_client",
         (),
         "whether a real OpenAI model can be called (agents backend 'auto')",
+    ),
+    Seam(
+        "channels.sessions",
+        "InstanceSessionWrapper.send",
+        ("self", "message"),
+        "a streamed body chunk skips the session middleware's send, which acts on the response's start only",
+    ),
+    Seam(
+        "channels.sessions",
+        "InstanceSessionWrapper.save_message_types",
+        None,
+        "the messages on which the session middleware saves the session (not body chunks)",
     ),
     Seam(
         "asgiref.sync",
@@ -168,3 +187,30 @@ def openai_default_configured() -> bool:
 def inside_async_to_sync() -> bool:
     """Whether a synchronous caller waits for this code in ``async_to_sync``."""
     return getattr(AsyncToSync.executors, "current", None) is not None
+
+
+def body_send(send: Callable[[dict[str, Any]], Awaitable[None]]) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    """The ASGI ``send`` to use for a response's body chunks.
+
+    Channels' session middleware wraps ``send`` to save the session and set its cookie
+    on ``http.response.start``; for any other message its wrapper only passes it on, at
+    the price of a coroutine and two session look-ups, for every token of an answer. A
+    body chunk is sent past it (past each such wrapper, from the outside in); any other
+    wrapper, a subclass that overrides ``send`` included, is kept.
+    """
+    from channels.sessions import InstanceSessionWrapper
+
+    body_types = {"http.response.body"}
+    while True:
+        wrapper = getattr(send, "__self__", None)
+        if (
+            not isinstance(wrapper, InstanceSessionWrapper)
+            or getattr(send, "__func__", None) is not InstanceSessionWrapper.send
+            or body_types & set(wrapper.save_message_types)
+            or body_types & set(wrapper.cookie_response_message_types)
+        ):
+            return send
+        inner = getattr(wrapper, "real_send", None)
+        if inner is None:
+            return send
+        send = inner

@@ -16,7 +16,6 @@ Long because: one typed, validated property per setting, beside its default.
 from __future__ import annotations
 
 import functools
-
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Generic, Self, TypeVar, overload
@@ -49,6 +48,7 @@ def _backend_vendor(engine: str) -> str:
     from django.db.utils import load_backend
 
     return load_backend(engine).DatabaseWrapper.vendor
+
 
 DEFAULTS: dict[str, Any] = {
     # The ChatKitServer subclass that answers requests (import string).

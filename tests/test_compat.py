@@ -59,3 +59,31 @@ def test_only_the_compat_module_names_private_sdk_attributes():
         if pattern.search(line)
     ]
     assert offenders == []
+
+
+async def _server_send(message):  # the ASGI server's own send
+    pass
+
+
+def test_body_chunks_go_past_the_session_middleware_to_the_server():
+    from channels.sessions import InstanceSessionWrapper
+
+    inner = InstanceSessionWrapper({"cookies": {}}, _server_send)
+    outer = InstanceSessionWrapper({"cookies": {}, "session": object()}, inner.send)
+    assert compat.body_send(outer.send) is _server_send
+    assert compat.body_send(_server_send) is _server_send
+
+
+def test_a_session_wrapper_that_acts_on_body_chunks_is_kept():
+    from channels.sessions import InstanceSessionWrapper
+
+    class SavesOnEveryChunk(InstanceSessionWrapper):
+        save_message_types = ["http.response.start", "http.response.body"]
+
+    class OwnSend(InstanceSessionWrapper):
+        async def send(self, message):
+            await self.real_send(message)
+
+    for wrapper_class in (SavesOnEveryChunk, OwnSend):
+        wrapper = wrapper_class({"cookies": {}}, _server_send)
+        assert compat.body_send(wrapper.send) == wrapper.send

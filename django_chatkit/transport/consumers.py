@@ -21,6 +21,7 @@ from channels.generic.http import AsyncHttpConsumer
 from django.contrib.auth.models import AnonymousUser
 from django.core.handlers.asgi import ASGIRequest
 
+from ..compat import body_send
 from ..context import csrf_cookie_header
 from .core import ChatKitResponse, handle_chatkit_request, parse_length, refuse_size
 from .errors import ResponseStream
@@ -106,9 +107,11 @@ class ChatKitConsumer(AsyncHttpConsumer):
         if response.stream is None:
             await self.send_body(response.body)
             return
-        await response.stream.push_to(self._write)
-        await self.send_body(b"")
+        send = body_send(self.base_send)
 
-    async def _write(self, data: bytes) -> None:
-        # Called from the stream's producer task, for each event (or batch of a burst).
-        await self.send({"type": "http.response.body", "body": data, "more_body": True})
+        async def write(data: bytes) -> None:
+            # Called from the stream's producer task, for each event (or batch of a burst).
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+
+        await response.stream.push_to(write)
+        await self.send_body(b"")
