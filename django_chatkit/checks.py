@@ -14,9 +14,8 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections
 
-from .conf import DEFAULTS, chatkit_settings
+from .conf import DEFAULTS, chatkit_settings, default_database_vendor
 
 
 @register(Tags.compatibility)
@@ -82,7 +81,7 @@ def _check_database_threads() -> list:
         threads = chatkit_settings.DATABASE_THREADS
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id="django_chatkit.E008")]
-    if threads > 1 and connections["default"].vendor == "sqlite":
+    if threads > 1 and default_database_vendor() == "sqlite":
         return [
             Warning(
                 f"CHATKIT['DATABASE_THREADS'] is {threads} on SQLite, which runs one write at a time: "
@@ -348,16 +347,19 @@ def check_sdk_seams(app_configs: Any = None, **kwargs: Any) -> list:
 @register(Tags.compatibility)
 def check_code_editor(app_configs: Any = None, **kwargs: Any) -> list:
     """The widget template admin's code editor is Ace, from the django-ace package's static files."""
-    if apps.is_installed("django.contrib.admin") and not apps.is_installed("django_ace"):
-        return [
-            Warning(
-                "The widget template admin shows plain textareas: its code editor (Ace) comes from "
-                "the django-ace package, which is not in INSTALLED_APPS.",
-                hint='INSTALLED_APPS += ["django_ace"]  (installed with django-chatkit-server)',
-                id="django_chatkit.W042",
-            )
-        ]
-    return []
+    if not apps.is_installed("django.contrib.admin") or apps.is_installed("django_ace"):
+        return []
+    message = (
+        "The widget template admin shows plain textareas: its code editor (Ace) comes from "
+        "the django-ace package, which is not in INSTALLED_APPS."
+    )
+    return [
+        Warning(
+            message,
+            hint='INSTALLED_APPS += ["django_ace"]  (installed with django-chatkit-server)',
+            id="django_chatkit.W042",
+        )
+    ]
 
 
 @register(Tags.compatibility)
