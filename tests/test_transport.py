@@ -406,13 +406,29 @@ class _Socket:
     """A transport's write for :meth:`EventStream.push_to`: what was written, and when."""
 
     def __init__(self, fail_after: int | None = None) -> None:
+        import asyncio
+
         self.writes: list[tuple[float, bytes]] = []
         self.fail_after = fail_after
+        self.ended = asyncio.Event()  # the response's end was sent
 
     async def write(self, data: bytes) -> None:
+        if self.ended.is_set():
+            raise AssertionError("a write after the response's end")
         if self.fail_after is not None and len(self.writes) >= self.fail_after:
             raise OSError("connection reset")
         self.writes.append((time.perf_counter(), data))
+
+    async def finish(self) -> None:
+        assert not self.ended.is_set(), "the response ended twice"
+        self.ended.set()
+
+    async def push(self, stream) -> None:
+        """Push the stream to this socket and wait for the response's end."""
+        import asyncio
+
+        await stream.push_to(self.write, self.finish)
+        await asyncio.wait_for(self.ended.wait(), 10)
 
     @property
     def data(self) -> bytes:
@@ -439,7 +455,7 @@ async def test_pushed_events_at_a_human_pace_are_written_one_by_one_as_they_come
     socket_ = _Socket()
     stream = EventStream(_paced(20, 0.02, produced))
     assert await stream.first() == produced[0][1]
-    await stream.push_to(socket_.write)
+    await socket_.push(stream)
     # Every event in its own write, in order, none held back for the next one.
     assert [data for _, data in socket_.writes] == [chunk for _, chunk in produced]
     lags = [written - made for (written, _), (made, _) in zip(socket_.writes[1:], produced[1:], strict=True)]
@@ -464,7 +480,7 @@ async def test_a_pushed_burst_is_batched_and_its_tail_goes_out_when_the_producer
     socket_ = _Socket()
     stream = EventStream(burst_then_wait())
     first = await stream.first()
-    await stream.push_to(socket_.write)
+    await socket_.push(stream)
     assert socket_.writes[0][1] == first == b'data: {"n": 0}\n\n'
     assert socket_.data.count(b"data: ") == 2001 and socket_.data.endswith(b"data: last\n\n")
     assert 3 <= len(socket_.writes) <= 2000 / 5, len(socket_.writes)
@@ -492,8 +508,12 @@ async def test_a_failed_push_write_is_a_disconnect(detach):
     socket_ = _Socket(fail_after=3)
     stream = EventStream(answer(), detach_on_disconnect=detach)
     await stream.first()
-    await stream.push_to(socket_.write)  # returns: the client is gone
-    assert len(socket_.writes) == 3
+    await stream.push_to(socket_.write, socket_.finish)
+    for _ in range(200):
+        if stream.done:
+            break
+        await asyncio.sleep(0.01)
+    assert len(socket_.writes) == 3 and not socket_.ended.is_set()  # no end for a client that is gone
     for _ in range(200):
         if stream.done:
             break
@@ -525,11 +545,10 @@ async def test_stopping_a_pushed_stream_cancels_the_answer_and_returns():
     socket_ = _Socket()
     stream = EventStream(answer())
     await stream.first()
-    pushing = asyncio.create_task(stream.push_to(socket_.write))
+    await stream.push_to(socket_.write, socket_.finish)
     await asyncio.sleep(0.05)
-    await stream.stop()
-    await asyncio.wait_for(pushing, 1)
-    assert cancelled and stream.done
+    await asyncio.wait_for(stream.stop(), 1)
+    assert cancelled and stream.done and not socket_.ended.is_set()
     written = socket_.data.count(b"data: ")
     assert 1 <= written <= cancelled[0] < 100
     await asyncio.sleep(0.05)

@@ -12,7 +12,6 @@ Route it in the site's ASGI application, ahead of Django::
 
 from __future__ import annotations
 
-import asyncio
 import io
 from typing import Any
 
@@ -47,7 +46,7 @@ class ChatKitConsumer(AsyncHttpConsumer):
     """Streams ChatKit responses: the stream's producer task sends each event's bytes
     (``http.response.body`` with ``more_body``) as the SDK yields it.
 
-    While a response streams, a watcher keeps reading the connection: when the client
+    While a response streams, Channels reads the connection: when the client
     disconnects, the SDK's processing is cancelled (its cancellation hook persists the
     partial answer) instead of running on for nobody.
     """
@@ -60,10 +59,6 @@ class ChatKitConsumer(AsyncHttpConsumer):
         self._received = 0
         self._stream: ResponseStream | None = None
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        self._receive = receive
-        await super().__call__(scope, receive, send)
-
     async def http_request(self, message: dict[str, Any]) -> None:
         chunk = message.get("body", b"")
         self._received += len(chunk)
@@ -75,43 +70,42 @@ class ChatKitConsumer(AsyncHttpConsumer):
         if message.get("more_body"):
             return
         body = b"".join(self.body)
+        self.body.clear()
         request = request_from_scope(self.scope, body)
         response = await handle_chatkit_request(request, body)
         cookie = csrf_cookie_header(request)
         if cookie:  # the async view gets it from CsrfViewMiddleware
             response.headers["Set-Cookie"] = cookie
-        watcher = asyncio.create_task(self._watch_for_disconnect()) if response.stream else None
-        try:
-            await self._send(response)
-        finally:
-            if watcher is not None:
-                watcher.cancel()
-        raise StopConsumer()
+        await self._send(response)
+        if response.stream is None:
+            raise StopConsumer()
+        # Streaming: the stream's own task writes the rest and ends the response. Return,
+        # so that Channels reads the connection again: its http.disconnect (the client
+        # left, or daphne finished the response) comes to disconnect().
 
-    async def _watch_for_disconnect(self) -> None:
-        # Dispatch is busy in http_request, so nothing else reads the connection now.
-        while True:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                if self._stream is not None:
-                    await self._stream.stop()
-                return
+    async def disconnect(self) -> None:
+        """The connection is gone: a stream still running is stopped (``DISCONNECT``)."""
+        if self._stream is not None:
+            await self._stream.stop()
 
     def _declared_length(self) -> int:
         return parse_length(dict(self.scope.get("headers", [])).get(b"content-length")) or 0
 
     async def _send(self, response: ChatKitResponse) -> None:
-        headers = [(k.encode(), v.encode()) for k, v in response.headers.items()]
-        self._stream = response.stream  # from now on a disconnect stops it
-        await self.send_headers(status=response.status, headers=headers)
+        await self.send_headers(
+            status=response.status, headers=[(k.encode(), v.encode()) for k, v in response.headers.items()]
+        )
         if response.stream is None:
             await self.send_body(response.body)
             return
+        self._stream = response.stream  # from now on a disconnect stops it
         send = body_send(self.base_send)
 
+        # Called from the stream's producer task, for each event (or batch of a burst).
         async def write(data: bytes) -> None:
-            # Called from the stream's producer task, for each event (or batch of a burst).
             await send({"type": "http.response.body", "body": data, "more_body": True})
 
-        await response.stream.push_to(write)
-        await self.send_body(b"")
+        async def finish() -> None:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await response.stream.push_to(write, finish)

@@ -31,10 +31,10 @@ class ResponseStream(Protocol):
         """The SSE bytes, in batches of events produced back to back (a transport that
         pulls: Django's streaming response)."""
 
-    async def push_to(self, write: Callable[[bytes], Awaitable[None]]) -> None:
+    async def push_to(self, write: Callable[[bytes], Awaitable[None]], finish: Callable[[], Awaitable[None]]) -> None:
         """Write the SSE bytes with ``write`` as they are produced, from the producer's
-        task (a transport that can send from any task: the Channels consumer); returns
-        when the stream has ended or stopped."""
+        task, and end the response with ``finish`` (a transport that can send from any
+        task: the Channels consumer); returns once what is pending is written."""
 
     async def stop(self) -> None:
         """Stop producing (the client went away, or the transport is done)."""

@@ -44,8 +44,8 @@ class EventStream:
         "_database",
         "_detach_on_disconnect",
         "_detached",
-        "_end_waiter",
         "_ended",
+        "_finish",
         "_pending",
         "_reader_waiter",
         "_reading",
@@ -76,6 +76,7 @@ class EventStream:
         self._ended = False  # the producer is done: nothing more will be pending
         self._reading = False  # the transport has sent its headers and takes bytes
         self._write: Callable[[bytes], Awaitable[None]] | None = None  # push_to()'s
+        self._finish: Callable[[], Awaitable[None]] | None = None  # push_to()'s, until called
         self._writing = False  # a write is in flight: chunks that come meanwhile wait for it
         self._write_due = 0.0  # push mode: before this time a chunk waits (a burst)
         self._write_scheduled = False
@@ -83,7 +84,6 @@ class EventStream:
         # Made when someone waits, not for every stream (one stream per open response).
         self._chunk_waiter: asyncio.Future[None] | None = None  # batches() for a chunk
         self._reader_waiter: asyncio.Future[None] | None = None  # the producer for a reader
-        self._end_waiter: asyncio.Future[None] | None = None  # push_to() for the end
         self.startup_error: BaseException | None = None
         self._task = asyncio.create_task(self._produce())
 
@@ -133,10 +133,9 @@ class EventStream:
                 self._pending.append(stream_error_event(exc))
         finally:
             self._ended = True
-            if self._write is not None and self._pending:
-                await self._write_pending()
+            if self._write is not None:
+                await self._write_pending()  # (and the response's end; see there)
             _wake(self._chunk_waiter)
-            _wake(self._end_waiter)
 
     async def _push(self) -> None:
         """Push mode, a chunk just came: write it now, unless a write went out less than
@@ -155,10 +154,16 @@ class EventStream:
         # burst still held: write them from a task of their own.
         self._write_scheduled = False
         if self._pending and self._write is not None and not self._writing:
-            # Kept: the loop holds only a weak reference to a task.
-            self._tail_write = asyncio.ensure_future(self._write_pending())
+            # Kept until done: the loop holds only a weak reference to a task.
+            self._tail_write = tail = asyncio.ensure_future(self._write_pending())
+            tail.add_done_callback(self._tail_written)
+
+    def _tail_written(self, tail: asyncio.Future[None]) -> None:
+        if self._tail_write is tail:
+            self._tail_write = None
 
     async def _write_pending(self) -> None:
+        """Write what is pending; after the stream's last chunk, end the response too."""
         if self._writing:  # the write in flight takes these too
             return
         self._writing = True
@@ -172,10 +177,15 @@ class EventStream:
                     # The transport cannot send any more: as if its client had left.
                     logger.debug("ChatKit stream write failed; treating it as a disconnect", exc_info=True)
                     self._lost()
+            finish = self._finish
+            if self._ended and finish is not None and self._write is not None:
+                self._finish = None
+                try:
+                    await finish()
+                except Exception:
+                    logger.debug("ChatKit stream end failed (the client left)", exc_info=True)
         finally:
             self._writing = False
-            if self._ended:
-                _wake(self._end_waiter)
 
     def _lost(self) -> None:
         self._write = None
@@ -184,7 +194,6 @@ class EventStream:
             self._detached = True
         elif not self._task.done():
             self._task.cancel()  # lands at the SDK's next wait (see _pause)
-        _wake(self._end_waiter)
 
     async def _wait_for_reader(self) -> None:
         # Not asyncio.wait_for: it can swallow a cancellation that comes with the wake-up
@@ -218,19 +227,15 @@ class EventStream:
         finally:
             self._chunk_waiter = None
 
-    async def push_to(self, write: Callable[[bytes], Awaitable[None]]) -> None:
-        """Write the stream's bytes with ``write`` (the transport's send of a body chunk),
-        from the producer task from now on; return once the stream has ended, or the
-        client has left (:meth:`stop`)."""
+    async def push_to(self, write: Callable[[bytes], Awaitable[None]], finish: Callable[[], Awaitable[None]]) -> None:
+        """From now on write the stream's bytes with ``write`` (the transport's send of a
+        body chunk) from the producer task as they are produced, and end the response
+        with ``finish`` after the last one (unless the stream is stopped first: its
+        client is gone). Returns once what was produced so far is written."""
         self._write = write
+        self._finish = finish
         self._start_reading()
         await self._write_pending()  # the first event, and what came meanwhile
-        while (not self._ended or self._writing) and self._write is not None:
-            self._end_waiter = waiter = asyncio.get_running_loop().create_future()
-            try:
-                await waiter
-            finally:
-                self._end_waiter = None
 
     async def batches(self) -> AsyncIterator[bytes]:
         """Yield the stream's bytes, joining chunks that are already waiting."""
@@ -251,7 +256,6 @@ class EventStream:
         (or, when detaching on disconnect, leave the run to finish on its own)."""
         self._start_reading()
         self._write = None
-        _wake(self._end_waiter)
         if self._detach_on_disconnect and not self._task.done():
             self._detached = True
             self._pending.clear()

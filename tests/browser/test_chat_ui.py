@@ -319,6 +319,8 @@ def test_copy_retry_and_feedback_after_reload(open_page, expect, amy, viewport):
     send(page, "copy me")
     answer = page.locator(".ck-assistant-message").last
     expect(answer).to_contain_text("You said: copy me")
+    # Once the answer has finished (a streaming message is drawn again at every event).
+    expect(page.locator(".ck-streaming-item")).to_have_count(0)
     first_id = answer.get_attribute("data-item-id")
     answer.get_by_role("button", name="Copy").click()
     expect(answer.get_by_role("status")).to_have_text("Copied")
