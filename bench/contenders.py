@@ -98,6 +98,23 @@ def all_contenders() -> list[Contender]:
             ],
         ),
         Contender(
+            "uvicorn_consumer",
+            "django_chatkit: Channels consumer under uvicorn",
+            [
+                py,
+                "-m",
+                "uvicorn",
+                "bench.asgi:channels_application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "{port}",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+        ),
+        Contender(
             "reference",
             "reference: SDK + FastAPI + uvicorn, in-memory store",
             [

@@ -40,7 +40,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {"streams": 500, "deltas": 200, "rate": 20, "stagger": 2.0, "pg_stagger": 5.0, "repeats": 2, "clients": 1},
     "smoke": {"streams": 20, "deltas": 20, "rate": 20, "stagger": 0.5, "pg_stagger": 0.5, "repeats": 1, "clients": 1},
 }
-CONTENDERS = ("daphne", "uvicorn", "reference", "daphne_b")
+CONTENDERS = ("daphne", "uvicorn", "uvicorn_consumer", "reference", "daphne_b")
 #: ``CHATKIT_BENCH_HP_CONTENDERS=daphne,reference`` measures only those (quicker tries)
 _ONLY = {c.strip() for c in os.environ.get("CHATKIT_BENCH_HP_CONTENDERS", "").split(",") if c.strip()}
 APP_CONTENDERS = ("daphne", "uvicorn")
