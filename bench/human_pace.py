@@ -43,7 +43,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 CONTENDERS = ("daphne", "uvicorn", "uvicorn_consumer", "reference", "daphne_b")
 #: ``CHATKIT_BENCH_HP_CONTENDERS=daphne,reference`` measures only those (quicker tries)
 _ONLY = {c.strip() for c in os.environ.get("CHATKIT_BENCH_HP_CONTENDERS", "").split(",") if c.strip()}
-APP_CONTENDERS = ("daphne", "uvicorn")
+APP_CONTENDERS = ("daphne", "uvicorn", "uvicorn_consumer")
 #: seconds after the last stream ends before the server's CPU is read (its last writes)
 SETTLE = 0.5
 #: the figures of one measurement that are summarized over rounds
