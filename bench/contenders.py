@@ -72,6 +72,23 @@ def python() -> str:
     return sys.executable
 
 
+def _uvicorn(py: str, app: str) -> list[str]:
+    """The command line of a uvicorn server for ``app``, quiet as the benchmark wants it."""
+    return [
+        py,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+
+
 def all_contenders() -> list[Contender]:
     py = python()
     return [
@@ -80,56 +97,16 @@ def all_contenders() -> list[Contender]:
             "django_chatkit: daphne + Channels consumer",
             [py, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "bench.asgi:channels_application"],
         ),
-        Contender(
-            "uvicorn",
-            "django_chatkit: async view under uvicorn",
-            [
-                py,
-                "-m",
-                "uvicorn",
-                "bench.asgi:django_application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "{port}",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-        ),
+        Contender("uvicorn", "django_chatkit: async view under uvicorn", _uvicorn(py, "bench.asgi:django_application")),
         Contender(
             "uvicorn_consumer",
             "django_chatkit: Channels consumer under uvicorn",
-            [
-                py,
-                "-m",
-                "uvicorn",
-                "bench.asgi:channels_application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "{port}",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
+            _uvicorn(py, "bench.asgi:channels_application"),
         ),
         Contender(
             "reference",
             "reference: SDK + FastAPI + uvicorn, in-memory store",
-            [
-                py,
-                "-m",
-                "uvicorn",
-                "bench.reference:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "{port}",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
+            _uvicorn(py, "bench.reference:app"),
             path="/chatkit",
         ),
         Contender("floor", "floor: server.process in-process, in-memory store", None),

@@ -447,6 +447,20 @@ async def _paced(count: int, pace: float, produced: list[tuple[float, bytes]] | 
         await asyncio.sleep(pace)
 
 
+async def _answer(count: int, pace: float, produced: list, ends: list[tuple[str, int]]):
+    """A paced answer that records how it ended ("finished" or "cancelled") and after how
+    many events: the SDK's handlers save a partial answer only when cancelled."""
+    import asyncio
+
+    try:
+        async for chunk in _paced(count, pace, produced):
+            yield chunk
+    except asyncio.CancelledError:
+        ends.append(("cancelled", len(produced)))
+        raise
+    ends.append(("finished", len(produced)))
+
+
 @pytest.mark.django_db(transaction=False)
 async def test_pushed_events_at_a_human_pace_are_written_one_by_one_as_they_come():
     from django_chatkit.transport.stream import EventStream
@@ -496,17 +510,9 @@ async def test_a_failed_push_write_is_a_disconnect(detach):
     from django_chatkit.transport.stream import EventStream
 
     produced: list[tuple[float, bytes]] = []
-    cleaned_up = []
-
-    async def answer():
-        try:
-            async for chunk in _paced(30, 0.005, produced):
-                yield chunk
-        finally:
-            cleaned_up.append(len(produced))
-
+    ends: list[tuple[str, int]] = []
     socket_ = _Socket(fail_after=3)
-    stream = EventStream(answer(), detach_on_disconnect=detach)
+    stream = EventStream(_answer(30, 0.005, produced, ends), detach_on_disconnect=detach)
     await stream.first()
     await stream.push_to(socket_.write, socket_.finish)
     for _ in range(200):
@@ -514,15 +520,12 @@ async def test_a_failed_push_write_is_a_disconnect(detach):
             break
         await asyncio.sleep(0.01)
     assert len(socket_.writes) == 3 and not socket_.ended.is_set()  # no end for a client that is gone
-    for _ in range(200):
-        if stream.done:
-            break
-        await asyncio.sleep(0.01)
-    assert stream.done and cleaned_up
+    assert stream.done
     if detach:  # the run goes on to its end without a client
-        assert len(produced) == 30
-    else:  # the answer stops at once (its cleanup ran: the SDK saves the partial answer)
-        assert len(produced) < 10
+        assert ends == [("finished", 30)]
+    else:  # the answer stops at once (its cancellation handler ran: the SDK saves the partial answer)
+        [(how, count)] = ends
+        assert how == "cancelled" and count < 10
 
 
 @pytest.mark.django_db(transaction=False)
@@ -532,24 +535,16 @@ async def test_stopping_a_pushed_stream_cancels_the_answer_and_returns():
     from django_chatkit.transport.stream import EventStream
 
     produced: list[tuple[float, bytes]] = []
-    cancelled = []
-
-    async def answer():
-        try:
-            async for chunk in _paced(100, 0.01, produced):
-                yield chunk
-        except asyncio.CancelledError:
-            cancelled.append(len(produced))
-            raise
-
+    ends: list[tuple[str, int]] = []
     socket_ = _Socket()
-    stream = EventStream(answer())
+    stream = EventStream(_answer(100, 0.01, produced, ends))
     await stream.first()
     await stream.push_to(socket_.write, socket_.finish)
     await asyncio.sleep(0.05)
     await asyncio.wait_for(stream.stop(), 1)
-    assert cancelled and stream.done and not socket_.ended.is_set()
+    [(how, count)] = ends
+    assert how == "cancelled" and stream.done and not socket_.ended.is_set()
     written = socket_.data.count(b"data: ")
-    assert 1 <= written <= cancelled[0] < 100
+    assert 1 <= written <= count < 100
     await asyncio.sleep(0.05)
     assert socket_.data.count(b"data: ") == written  # nothing written after the stop
