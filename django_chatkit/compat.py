@@ -4,7 +4,8 @@ The rest of the package uses only their public API. The names here are seams an 
 release may move: :data:`SEAMS` lists each with what the app needs of it, and
 :func:`seam_problems` (a system check, and ``tests/test_compat.py``) says by name which
 one an installed version no longer has. Known to work: ``openai-chatkit`` 1.6,
-``openai-agents`` 0.4 to 0.24, ``asgiref`` 3.13 (the pins in ``pyproject.toml``).
+``openai-agents`` 0.4 to 0.24, ``asgiref`` 3.13 (the pins in ``pyproject.toml``), ``channels``
+4.3 (``body_send`` falls back to the wrapped ``send`` when its seams are not there).
 """
 
 from __future__ import annotations
