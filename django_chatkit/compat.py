@@ -201,14 +201,13 @@ def body_send(send: Callable[[dict[str, Any]], Awaitable[None]]) -> Callable[[di
     """
     from channels.sessions import InstanceSessionWrapper
 
-    body_types = {"http.response.body"}
     while True:
         wrapper = getattr(send, "__self__", None)
         if (
             not isinstance(wrapper, InstanceSessionWrapper)
             or getattr(send, "__func__", None) is not InstanceSessionWrapper.send
-            or body_types & set(wrapper.save_message_types)
-            or body_types & set(wrapper.cookie_response_message_types)
+            or "http.response.body" in wrapper.save_message_types
+            or "http.response.body" in wrapper.cookie_response_message_types
         ):
             return send
         inner = getattr(wrapper, "real_send", None)

@@ -409,18 +409,24 @@ class _Socket:
         import asyncio
 
         self.writes: list[tuple[float, bytes]] = []
+        self.writers: list[object] = []  # the task each write came from
         self.fail_after = fail_after
         self.ended = asyncio.Event()  # the response's end was sent
+        self.misuse: list[str] = []  # the stream's own except clauses would hide an assert
 
     async def write(self, data: bytes) -> None:
+        import asyncio
+
         if self.ended.is_set():
-            raise AssertionError("a write after the response's end")
+            self.misuse.append("a write after the response's end")
         if self.fail_after is not None and len(self.writes) >= self.fail_after:
             raise OSError("connection reset")
         self.writes.append((time.perf_counter(), data))
+        self.writers.append(asyncio.current_task())
 
     async def finish(self) -> None:
-        assert not self.ended.is_set(), "the response ended twice"
+        if self.ended.is_set():
+            self.misuse.append("the response ended twice")
         self.ended.set()
 
     async def push(self, stream) -> None:
@@ -429,20 +435,24 @@ class _Socket:
 
         await stream.push_to(self.write, self.finish)
         await asyncio.wait_for(self.ended.wait(), 10)
+        await asyncio.sleep(0.01)
+        assert self.misuse == []
 
     @property
     def data(self) -> bytes:
         return b"".join(data for _, data in self.writes)
 
 
-async def _paced(count: int, pace: float, produced: list[tuple[float, bytes]] | None = None):
-    """A model's tokens: one event, then a wait."""
+async def _paced(count: int, pace: float, produced: list[tuple[float, bytes]] | None = None, tasks=None):
+    """A model's tokens: one event, then a wait (``tasks`` gets the task producing each)."""
     import asyncio
 
     for n in range(count):
         chunk = b'data: {"n": %d}\n\n' % n
         if produced is not None:
             produced.append((time.perf_counter(), chunk))
+        if tasks is not None:
+            tasks.append(asyncio.current_task())
         yield chunk
         await asyncio.sleep(pace)
 
@@ -466,12 +476,15 @@ async def test_pushed_events_at_a_human_pace_are_written_one_by_one_as_they_come
     from django_chatkit.transport.stream import EventStream
 
     produced: list[tuple[float, bytes]] = []
+    producers: list[object] = []
     socket_ = _Socket()
-    stream = EventStream(_paced(20, 0.02, produced))
+    stream = EventStream(_paced(20, 0.02, produced, producers))
     assert await stream.first() == produced[0][1]
     await socket_.push(stream)
-    # Every event in its own write, in order, none held back for the next one.
+    # Every event in its own write, in order, none held back for the next one...
     assert [data for _, data in socket_.writes] == [chunk for _, chunk in produced]
+    # ...written by the task that produced it: no hand-over to another task per token.
+    assert socket_.writers[1:] == producers[1:]
     lags = [written - made for (written, _), (made, _) in zip(socket_.writes[1:], produced[1:], strict=True)]
     assert max(lags) < 0.015, lags  # well under the 20 ms pace: nothing waited for the next event
 

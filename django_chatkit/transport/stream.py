@@ -169,8 +169,7 @@ class EventStream:
         self._writing = True
         try:
             while self._pending and self._write is not None:
-                data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
-                self._pending.clear()
+                data = self._take()
                 try:
                     await self._write(data)
                 except Exception:
@@ -186,6 +185,13 @@ class EventStream:
                     logger.debug("ChatKit stream end failed (the client left)", exc_info=True)
         finally:
             self._writing = False
+
+    def _take(self) -> bytes:
+        """What is pending, as one write, leaving nothing pending."""
+        pending = self._pending
+        data = b"".join(pending) if len(pending) > 1 else pending[0]
+        pending.clear()
+        return data
 
     def _lost(self) -> None:
         self._write = None
@@ -240,12 +246,9 @@ class EventStream:
     async def batches(self) -> AsyncIterator[bytes]:
         """Yield the stream's bytes, joining chunks that are already waiting."""
         self._start_reading()
-        pending = self._pending
         while True:
-            if pending:
-                data = b"".join(pending) if len(pending) > 1 else pending[0]
-                pending.clear()
-                yield data
+            if self._pending:
+                yield self._take()
             elif self._ended:
                 return
             else:
