@@ -3,6 +3,14 @@
 import django_chatkit.models
 from django.db import migrations
 
+# The three JSON fields both widget models have: name, options, and the help text that
+# WidgetTemplate's fields carry (WidgetTemplateVersion's have none).
+JSON_FIELDS = [
+    ('extra', {'default': dict, 'verbose_name': 'other .widget keys'}, 'Kept so an export reproduces the imported file.'),
+    ('json_schema', {'default': dict, 'verbose_name': 'JSON Schema'}, 'The data the template accepts.'),
+    ('sample_data', {'null': True, 'verbose_name': 'sample data'}, 'Data used to check and preview the template.'),
+]
+
 
 class Migration(migrations.Migration):
 
@@ -12,33 +20,12 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AlterField(
-            model_name='widgettemplate',
-            name='extra',
-            field=django_chatkit.models.OrderedJSONField(blank=True, default=dict, help_text='Kept so an export reproduces the imported file.', verbose_name='other .widget keys'),
-        ),
-        migrations.AlterField(
-            model_name='widgettemplate',
-            name='json_schema',
-            field=django_chatkit.models.OrderedJSONField(blank=True, default=dict, help_text='The data the template accepts.', verbose_name='JSON Schema'),
-        ),
-        migrations.AlterField(
-            model_name='widgettemplate',
-            name='sample_data',
-            field=django_chatkit.models.OrderedJSONField(blank=True, help_text='Data used to check and preview the template.', null=True, verbose_name='sample data'),
-        ),
-        migrations.AlterField(
-            model_name='widgettemplateversion',
-            name='extra',
-            field=django_chatkit.models.OrderedJSONField(blank=True, default=dict, verbose_name='other .widget keys'),
-        ),
-        migrations.AlterField(
-            model_name='widgettemplateversion',
-            name='json_schema',
-            field=django_chatkit.models.OrderedJSONField(blank=True, default=dict, verbose_name='JSON Schema'),
-        ),
-        migrations.AlterField(
-            model_name='widgettemplateversion',
-            name='sample_data',
-            field=django_chatkit.models.OrderedJSONField(blank=True, null=True, verbose_name='sample data'),
-        ),
+            model_name=model_name,
+            name=name,
+            field=django_chatkit.models.OrderedJSONField(
+                blank=True, help_text=help_text if model_name == 'widgettemplate' else '', **options
+            ),
+        )
+        for model_name in ('widgettemplate', 'widgettemplateversion')
+        for name, options, help_text in JSON_FIELDS
     ]

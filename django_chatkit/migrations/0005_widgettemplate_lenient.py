@@ -2,6 +2,16 @@
 
 from django.db import migrations, models
 
+LENIENT_HELP_TEXT = (
+    'Render as the ChatKit SDK does: the data is not checked against the schema and an undefined '
+    'value renders as nothing. For .widget files written for the SDK.'
+)
+
+
+def lenient_field(help_text=''):
+    """The same field on both widget models; only WidgetTemplate's has a help text."""
+    return models.BooleanField(default=False, help_text=help_text, verbose_name="lenient (the SDK's rules)")
+
 
 class Migration(migrations.Migration):
 
@@ -10,14 +20,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
-            model_name='widgettemplate',
-            name='lenient',
-            field=models.BooleanField(default=False, help_text='Render as the ChatKit SDK does: the data is not checked against the schema and an undefined value renders as nothing. For .widget files written for the SDK.', verbose_name="lenient (the SDK's rules)"),
-        ),
-        migrations.AddField(
-            model_name='widgettemplateversion',
-            name='lenient',
-            field=models.BooleanField(default=False, verbose_name="lenient (the SDK's rules)"),
-        ),
+        migrations.AddField(model_name='widgettemplate', name='lenient', field=lenient_field(LENIENT_HELP_TEXT)),
+        migrations.AddField(model_name='widgettemplateversion', name='lenient', field=lenient_field()),
     ]
